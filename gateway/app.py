@@ -1,0 +1,78 @@
+"""The aiohttp application factory.
+
+`create_app(settings)` wires everything from one `Settings`: typed app state
+(`web.AppKey`), resources opened and closed by `cleanup_ctx`, middleware, routes.
+Nothing here reads the environment or a global.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from gateway import __version__
+from gateway.api import health
+from gateway.config import Settings
+from gateway.observability import problem_errors, request_context
+from gateway.store import Store, open_store
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+INSTALLATION_ID = web.AppKey("installation_id", str)
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway application for `settings`; resources open on start-up."""
+    app = web.Application(
+        middlewares=[request_context, problem_errors],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[health.READINESS_CHECKS] = {}
+    app.cleanup_ctx.append(_store_context)
+    app.router.add_routes(health.routes)
+    return app
+
+
+async def _store_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = await open_store(settings)
+    app[STORE] = store
+    app[INSTALLATION_ID] = await _installation_id(store)
+
+    async def store_ready() -> dict[str, Any]:
+        await store.ping()
+        return {"backend": store.backend}
+
+    app[health.READINESS_CHECKS]["store"] = store_ready
+    log.info(
+        "gateway.started",
+        version=__version__,
+        store=store.backend,
+        installation_id=app[INSTALLATION_ID],
+    )
+    try:
+        yield
+    finally:
+        await store.aclose()
+        log.info("gateway.stopped")
+
+
+async def _installation_id(store: Store) -> str:
+    """This installation's id, made on first start and kept in the store."""
+    async with store.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('installation_id', :id), "
+            "('created_at', :now) ON CONFLICT (key) DO NOTHING",
+            {"id": uuid.uuid4().hex, "now": datetime.now(UTC).isoformat()},
+        )
+        row = await conn.fetch_one("SELECT value FROM meta WHERE key = 'installation_id'")
+    assert row is not None  # noqa: S101 - inserted just above in the same transaction
+    return str(row["value"])

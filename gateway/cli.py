@@ -1,0 +1,108 @@
+"""The ``tongban`` command line.
+
+click rather than typer: click is explicit (decorators name every option), has no
+runtime type introspection, and typer would only add a layer over it.
+Errors are one red line and exit status 2 (usage) or 1 (failure), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway import __version__
+from gateway.config import Settings, load_settings
+from gateway.errors import TongbanError
+
+
+def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    try:
+        return load_settings(config, overrides=overrides)
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run_server(settings: Settings, banner: bool) -> None:
+    from gateway.app import create_app
+    from gateway.observability import configure_logging
+    from gateway.server import serve
+
+    configure_logging(settings.log.format, settings.log.level)
+
+    def announce(urls: list[str]) -> None:
+        if banner:
+            base = urls[0]
+            click.echo(
+                f"\nTongban Gateway {__version__} demo is running.\n"
+                f"  gateway    {base}\n"
+                f"  readiness  {base}/readyz\n"
+                f"  data       {settings.data_dir.resolve()}\n"
+                "Press Ctrl+C to stop.\n",
+                err=True,
+            )
+
+    try:
+        asyncio.run(
+            serve(
+                create_app(settings),
+                host=settings.server.host,
+                port=settings.server.port,
+                shutdown_timeout=settings.server.shutdown_timeout,
+                on_listening=announce,
+            )
+        )
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # e.g. the port is taken
+        raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from exc
+
+
+_config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (see deploy/tongban.example.toml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tongban")
+def main() -> None:
+    """Tongban Gateway (通办网关): relay applications between regions."""
+
+
+@main.command()
+@_config_option
+def serve(config: Path | None) -> None:
+    """Run the gateway alone, for production."""
+    _run_server(_load(config), banner=False)
+
+
+@main.command()
+@_config_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help="Where the embedded SQLite database and demo keys live.",
+)
+def demo(config: Path | None, port: int, data_dir: Path) -> None:
+    """Run the gateway on 127.0.0.1 with embedded SQLite, for a demo."""
+    overrides = {
+        "data_dir": str(data_dir),
+        "server": {"host": "127.0.0.1", "port": port},
+        "store": {"url": None},  # the demo always runs on embedded SQLite
+        "log": {"format": "console"},
+    }
+    _run_server(_load(config, overrides), banner=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

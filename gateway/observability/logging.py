@@ -1,0 +1,47 @@
+"""structlog, configured once per process.
+
+Production writes one JSON object per line; the demo writes coloured, aligned text
+for people. Context bound with `structlog.contextvars` (request id, application id,
+region) is merged into every event.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def configure_logging(
+    format: Literal["json", "console"] = "json",
+    level: Literal["debug", "info", "warning", "error"] = "info",
+) -> None:
+    """Set structlog up for this process; call once at start-up."""
+    renderer: structlog.typing.Processor
+    if format == "json":
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks
+            if format == "json"
+            else structlog.dev.set_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,111 @@
+"""Settings: defaults, the TOML file, environment overrides and every kind of error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Settings, load_settings
+from gateway.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tongban.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_file_or_environment() -> None:
+    settings = load_settings(environ={})
+    assert settings.server.port == 8080
+    assert settings.log.format == "json"
+    assert settings.store_url == "sqlite:///var/tongban.db"
+
+
+def test_file_values_are_read(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nport = 9100\n[log]\nformat = "console"\n')
+    settings = load_settings(path, environ={})
+    assert settings.server.port == 9100
+    assert settings.log.format == "console"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 9100\n")
+    settings = load_settings(path, environ={"TONGBAN_SERVER__PORT": "9200", "HOME": "/x"})
+    assert settings.server.port == 9200
+
+
+def test_overrides_win_over_environment() -> None:
+    settings = load_settings(
+        environ={"TONGBAN_SERVER__PORT": "9200"}, overrides={"server": {"port": 9300}}
+    )
+    assert settings.server.port == 9300
+
+
+def test_settings_are_immutable() -> None:
+    settings = load_settings(environ={})
+    with pytest.raises(ValueError, match="frozen"):
+        settings.server.port = 1  # type: ignore[misc]
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nprot = 9100\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert caught.value.problems[0][0] == "server.prot"
+    assert "server.prot" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_bad_value_names_key_and_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nport = 70000\n[log]\nlevel = "loud"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    keys = dict(caught.value.problems)
+    assert set(keys) == {"server.port", "log.level"}
+    assert "65535" in keys["server.port"]
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"TONGBAN_SERVER__PORT": "eighty"})
+    assert "TONGBAN_SERVER__PORT" in str(caught.value)
+
+
+def test_bad_store_url_scheme(tmp_path: Path) -> None:
+    path = write(tmp_path, '[store]\nurl = "mysql://x"\n')
+    with pytest.raises(ConfigError, match=r"store\.url"):
+        load_settings(path, environ={})
+
+
+def test_toml_syntax_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server\nport = 1\n")
+    with pytest.raises(ConfigError, match=r"\(syntax\)"):
+        load_settings(path, environ={})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No such file"):
+        load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_example_file_is_valid_and_holds_the_defaults() -> None:
+    example = REPO / "deploy" / "tongban.example.toml"
+    assert load_settings(example, environ={}) == load_settings(environ={})
+
+
+def test_example_file_lists_every_setting() -> None:
+    text = (REPO / "deploy" / "tongban.example.toml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^#? ?(\w+) = ", text, flags=re.MULTILINE))
+    expected = set()
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            expected |= set(annotation.model_fields)
+        else:
+            expected.add(name)
+    assert expected <= listed, f"not in the example file: {expected - listed}"
