@@ -7,6 +7,7 @@ Nothing here reads the environment or a global.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,12 +18,15 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.api import health
+from gateway.catalog.catalog import Catalog
+from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
 from gateway.store import Store, open_store
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
+CATALOG = web.AppKey("catalog", Catalog)
 INSTALLATION_ID = web.AppKey("installation_id", str)
 
 log = structlog.get_logger(__name__)
@@ -36,9 +40,24 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[health.READINESS_CHECKS] = {}
+    app.cleanup_ctx.append(_catalog_context)
     app.cleanup_ctx.append(_store_context)
     app.router.add_routes(health.routes)
     return app
+
+
+async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
+    # Loaded before anything else opens: a broken catalogue fails boot, not a request.
+    directory = app[SETTINGS].catalog.directory
+    catalog = await asyncio.to_thread(load_catalog, directory)
+    app[CATALOG] = catalog
+    log.info(
+        "catalog.loaded",
+        directory=str(directory),
+        items=len(catalog.items),
+        per_region={key: len(catalog.in_region(key)) for key in catalog.regions},
+    )
+    yield
 
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:

@@ -74,6 +74,15 @@ class StoreSettings(_Section):
         return url
 
 
+class CatalogSettings(_Section):
+    """The service catalogue data."""
+
+    directory: Path = Field(
+        Path("catalogs"),
+        description="Directory with regions.toml and one <region>.yaml per region.",
+    )
+
+
 class LogSettings(_Section):
     """Structured logging."""
 
@@ -93,6 +102,7 @@ class Settings(_Section):
     )
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
+    catalog: CatalogSettings = CatalogSettings()
     log: LogSettings = LogSettings()
 
     @property

@@ -7,6 +7,7 @@ part of the type, so callers decide from the class, not from message text::
 
     TongbanError
     ├── ConfigError                 settings file or environment invalid
+    ├── CatalogError                catalogue data invalid (names file, line, item, field)
     └── StoreError                  storage layer
         ├── StoreUnavailable        database unreachable or locked; transient
         ├── UniqueViolation         a unique index refused a row (idempotency)
@@ -17,6 +18,8 @@ Context travels as attributes, never only inside the message.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class TongbanError(Exception):
@@ -55,3 +58,36 @@ class UniqueViolation(StoreError):
 
 class MigrationError(StoreError):
     """Schema migrations are missing, out of order or were edited after being applied."""
+
+
+class CatalogError(TongbanError):
+    """The catalogue data is invalid. ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[CatalogProblem]) -> None:
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"invalid catalogue ({len(problems)} problems):\n{shown}{more}")
+
+
+@dataclass(frozen=True)
+class CatalogProblem:
+    """One problem in the catalogue data, located as precisely as known."""
+
+    file: str
+    message: str
+    line: int | None = None
+    item: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        what = " ".join(
+            part
+            for part in (
+                f"item {self.item}" if self.item else "",
+                f"field {self.field}" if self.field else "",
+            )
+            if part
+        )
+        return f"{where}: {what + ': ' if what else ''}{self.message}"

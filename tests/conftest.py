@@ -15,11 +15,17 @@ from structlog.typing import EventDict
 from gateway.app import create_app
 from gateway.config import Settings, load_settings
 
+REPO = Path(__file__).resolve().parents[1]
+CATALOGS = REPO / "catalogs"
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Default settings with the data dir in this test's own temporary directory."""
-    return load_settings(environ={}, overrides={"data_dir": str(tmp_path / "var")})
+    """Default settings: data dir in this test's temporary directory, the repo's catalogue."""
+    return load_settings(
+        environ={},
+        overrides={"data_dir": str(tmp_path / "var"), "catalog": {"directory": str(CATALOGS)}},
+    )
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -37,6 +39,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 20.0
 def test_demo_serves_readyz_and_exits_cleanly_on_signal(tmp_path: Path, signum: int) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    env["TONGBAN_CATALOG__DIRECTORY"] = str(CATALOGS)
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--data-dir", "d"],
         cwd=tmp_path,
