@@ -64,7 +64,9 @@ class SQLiteConnection:
     async def execute(self, sql: str, params: Params | None = None) -> int:
         with _translated():
             cursor = await self._db.execute(sql, params or {})
-            return cursor.rowcount
+            # sqlite3 says -1 for statements that change no rows by nature (DDL,
+            # SELECT); the interface says 0, as PostgreSQL's command status does.
+            return max(cursor.rowcount, 0)
 
     async def execute_many(self, sql: str, params: Sequence[Params]) -> None:
         with _translated():
@@ -128,6 +130,15 @@ class SQLiteStore:
                 raise
             with _translated():
                 await self._db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def migration_lock(self) -> AsyncIterator[None]:
+        """Nothing to take: each migration re-checks the ledger under BEGIN IMMEDIATE.
+
+        That write lock is file-wide, so a second process opening the same file
+        waits for the first's migration and then sees it applied.
+        """
+        yield
 
     async def ping(self) -> None:
         if self._closed:
