@@ -9,6 +9,7 @@ takes the lock up front instead of failing half-way with "database is locked".
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -42,8 +43,10 @@ def _translated() -> Iterator[None]:
 def split_statements(script: str) -> list[str]:
     """Split an SQL script into complete statements (trigger bodies stay whole)."""
     statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
+    # Try each ";" as an end: complete_statement() knows when one sits inside a
+    # string, a comment or a trigger body. (Splitting by line missed "a; b;".)
+    for piece in re.split(r"(?<=;)", script):
+        pending += piece
         if sqlite3.complete_statement(pending):
             if pending.strip():
                 statements.append(pending.strip())

@@ -144,6 +144,12 @@ async def test_execute_script_runs_in_the_transaction(store: Store) -> None:
             await conn.fetch_all("SELECT * FROM a")
 
 
+async def test_execute_script_takes_statements_on_one_line(store: Store) -> None:
+    async with store.transaction() as conn:
+        await conn.execute_script("CREATE TABLE a (s TEXT); INSERT INTO a (s) VALUES ('x;y');")
+        assert await conn.fetch_all("SELECT s FROM a") == [{"s": "x;y"}]
+
+
 async def test_execute_many_with_no_rows_does_nothing(table: Store) -> None:
     async with table.transaction() as conn:
         await conn.execute_many("INSERT INTO t (k, v) VALUES (:k, :v)", [])

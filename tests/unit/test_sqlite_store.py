@@ -38,6 +38,14 @@ def test_split_keeps_trigger_bodies_whole() -> None:
     assert statements[1].endswith("END;")
 
 
+def test_split_finds_statements_sharing_a_line() -> None:
+    script = "CREATE TABLE a (s TEXT); INSERT INTO a VALUES ('1;2'); -- done; really\n"
+    assert split_statements(script) == [
+        "CREATE TABLE a (s TEXT);",
+        "INSERT INTO a VALUES ('1;2');",
+    ]
+
+
 def test_split_refuses_an_unfinished_statement() -> None:
     with pytest.raises(StoreError, match="incomplete"):
         split_statements("CREATE TABLE a (id INTEGER)")
