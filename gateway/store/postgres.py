@@ -10,6 +10,7 @@ never leave this module.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -248,7 +249,11 @@ class PostgresStore:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         with _translated():
-            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+            conn = await asyncpg.connect(
+                self._dsn,
+                timeout=self._timeout,
+                server_settings={"application_name": "tongban-gateway migrate"},
+            )
         try:
             with _translated():
                 await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
@@ -274,5 +279,11 @@ class PostgresStore:
         if self._closed:
             return
         self._closed = True
-        with _translated():
-            await self._pool.close()
+        try:
+            # close() waits for every borrowed connection to come back; a stuck
+            # transaction must not hold up shutdown forever.
+            async with asyncio.timeout(self._timeout):
+                with _translated():
+                    await self._pool.close()
+        except TimeoutError:
+            self._pool.terminate()

@@ -139,7 +139,8 @@ class SQLiteStore:
         """Nothing to take: each migration re-checks the ledger under BEGIN IMMEDIATE.
 
         That write lock is file-wide, so a second process opening the same file
-        waits for the first's migration and then sees it applied.
+        waits (up to ``busy_timeout_ms``) for the first's migration, then sees it
+        applied.
         """
         yield
 

@@ -124,3 +124,22 @@ async def test_transactions_run_concurrently(table: Store) -> None:
     await asyncio.gather(first(), second())
     async with table.transaction() as conn:
         assert await conn.fetch_all("SELECT v FROM t ORDER BY k") == [{"v": 1}, {"v": 2}]
+
+
+async def test_close_does_not_wait_forever_for_a_stuck_transaction(
+    store_factory: StoreFactory,
+) -> None:
+    store = await store_factory(connect_timeout_s=0.3)
+    inside = asyncio.Event()
+
+    async def stuck() -> None:
+        async with store.transaction():
+            inside.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(stuck())
+    await inside.wait()
+    await asyncio.wait_for(store.aclose(), timeout=10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
