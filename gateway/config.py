@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway.errors import ConfigError
 
@@ -65,6 +72,20 @@ class StoreSettings(_Section):
     busy_timeout_ms: int = Field(
         5000, ge=0, description="How long a write waits for a lock before failing, in ms."
     )
+    pool_min_size: int = Field(
+        1, ge=0, description="PostgreSQL: connections each process keeps open when idle."
+    )
+    pool_max_size: int = Field(
+        10, ge=1, description="PostgreSQL: most connections each process opens at once."
+    )
+    connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "PostgreSQL: seconds to wait for a new connection, or for a free one when "
+            "the pool is exhausted, before the store reports itself unavailable."
+        ),
+    )
 
     @field_validator("url")
     @classmethod
@@ -72,6 +93,12 @@ class StoreSettings(_Section):
         if url is not None and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return url
+
+    @model_validator(mode="after")
+    def _pool_sizes_ordered(self) -> StoreSettings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
 
 
 class CatalogSettings(_Section):

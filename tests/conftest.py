@@ -1,10 +1,22 @@
-"""Fixtures shared by every test: settings in a temporary data dir, a live app on loopback."""
+"""Fixtures shared by every test: settings in a temporary data dir, a live app on loopback.
+
+Store fixtures (`store_url`, `store_factory`, `store`) are parametrized over both
+backends. Each PostgreSQL test gets a fresh database of its own, created through
+the maintenance DSN (env ``TONGBAN_TEST_POSTGRES_DSN``, default
+`DEFAULT_POSTGRES_DSN`) and dropped after, since other test runs share the server.
+An unreachable server skips the postgres cases, or fails them when ``CI`` is set.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 import structlog
 from aiohttp import web
@@ -14,6 +26,13 @@ from structlog.typing import EventDict
 
 from gateway.app import create_app
 from gateway.config import Settings, load_settings
+from gateway.store import SQLiteStore, Store
+from gateway.store.postgres import PostgresStore
+
+DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+
+StoreFactory = Callable[..., Awaitable[Store]]
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = REPO / "catalogs"
@@ -40,3 +59,73 @@ async def client(settings: Settings) -> AsyncIterator[TestClient[web.Request, we
     """An HTTP client for the gateway app, served for real on 127.0.0.1."""
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
         yield test_client
+
+
+def _postgres_unreachable(reason: str) -> NoReturn:
+    message = f"PostgreSQL test server unreachable ({reason}); set TONGBAN_TEST_POSTGRES_DSN"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+_unreachable: list[str] = []  # the first failure, so later tests do not wait again
+
+
+@pytest.fixture(params=BACKENDS)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A store URL naming an empty database: an SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    maintenance_dsn = os.environ.get("TONGBAN_TEST_POSTGRES_DSN", DEFAULT_POSTGRES_DSN)
+    if _unreachable:
+        _postgres_unreachable(_unreachable[0])
+    try:
+        admin = await asyncpg.connect(maintenance_dsn, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        _unreachable.append(f"{maintenance_dsn}: {exc}")
+        _postgres_unreachable(_unreachable[0])
+    name = f"tb_{uuid.uuid4().hex[:8]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlunsplit(urlsplit(maintenance_dsn)._replace(path=f"/{name}"))
+    finally:
+        # FORCE: a test that failed half-way may leave a connection behind.
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def store_factory(store_url: str) -> AsyncIterator[StoreFactory]:
+    """Opens (unmigrated) stores on this test's database; closes them all after.
+
+    Keyword arguments go to `SQLiteStore.open` or `PostgresStore.open`.
+    """
+    opened: list[Store] = []
+
+    async def open_store(**options: Any) -> Store:
+        store: Store
+        if store_url.startswith("sqlite:///"):
+            store = await SQLiteStore.open(Path(store_url.removeprefix("sqlite:///")), **options)
+        else:
+            store = await PostgresStore.open(store_url, **options)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        await store.aclose()
+
+
+@pytest.fixture
+async def store(store_factory: StoreFactory) -> Store:
+    """An open, unmigrated store on an empty database, on each backend."""
+    return await store_factory()
+
+
+@pytest.fixture
+def backend_settings(tmp_path: Path, store_url: str) -> Settings:
+    """Default settings pointing the store at this test's database, on each backend."""
+    return load_settings(
+        environ={}, overrides={"data_dir": str(tmp_path / "var"), "store": {"url": store_url}}
+    )

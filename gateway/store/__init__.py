@@ -1,6 +1,9 @@
-"""Storage: one async interface, an embedded SQLite backend, numbered migrations.
+"""Storage: one async interface, SQLite (embedded) and PostgreSQL backends, migrations.
 
-Open a store with `open_store(settings)`; it is migrated before it is returned.
+Open a store with `open_store(settings)`; the ``store.url`` scheme picks the
+backend, and the store is migrated before it is returned. The PostgreSQL backend
+(`gateway.store.postgres.PostgresStore`) needs the ``[postgres]`` extra (asyncpg)
+and is imported only when configured.
 """
 
 from __future__ import annotations
@@ -29,18 +32,35 @@ __all__ = [
 async def open_store(settings: Settings) -> Store:
     """Open the store named by `settings` and bring its schema up to date.
 
-    Raises `StoreError` if it cannot be opened or migrated, `ConfigError` for a
-    backend this build does not have.
+    ``sqlite:///PATH`` opens the embedded store; ``postgresql://`` (or
+    ``postgres://``) a PostgreSQL pool sized by ``store.pool_*``. Raises
+    `StoreUnavailable` if the database cannot be reached, `StoreError` if it cannot
+    be opened or migrated, `ConfigError` if asyncpg is not installed.
     """
     url = settings.store_url
-    if url.startswith("sqlite:///"):
-        store: Store = await SQLiteStore.open(
+    store: Store
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            # Imported here: asyncpg is an optional extra.
+            from gateway.store.postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "asyncpg":
+                raise
+            need = "needs asyncpg: pip install 'tongban-gateway[postgres]'"
+            raise ConfigError("store.url", [("store.url", need)]) from exc
+        store = await PostgresStore.open(
+            url,
+            min_size=settings.store.pool_min_size,
+            max_size=settings.store.pool_max_size,
+            connect_timeout_s=settings.store.connect_timeout_s,
+        )
+    else:
+        # StoreSettings admits no other scheme.
+        store = await SQLiteStore.open(
             Path(url.removeprefix("sqlite:///")),
             synchronous=settings.store.sqlite_synchronous,
             busy_timeout_ms=settings.store.busy_timeout_ms,
         )
-    else:
-        raise ConfigError("store.url", [("store.url", "the PostgreSQL backend is not built yet")])
     try:
         await migrate(store, bundled_migrations(store.backend))
     except BaseException:

@@ -4,6 +4,36 @@ SQL passed through it uses named ``:param`` placeholders; a backend whose driver
 wants another style (asyncpg's ``$1``) rewrites them. Rows come back as plain
 dicts. Driver exceptions never cross this interface: backends translate them into
 `gateway.errors.StoreError` subclasses.
+
+What every backend guarantees (tests/integration/test_store_contract.py runs the
+same tests on each):
+
+- ``execute`` returns the rows an INSERT, UPDATE or DELETE changed (rows a
+  trigger changed not included) and 0 for any other statement, never -1.
+- ``execute`` is for one statement (SQLite refuses more; PostgreSQL accepts more
+  only without parameters: do not rely on it). Scripts go through
+  ``execute_script``, without BEGIN/COMMIT: it runs in the caller's transaction.
+- A transaction is atomic and, once the block exits, durable and visible to
+  every later transaction. A missing ``:param`` raises `StoreError`.
+- `UniqueViolation.constraint` is ``table.column`` (columns joined by ``", "``
+  for a composite key), the same text on both backends.
+- `StoreUnavailable` means "retry later may succeed": server unreachable, pool
+  exhausted, busy, or this transaction lost a deadlock or serialization conflict
+  (it was rolled back whole). Any other failure is a plain `StoreError`.
+
+Where they differ, write SQL both accept:
+
+- SQLite (embedded): one writer at a time; transactions are serialised in the
+  process (``BEGIN IMMEDIATE``), so they never conflict, only wait.
+  PostgreSQL: transactions run concurrently at READ COMMITTED; concurrent writers
+  may deadlock (`StoreUnavailable`), and ``FOR UPDATE SKIP LOCKED`` is available.
+- Values keep the column's Python type on PostgreSQL, which never coerces: pass
+  ``int`` for INTEGER and ``str`` for TEXT. SQLite converts by column affinity and
+  returns BOOLEAN as 0/1; prefer INTEGER 0/1 columns and TEXT timestamps (ISO 8601
+  UTC) so rows read back identically.
+- Parameter names inside string literals, quoted identifiers, comments and
+  dollar quotes are not parameters on either backend; write ``x::type`` casts
+  only in PostgreSQL-specific migrations (SQLite has no ``::``).
 """
 
 from __future__ import annotations
@@ -20,7 +50,7 @@ class Connection(Protocol):
     """One database session, inside a transaction opened by `Store.transaction`."""
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
-        """Run one statement; return the number of rows it changed."""
+        """Run one statement; return the rows an INSERT/UPDATE/DELETE changed, else 0."""
         ...
 
     async def execute_many(self, sql: str, params: Sequence[Params]) -> None:
@@ -52,6 +82,15 @@ class Store(Protocol):
         """Open a transaction: committed when the block exits, rolled back if it raises.
 
         Nothing written inside is visible to others, or durable, before the commit.
+        """
+        ...
+
+    def migration_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held around `migrate`: other processes sharing the database wait for it.
+
+        PostgreSQL takes a database-wide advisory lock. SQLite needs none: every
+        migration's transaction re-checks the ledger under ``BEGIN IMMEDIATE``,
+        which already serialises writers across processes.
         """
         ...
 

@@ -77,9 +77,18 @@ def load_migrations(directory: Traversable) -> list[Migration]:
 async def migrate(store: Store, migrations: list[Migration]) -> list[Migration]:
     """Apply the migrations `store` has not seen; return those applied now.
 
+    Safe to run from several processes at once: it holds `Store.migration_lock`,
+    and each migration's transaction re-checks the ledger, so every migration is
+    applied exactly once and a process that waited applies none twice.
+
     Raises `MigrationError` if an applied migration differs from its file or the
     database is newer than this code.
     """
+    async with store.migration_lock():
+        return await _migrate_locked(store, migrations)
+
+
+async def _migrate_locked(store: Store, migrations: list[Migration]) -> list[Migration]:
     async with store.transaction() as conn:
         await conn.execute(_CREATE_LEDGER)
         rows = await conn.fetch_all("SELECT version, name, checksum FROM schema_migrations")
@@ -102,6 +111,11 @@ async def migrate(store: Store, migrations: list[Migration]) -> list[Migration]:
         if migration.version in applied:
             continue
         async with store.transaction() as conn:
+            if await conn.fetch_one(
+                "SELECT 1 AS seen FROM schema_migrations WHERE version = :version",
+                {"version": migration.version},
+            ):
+                continue  # another process applied it since we read the ledger
             await conn.execute_script(migration.sql)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) "

@@ -9,6 +9,7 @@ takes the lock up front instead of failing half-way with "database is locked".
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -42,8 +43,10 @@ def _translated() -> Iterator[None]:
 def split_statements(script: str) -> list[str]:
     """Split an SQL script into complete statements (trigger bodies stay whole)."""
     statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
+    # Try each ";" as an end: complete_statement() knows when one sits inside a
+    # string, a comment or a trigger body. (Splitting by line missed "a; b;".)
+    for piece in re.split(r"(?<=;)", script):
+        pending += piece
         if sqlite3.complete_statement(pending):
             if pending.strip():
                 statements.append(pending.strip())
@@ -64,7 +67,9 @@ class SQLiteConnection:
     async def execute(self, sql: str, params: Params | None = None) -> int:
         with _translated():
             cursor = await self._db.execute(sql, params or {})
-            return cursor.rowcount
+            # sqlite3 says -1 for statements that change no rows by nature (DDL,
+            # SELECT); the interface says 0, as PostgreSQL's command status does.
+            return max(cursor.rowcount, 0)
 
     async def execute_many(self, sql: str, params: Sequence[Params]) -> None:
         with _translated():
@@ -128,6 +133,16 @@ class SQLiteStore:
                 raise
             with _translated():
                 await self._db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def migration_lock(self) -> AsyncIterator[None]:
+        """Nothing to take: each migration re-checks the ledger under BEGIN IMMEDIATE.
+
+        That write lock is file-wide, so a second process opening the same file
+        waits (up to ``busy_timeout_ms``) for the first's migration, then sees it
+        applied.
+        """
+        yield
 
     async def ping(self) -> None:
         if self._closed:

@@ -22,19 +22,22 @@ async def test_healthz(client: Client) -> None:
     assert (await response.json())["status"] == "ok"
 
 
-async def test_readyz_reports_the_store(client: Client) -> None:
-    response = await client.get("/readyz")
-    body = await response.json()
+async def test_readyz_reports_the_store(backend_settings: Settings) -> None:
+    expected = "postgres" if backend_settings.store_url.startswith("postgres") else "sqlite"
+    async with TestClient(TestServer(create_app(backend_settings), host="127.0.0.1")) as client:
+        response = await client.get("/readyz")
+        body = await response.json()
     assert response.status == 200
     assert body["status"] == "ready"
     assert body["checks"]["store"]["ok"] is True
-    assert body["checks"]["store"]["backend"] == "sqlite"
+    assert body["checks"]["store"]["backend"] == expected
 
 
-async def test_readyz_is_503_when_the_store_is_gone(client: Client) -> None:
-    await client.app[STORE].aclose()
-    response = await client.get("/readyz")
-    body = await response.json()
+async def test_readyz_is_503_when_the_store_is_gone(backend_settings: Settings) -> None:
+    async with TestClient(TestServer(create_app(backend_settings), host="127.0.0.1")) as client:
+        await client.app[STORE].aclose()
+        response = await client.get("/readyz")
+        body = await response.json()
     assert response.status == 503
     assert body["checks"]["store"] == {"ok": False, "error": "the store is closed"}
 
@@ -109,11 +112,12 @@ async def test_request_id_is_bound_into_log_events(client: Client, logs: list[Ev
     assert requests[0]["path"] == "/healthz"
 
 
-async def test_installation_id_survives_restart(settings: Settings) -> None:
+async def test_installation_id_survives_restart(backend_settings: Settings) -> None:
     from gateway.app import INSTALLATION_ID
 
     seen = []
     for _ in range(2):
-        async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+        app = create_app(backend_settings)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             seen.append(client.app[INSTALLATION_ID])
     assert seen[0] == seen[1]
