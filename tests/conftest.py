@@ -127,5 +127,10 @@ async def store(store_factory: StoreFactory) -> Store:
 def backend_settings(tmp_path: Path, store_url: str) -> Settings:
     """Default settings pointing the store at this test's database, on each backend."""
     return load_settings(
-        environ={}, overrides={"data_dir": str(tmp_path / "var"), "store": {"url": store_url}}
+        environ={},
+        overrides={
+            "data_dir": str(tmp_path / "var"),
+            "store": {"url": store_url},
+            "catalog": {"directory": str(CATALOGS)},
+        },
     )
