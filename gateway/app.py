@@ -19,6 +19,7 @@ from gateway import __version__
 from gateway.api import health
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
+from gateway.security.wiring import setup_security
 from gateway.store import Store, open_store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     app[health.READINESS_CHECKS] = {}
     app.cleanup_ctx.append(_store_context)
     app.router.add_routes(health.routes)
+    setup_security(app, settings, STORE)
     return app
 
 

@@ -7,10 +7,13 @@ part of the type, so callers decide from the class, not from message text::
 
     TongbanError
     ├── ConfigError                 settings file or environment invalid
-    └── StoreError                  storage layer
-        ├── StoreUnavailable        database unreachable or locked; transient
-        ├── UniqueViolation         a unique index refused a row (idempotency)
-        └── MigrationError          schema migrations cannot be applied
+    ├── StoreError                  storage layer
+    │   ├── StoreUnavailable        database unreachable or locked; transient
+    │   ├── UniqueViolation         a unique index refused a row (idempotency)
+    │   └── MigrationError          schema migrations cannot be applied
+    └── SecurityError               keys, signatures, partner authentication
+        ├── KeyStoreError           gateway key ring missing, unreadable or wrong passphrase
+        └── SignatureError          a message signature or digest does not verify (.check)
 
 Later packages add their branches here (catalogue, applications, adapters).
 Context travels as attributes, never only inside the message.
@@ -55,3 +58,24 @@ class UniqueViolation(StoreError):
 
 class MigrationError(StoreError):
     """Schema migrations are missing, out of order or were edited after being applied."""
+
+
+class SecurityError(TongbanError):
+    """Keys, message signatures or partner authentication failed."""
+
+
+class KeyStoreError(SecurityError):
+    """The gateway key ring is missing, unreadable, or its passphrase is wrong."""
+
+
+class SignatureError(SecurityError):
+    """An HTTP message signature, its parameters or the body digest did not verify.
+
+    ``check`` names the failed check with a stable code (``created_stale``,
+    ``digest_mismatch``, ``key_unknown``...) that is safe to show the sender: it
+    says what to fix and reveals no key material.
+    """
+
+    def __init__(self, check: str, message: str) -> None:
+        self.check = check
+        super().__init__(message)
