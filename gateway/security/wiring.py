@@ -56,9 +56,19 @@ def setup_security(app: web.Application, settings: Settings, store_key: web.AppK
     """Register the security resources and routes on `app`; needs the store opened first."""
     registry = PartnerRegistry.from_settings(settings.security)
 
-    async def security_context(app: web.Application) -> AsyncIterator[None]:
+    async def keys_context(app: web.Application) -> AsyncIterator[None]:
         keys = await asyncio.to_thread(load_gateway_keys, settings)
         app[GATEWAY_KEYS] = keys
+        log.info(
+            "security.keys_loaded",
+            active_kid=keys.ring.active_kid if keys.ring else None,
+            can_sign=keys.private_key is not None,
+        )
+        if keys.ring is None:
+            log.warning("security.no_gateway_key", hint="run `tongban keys generate`")
+        yield
+
+    async def auth_context(app: web.Application) -> AsyncIterator[None]:
         app[AUTHENTICATOR] = PartnerAuthenticator(
             registry,
             NonceStore(app[store_key]),
@@ -67,15 +77,10 @@ def setup_security(app: web.Application, settings: Settings, store_key: web.AppK
             require_nonce=settings.security.require_nonce,
             public_base_url=settings.security.public_base_url,
         )
-        log.info(
-            "security.ready",
-            partners=len(registry),
-            active_kid=keys.ring.active_kid if keys.ring else None,
-            can_sign=keys.private_key is not None,
-        )
-        if keys.ring is None:
-            log.warning("security.no_gateway_key", hint="run `tongban keys generate`")
+        log.info("security.partners_loaded", partners=len(registry))
         yield
 
-    app.cleanup_ctx.append(security_context)
+    # Keys first: a wrong passphrase stops start-up before anything else is opened.
+    app.cleanup_ctx.insert(0, keys_context)
+    app.cleanup_ctx.append(auth_context)
     app.router.add_routes(routes)
