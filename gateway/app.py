@@ -22,6 +22,7 @@ from gateway.catalog.catalog import Catalog
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
+from gateway.security.wiring import setup_security
 from gateway.store import Store, open_store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_catalog_context)
     app.cleanup_ctx.append(_store_context)
     app.router.add_routes(health.routes)
+    setup_security(app, settings, STORE)
     return app
 
 

@@ -18,6 +18,8 @@ import click
 from gateway import __version__
 from gateway.config import Settings, load_settings
 from gateway.errors import TongbanError
+from gateway.security import cli as security_cli
+from gateway.security.demo import prepare_demo_security
 
 
 def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -101,7 +103,12 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "store": {"url": None},  # the demo always runs on embedded SQLite
         "log": {"format": "console"},
     }
+    overrides["security"] = prepare_demo_security(data_dir, port)
     _run_server(_load(config, overrides), banner=True)
+
+
+main.add_command(security_cli.keys)
+main.add_command(security_cli.partner)
 
 
 if __name__ == "__main__":  # pragma: no cover

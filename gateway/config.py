@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -121,6 +123,84 @@ class LogSettings(_Section):
     )
 
 
+class PartnerKeySettings(_Section):
+    """One public key a partner signs with, valid from `not_before` until `not_after`."""
+
+    keyid: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The keyid the partner puts in Signature-Input; default: the key's "
+        "RFC 7638 JWK thumbprint.",
+    )
+    public_key: str = Field(
+        description="Ed25519 public key: PEM (BEGIN PUBLIC KEY) or the JWK 'x' (base64url)."
+    )
+    not_before: AwareDatetime | None = Field(None, description="Refused before this instant.")
+    not_after: AwareDatetime | None = Field(None, description="Refused from this instant on.")
+
+
+class PartnerSettings(_Section):
+    """A partner region's system allowed to call the partner REST API."""
+
+    name: str = Field("", description="Human name, for logs and the console.")
+    keys: tuple[PartnerKeySettings, ...] = Field(
+        min_length=1, description="Its public keys; several overlap during a rotation."
+    )
+    items: tuple[str, ...] = Field(
+        (),
+        description="Items it may submit: exact codes, 'PREFIX*', '@group' "
+        "(security.item_groups) or '*' for all.",
+    )
+    callback_url: str | None = Field(
+        None, pattern=r"^https?://", description="Where its status webhooks are sent."
+    )
+    rate_limit_per_minute: int = Field(600, gt=0, description="Sustained requests per minute.")
+    rate_limit_burst: int = Field(60, gt=0, description="Requests allowed at once above that.")
+
+
+class SecuritySettings(_Section):
+    """Gateway signing keys and partner authentication (RFC 9421 / RFC 9530)."""
+
+    keys_dir: Path | None = Field(
+        None, description="Gateway key ring and encrypted private keys; default <data_dir>/keys."
+    )
+    key_passphrase: SecretStr | None = Field(
+        None,
+        description="Passphrase encrypting the gateway's private keys; set it through "
+        "TONGBAN_SECURITY__KEY_PASSPHRASE, not in a file.",
+    )
+    key_grace_days: float = Field(
+        30.0, ge=0, description="Days a rotated-out gateway key stays published in the JWKS."
+    )
+    max_clock_skew: int = Field(
+        300, gt=0, le=3600, description="Seconds a signature's 'created' may differ from now."
+    )
+    require_nonce: bool = Field(
+        False, description="Refuse partner requests whose signature has no single-use nonce."
+    )
+    public_base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#]+$",
+        description="Scheme and authority partners call (https://gw.example.gov.cn), used "
+        "for @target-uri behind a TLS proxy; default: what the request says.",
+    )
+    item_groups: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="Named item lists partners' 'items' can use as '@name'."
+    )
+    partners: dict[str, PartnerSettings] = Field(
+        default_factory=dict, description="Partner id -> partner ([security.partners.ID])."
+    )
+
+    @model_validator(mode="after")
+    def _groups_exist(self) -> SecuritySettings:
+        for partner_id, partner in self.partners.items():
+            for rule in partner.items:
+                if rule.startswith("@") and rule[1:] not in self.item_groups:
+                    raise ValueError(f"partner {partner_id!r}: unknown item group {rule!r}")
+        return self
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -131,6 +211,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     catalog: CatalogSettings = CatalogSettings()
     log: LogSettings = LogSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @property
     def store_url(self) -> str:

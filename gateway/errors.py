@@ -8,10 +8,13 @@ part of the type, so callers decide from the class, not from message text::
     TongbanError
     ├── ConfigError                 settings file or environment invalid
     ├── CatalogError                catalogue data invalid (names file, line, item, field)
-    └── StoreError                  storage layer
-        ├── StoreUnavailable        database unreachable or locked; transient
-        ├── UniqueViolation         a unique index refused a row (idempotency)
-        └── MigrationError          schema migrations cannot be applied
+    ├── StoreError                  storage layer
+    │   ├── StoreUnavailable        database unreachable, locked, deadlock; transient
+    │   ├── UniqueViolation         a unique index refused a row (idempotency)
+    │   └── MigrationError          schema migrations cannot be applied
+    └── SecurityError               keys, signatures, partner authentication
+        ├── KeyStoreError           gateway key ring missing, unreadable or wrong passphrase
+        └── SignatureError          a message signature or digest does not verify (.check)
 
 Later packages add their branches here (catalogue, applications, adapters).
 Context travels as attributes, never only inside the message.
@@ -91,3 +94,24 @@ class CatalogProblem:
             if part
         )
         return f"{where}: {what + ': ' if what else ''}{self.message}"
+
+
+class SecurityError(TongbanError):
+    """Keys, message signatures or partner authentication failed."""
+
+
+class KeyStoreError(SecurityError):
+    """The gateway key ring is missing, unreadable, or its passphrase is wrong."""
+
+
+class SignatureError(SecurityError):
+    """An HTTP message signature, its parameters or the body digest did not verify.
+
+    ``check`` names the failed check with a stable code (``created_stale``,
+    ``digest_mismatch``, ``key_unknown``...) that is safe to show the sender: it
+    says what to fix and reveals no key material.
+    """
+
+    def __init__(self, check: str, message: str) -> None:
+        self.check = check
+        super().__init__(message)

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.config import Settings
 from gateway.errors import StoreError, StoreUnavailable
-from gateway.store import Store, open_store
+from gateway.store import Store, bundled_migrations, open_store
 from gateway.store.postgres import PostgresStore
 
 StoreFactory = Callable[..., Awaitable[Store]]
@@ -47,7 +47,8 @@ async def test_open_store_takes_the_postgres_scheme_alias(backend_settings: Sett
     try:
         assert store.backend == "postgres"
         async with store.transaction() as conn:
-            assert await conn.fetch_one("SELECT count(*) AS n FROM schema_migrations") == {"n": 1}
+            row = await conn.fetch_one("SELECT count(*) AS n FROM schema_migrations")
+        assert row == {"n": len(bundled_migrations("postgres"))}
     finally:
         await store.aclose()
 

@@ -1,0 +1,277 @@
+"""Partner authentication: RFC 9421 signed requests, item access rules, rate limits.
+
+Decorate a partner route with `partner_required`; the handler then finds the
+authenticated partner with `partner_of(request)`, checks an item with
+`require_item_allowed(request, code)` before writing anything, and keeps
+`evidence_of(request)` with what it stores.
+
+A request is accepted when, in this order (the first failure is the answer):
+
+1. ``Signature-Input`` and ``Signature`` parse, one signature is chosen (the first);
+2. a request with a body carries ``Content-Digest``;
+3. the signature covers ``@method``, the target (``@target-uri``, or ``@authority``
+   + ``@path`` + ``@query``) and, with a body, ``content-type`` and ``content-digest``;
+4. it has ``keyid``, ``alg`` is absent or ``ed25519``, and a ``nonce`` when required;
+5. ``created`` is within ``max_clock_skew`` of now, ``expires`` (if any) not passed;
+6. the key id belongs to a partner and the key is inside its validity window;
+7. the Ed25519 signature verifies over the signature base;
+8. ``Content-Digest`` matches the body;
+9. the partner is under its rate limit (else 429 with ``Retry-After``);
+10. the nonce, if any, was never seen (kept until the signature would be stale).
+
+Failures of 1–8 and 10 are 401 problem+json whose ``check`` member names the failed
+check; none echoes key material or the expected signature. Refusals write nothing
+but the refusal log line; a rate-limited request does not spend its nonce.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.api.problems import Problem
+from gateway.errors import SignatureError, StoreError
+from gateway.security.digest import verify_content_digest
+from gateway.security.evidence import SubmissionEvidence
+from gateway.security.nonces import NonceStore
+from gateway.security.partners import Partner, PartnerKey, PartnerRegistry
+from gateway.security.ratelimit import RateLimiter, retry_after_header
+from gateway.security.signatures import ALGORITHM, HttpMessage, parse_signature, verify_signature
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_SPLIT_TARGET = ("@authority", "@path", "@query")
+# RFC 9421 §5.1: tells a client which signature we want.
+ACCEPT_SIGNATURE = (
+    'sig1=("@method" "@target-uri" "content-type" "content-digest");created;keyid;'
+    f'alg="{ALGORITHM}";nonce'
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AuthenticatedPartner:
+    """The outcome of a verified request: who signed it, with which key, and the proof."""
+
+    partner: Partner
+    key: PartnerKey
+    evidence: SubmissionEvidence
+
+
+PARTNER = web.RequestKey("partner", AuthenticatedPartner)
+
+
+class PartnerAuthenticator:
+    """Checks signed partner requests against the registry, the clock and the nonce store.
+
+    `clock` returns Unix seconds; tests inject one to move time.
+    """
+
+    def __init__(
+        self,
+        registry: PartnerRegistry,
+        nonces: NonceStore,
+        limiter: RateLimiter,
+        *,
+        max_clock_skew: int = 300,
+        require_nonce: bool = False,
+        public_base_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = registry
+        self._nonces = nonces
+        self._limiter = limiter
+        self._skew = max_clock_skew
+        self._require_nonce = require_nonce
+        self._base_url = public_base_url.rstrip("/") if public_base_url else None
+        self._clock = clock
+
+    def target_uri(self, request: web.Request) -> str:
+        """The URI the partner called: `public_base_url` (behind a proxy) + raw path and query."""
+        base = self._base_url or f"{request.scheme}://{request.host}"
+        return base + request.raw_path
+
+    async def authenticate(self, request: web.Request) -> AuthenticatedPartner:
+        """Run every check on `request`; raise `Problem` (401, 429, 503) on the first failure."""
+        body = await request.read()
+        message = HttpMessage.of(request.method, self.target_uri(request), request.headers.items())
+        now = self._clock()
+        try:
+            authenticated, expires_at = self.verify(message, body, now)
+        except SignatureError as exc:
+            log.warning("security.partner_refused", check=exc.check, path=request.path)
+            raise _unauthorized(exc) from None
+        partner = authenticated.partner
+        wait = self._limiter.acquire(
+            partner.id, partner.rate_limit_per_minute, partner.rate_limit_burst
+        )
+        if wait is not None:
+            log.warning("security.partner_rate_limited", partner_id=partner.id, wait_s=wait)
+            raise Problem(
+                429,
+                detail=f"Partner {partner.id} is over its rate limit; retry later.",
+                type_="rate-limited",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
+        nonce = authenticated.evidence.nonce
+        if nonce is not None:
+            try:
+                fresh = await self._nonces.remember(partner.id, nonce, expires_at)
+            except StoreError as exc:
+                log.error("security.nonce_store_failed", partner_id=partner.id, error=str(exc))
+                raise Problem(
+                    503, detail="Cannot check the nonce now.", headers={"Retry-After": "1"}
+                ) from exc
+            if not fresh:
+                log.warning("security.partner_refused", check="nonce_replayed", path=request.path)
+                raise _unauthorized(
+                    SignatureError("nonce_replayed", "this signature's nonce was already used")
+                )
+        log.info(
+            "security.partner_authenticated", partner_id=partner.id, keyid=authenticated.key.keyid
+        )
+        return authenticated
+
+    def verify(
+        self, message: HttpMessage, body: bytes, now: float
+    ) -> tuple[AuthenticatedPartner, int]:
+        """Checks 1–8 (no rate limit, no nonce); return the result and the nonce's expiry.
+
+        Raises `SignatureError` naming the first failed check.
+        """
+        parsed = parse_signature(message)
+        has_body = bool(body) or message.method.upper() in _BODY_METHODS
+        if has_body and message.header("content-digest") is None:
+            raise SignatureError("digest_missing", "a request with a body needs Content-Digest")
+        covered = set(parsed.components)
+        required = {"@method"}
+        if "@target-uri" not in covered:
+            required.update(_SPLIT_TARGET)
+        if has_body:
+            required.update(("content-type", "content-digest"))
+        missing = sorted(required - covered)
+        if missing:
+            raise SignatureError(
+                "components_missing", f"the signature must also cover {', '.join(missing)}"
+            )
+        keyid = parsed.str_param("keyid")
+        if not keyid:
+            raise SignatureError("keyid_missing", "the signature has no keyid parameter")
+        alg = parsed.str_param("alg")
+        if alg is not None and alg != ALGORITHM:
+            raise SignatureError("algorithm_unsupported", f"alg must be {ALGORITHM!r}")
+        nonce = parsed.str_param("nonce")
+        if self._require_nonce and not nonce:
+            raise SignatureError("nonce_missing", "a single-use nonce parameter is required")
+        created = parsed.int_param("created")
+        expires = parsed.int_param("expires")
+        if created is None:
+            raise SignatureError("created_missing", "the signature has no created parameter")
+        if created < now - self._skew:
+            raise SignatureError(
+                "created_stale", f"created is more than {self._skew} s in the past"
+            )
+        if created > now + self._skew:
+            raise SignatureError(
+                "created_future", f"created is more than {self._skew} s in the future"
+            )
+        if expires is not None and expires <= now:
+            raise SignatureError("signature_expired", "the signature's expires time has passed")
+        found = self.registry.by_keyid(keyid)
+        if found is None:
+            raise SignatureError("key_unknown", "no partner has a key with this keyid")
+        partner, key = found
+        refusal = key.refusal_at(datetime.fromtimestamp(now, UTC))
+        if refusal is not None:
+            raise SignatureError(refusal, "this key is outside its validity window")
+        base = verify_signature(message, parsed, key.public_key)
+        digest_header = message.header("content-digest")
+        if has_body:
+            verify_content_digest(digest_header, body)
+        evidence = SubmissionEvidence(
+            partner_id=partner.id,
+            keyid=keyid,
+            label=parsed.label,
+            signature_input=parsed.signature_input,
+            signature=base64.b64encode(parsed.signature).decode("ascii"),
+            signature_base=base,
+            content_digest=digest_header,
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            created=created,
+            nonce=nonce,
+            method=message.method,
+            target_uri=message.target_uri,
+            verified_at=datetime.fromtimestamp(now, UTC),
+        )
+        # A nonce is remembered until the signature would be refused anyway.
+        expires_at = int(created + self._skew) + 1
+        if expires is not None:
+            expires_at = min(expires_at, expires)
+        return AuthenticatedPartner(partner=partner, key=key, evidence=evidence), expires_at
+
+
+AUTHENTICATOR = web.AppKey("partner_authenticator", PartnerAuthenticator)
+
+
+def partner_required(handler: Handler) -> Handler:
+    """Wrap an aiohttp handler so only a verified partner request reaches it."""
+
+    @functools.wraps(handler)
+    async def authenticated_handler(request: web.Request) -> web.StreamResponse:
+        authenticated = await request.app[AUTHENTICATOR].authenticate(request)
+        request[PARTNER] = authenticated
+        with structlog.contextvars.bound_contextvars(partner_id=authenticated.partner.id):
+            return await handler(request)
+
+    return authenticated_handler
+
+
+def partner_of(request: web.Request) -> AuthenticatedPartner:
+    """The partner `partner_required` authenticated. RuntimeError if the route is not wrapped."""
+    try:
+        return request[PARTNER]
+    except KeyError:
+        raise RuntimeError("route is not wrapped with partner_required") from None
+
+
+def evidence_of(request: web.Request) -> SubmissionEvidence:
+    """The non-repudiation record of this verified request; store it with the application."""
+    return partner_of(request).evidence
+
+
+def require_item_allowed(request: web.Request, item_code: str) -> Partner:
+    """Return the partner if it may submit `item_code`; raise `Problem` 403 otherwise.
+
+    Call it before writing anything, so a refused submission changes nothing.
+    """
+    partner = partner_of(request).partner
+    if not partner.may_submit(item_code):
+        log.warning("security.item_refused", partner_id=partner.id, item_code=item_code)
+        raise Problem(
+            403,
+            title="Item not allowed",
+            detail=f"Partner {partner.id} may not submit applications for item {item_code}.",
+            type_="item-not-allowed",
+            item_code=item_code,
+        )
+    return partner
+
+
+def _unauthorized(error: SignatureError) -> Problem:
+    return Problem(
+        401,
+        title="Signature check failed",
+        detail=str(error),
+        type_="signature-refused",
+        headers={"Accept-Signature": ACCEPT_SIGNATURE},
+        check=error.check,
+    )

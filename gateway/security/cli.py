@@ -1,0 +1,186 @@
+"""``tongban keys ...`` (gateway signing keys) and ``tongban partner ...`` (reference client)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import click
+
+from gateway.config import load_settings
+from gateway.errors import TongbanError
+from gateway.security.client import Reply, get_application, load_partner_key, submit
+from gateway.security.keys import KeyRing
+from gateway.security.outbound import RequestSigner
+from gateway.security.wiring import key_store
+
+_config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (see deploy/tongban.example.toml).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _ring_document(ring: KeyRing, grace: timedelta) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "active": ring.active_kid,
+        "keys": [
+            {
+                "kid": key.kid,
+                "created_at": key.created_at.isoformat(),
+                "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+                "published": key.published(now, grace),
+            }
+            for key in ring.keys
+        ],
+        "jwks": ring.jwks(now, grace),
+    }
+
+
+def _print_ring(ring: KeyRing, grace: timedelta, as_json: bool) -> None:
+    document = _ring_document(ring, grace)
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    for key in document["keys"]:
+        state = "active" if key["kid"] == ring.active_kid else "retired"
+        if state == "retired":
+            state += f" {key['retired_at']}" + (", published" if key["published"] else "")
+        click.echo(f"{key['kid']}  created {key['created_at']}  {state}")
+
+
+def _key_command(action: str, config: Path | None, as_json: bool) -> None:
+    try:
+        settings = load_settings(config)
+        store = key_store(settings)
+        grace = timedelta(days=settings.security.key_grace_days)
+        if action == "generate":
+            ring = store.generate()
+        elif action == "rotate":
+            ring = store.rotate(grace)
+        else:
+            ring = store.load_ring()
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_ring(ring, grace, as_json)
+
+
+@click.group("keys")
+def keys() -> None:
+    """The gateway's Ed25519 signing keys (passphrase: TONGBAN_SECURITY__KEY_PASSPHRASE)."""
+
+
+@keys.command()
+@_config_option
+@_json_option
+def generate(config: Path | None, as_json: bool) -> None:
+    """Create the first signing key (refused if a key ring exists)."""
+    _key_command("generate", config, as_json)
+
+
+@keys.command()
+@_config_option
+@_json_option
+def show(config: Path | None, as_json: bool) -> None:
+    """List the keys, which one signs, and which are published."""
+    _key_command("show", config, as_json)
+
+
+@keys.command()
+@_config_option
+@_json_option
+def rotate(config: Path | None, as_json: bool) -> None:
+    """Make a new key active; the old one stays published for security.key_grace_days."""
+    _key_command("rotate", config, as_json)
+
+
+@click.group("partner")
+def partner() -> None:
+    """The reference partner client: signs requests exactly as a partner should."""
+
+
+_partner_options = [
+    click.option("--url", required=True, help="The gateway's base URL, e.g. https://gw.example"),
+    click.option(
+        "--key",
+        "key_path",
+        required=True,
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="The partner's Ed25519 private key (PKCS#8 PEM).",
+    ),
+    click.option("--key-id", "key_id", required=True, help="The keyid the gateway knows it by."),
+    click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="File holding the key's passphrase, if the PEM is encrypted.",
+    ),
+]
+
+
+def _with_partner_options(function: Any) -> Any:
+    for option in reversed(_partner_options):
+        function = option(function)
+    return function
+
+
+def _signer(key_path: Path, key_id: str, passphrase_file: Path | None) -> RequestSigner:
+    passphrase = passphrase_file.read_text(encoding="utf-8").strip() if passphrase_file else None
+    try:
+        return RequestSigner(load_partner_key(key_path, passphrase), key_id)
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _show(reply: Reply) -> None:
+    text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body, indent=2)
+    click.echo(text)
+    if not reply.ok:
+        raise click.ClickException(f"the gateway answered HTTP {reply.status}")
+
+
+@partner.command("submit")
+@_with_partner_options
+@click.option("--idempotency-key", help="Reuse to retry safely; default: a new UUID.")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def submit_command(
+    url: str,
+    key_path: Path,
+    key_id: str,
+    passphrase_file: Path | None,
+    idempotency_key: str | None,
+    file: Path,
+) -> None:
+    """Submit the application in FILE (JSON), signed."""
+    body = file.read_bytes()
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from exc
+    signer = _signer(key_path, key_id, passphrase_file)
+    try:
+        reply = asyncio.run(submit(url, signer, body, idempotency_key=idempotency_key))
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+    _show(reply)
+
+
+@partner.command("get")
+@_with_partner_options
+@click.argument("application_id")
+def get_command(
+    url: str, key_path: Path, key_id: str, passphrase_file: Path | None, application_id: str
+) -> None:
+    """Show application APPLICATION_ID and its status, signed."""
+    signer = _signer(key_path, key_id, passphrase_file)
+    try:
+        reply = asyncio.run(get_application(url, signer, application_id))
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+    _show(reply)

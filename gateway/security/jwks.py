@@ -1,0 +1,72 @@
+"""``GET /.well-known/tongban/keys``: the gateway's public keys as an RFC 7517 JWK Set.
+
+Lists the active key and every rotated-out key still in its grace period, so a
+partner or peer gateway can verify our signatures and receipts offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.errors import KeyStoreError
+from gateway.security.keys import KeyRing
+from gateway.security.outbound import RequestSigner
+from gateway.security.receipts import sign_receipt
+
+PATH = "/.well-known/tongban/keys"
+MEDIA_TYPE = "application/jwk-set+json"
+
+
+@dataclass(frozen=True)
+class GatewayKeys:
+    """The key ring as loaded at start-up, and the active private key if it was unlocked.
+
+    `ring` is None until ``tongban keys generate`` has run; `private_key` is None
+    when no passphrase is configured (the gateway then publishes but cannot sign).
+    """
+
+    ring: KeyRing | None
+    grace: timedelta
+    private_key: Ed25519PrivateKey | None = None
+
+    def jwks(self, now: datetime | None = None) -> dict[str, Any]:
+        if self.ring is None:
+            return {"keys": []}
+        return self.ring.jwks(now or datetime.now(UTC), self.grace)
+
+    def _signing_key(self) -> tuple[Ed25519PrivateKey, str]:
+        if self.ring is None or self.private_key is None:
+            raise KeyStoreError(
+                "the gateway cannot sign: no key ring, or no key passphrase configured"
+            )
+        return self.private_key, self.ring.active_kid
+
+    def sign_receipt(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        """Sign `receipt` with the active key (see `gateway.security.receipts`)."""
+        key, kid = self._signing_key()
+        return sign_receipt(receipt, key, kid)
+
+    def request_signer(self, *, expires_in: int | None = None) -> RequestSigner:
+        """A `RequestSigner` for outbound calls with the active key."""
+        key, kid = self._signing_key()
+        return RequestSigner(key, kid, expires_in=expires_in)
+
+
+GATEWAY_KEYS = web.AppKey("gateway_keys", GatewayKeys)
+
+routes = web.RouteTableDef()
+
+
+@routes.get(PATH)
+async def get_keys(request: web.Request) -> web.Response:
+    """The JWK Set; cacheable for five minutes (a rotation shows up within that)."""
+    return web.json_response(
+        request.app[GATEWAY_KEYS].jwks(),
+        content_type=MEDIA_TYPE,
+        headers={"Cache-Control": "public, max-age=300"},
+    )
