@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from gateway import __version__
+from gateway.catalog.cli import catalog
 from gateway.config import Settings, load_settings
 from gateway.errors import TongbanError
 
@@ -102,6 +103,9 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "log": {"format": "console"},
     }
     _run_server(_load(config, overrides), banner=True)
+
+
+main.add_command(catalog)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,6 +65,10 @@ GUIDE_NOTE = (
     "Trust levels, 容缺 flags and the handling-mode mapping are the gateway's reading, "
     "not the guide's."
 )
+PRESS_MATERIALS = {
+    "企业开办": ("legal_rep_id", "articles", "premises", "agent_auth"),
+    "社会保障卡申领": ("id_card", "photo", "bank_account"),
+}
 TYPE_FROM_LABEL = {"行政许可": "licence", "行政确认": "confirmation", "公共服务": "public_service"}
 
 HEADER = """\
@@ -261,6 +265,7 @@ def _shenguan_press(path: Path, region: str) -> list[dict[str, Any]]:
         for row in csv.DictReader(file):
             name = row["item_name_as_reported"]
             draft = _composed(groups[name], name, region)
+            draft["materials"] = _materials(PRESS_MATERIALS[name], name)
             draft["high_frequency"] = True
             draft["source"] = {
                 "kind": "press",

@@ -250,7 +250,7 @@ GROUPS: tuple[Group, ...] = (
         "社会保险参保缴费记录查询", "灵活就业人员参保登记", "城乡居民养老保险参保登记",
         "领取养老金人员待遇资格认证", "养老保险待遇发放账户变更", "暂停养老保险待遇发放",
         "恢复养老保险待遇发放", "养老保险个人权益记录打印",
-    ), ("id_card", "ss_card", "photo"), ("full_online",), P, (15, 5), True, True, video=True),
+    ), ("id_card", "photo", "agent_auth"), ("full_online",), P, (15, 5), True, True, video=True),
     Group("social_insurance", "payment", (
         "企业职工基本养老保险关系转移接续", "城乡居民基本养老保险关系转移接续",
         "机关事业单位养老保险关系转移接续", "失业保险关系转移接续", "养老保险待遇申领",
