@@ -266,8 +266,10 @@ def import_command(
     )
     if report.ignored_columns:
         click.echo(f"忽略的列：{', '.join(report.ignored_columns)}")
-    for warning in report.warnings:
-        click.echo(f"注意：{warning}")
+    if report.warnings:
+        click.echo(f"注意：导入后其他地区有 {len(report.warnings)} 处引用将失效，例如：")
+        for warning in report.warnings[:5]:
+            click.echo(f"  {warning}")
     if not report.ok:
         for problem in report.problems:
             click.echo(_row_message(problem), err=True)

@@ -15,9 +15,10 @@ Materials (optional second file, one row per material), keyed to their item by
     task_code*, material_name*, material_id, is_need, deferrable, material_format,
     trust_level, source_type, accept_stand, page_num
 
-Lists (modes, channels...) are separated by ``;`` or ``|``; booleans are 1/0,
-true/false or 是/否; modes may be given in Chinese (全程网办...). Other exchange
-columns (by_law, accept_condition...) are ignored and reported as such.
+``channels`` defaults to ``window``. Lists (modes, channels...) are separated
+by ``;`` or ``|``; booleans are 1/0, true/false or 是/否; modes may be given in
+Chinese (全程网办...). Other exchange columns (by_law, accept_condition...) are
+ignored and reported as such.
 
 Every row is validated and every problem reported with its row number (as a
 spreadsheet shows it: the header is row 1) and column. The region file is
@@ -236,13 +237,16 @@ def _materials(
             continue
         data: dict[str, Any] = {c: row[c] for c in MATERIAL_COLUMNS[2:] if row.get(c, "") != ""}
         data["id"] = row.get("material_id") or f"m{len(found.get(key, [])) + 1}"
-        converted = _convert(data, number, path.name if path else "", report)
-        if converted is None:
-            continue
+        failed = _convert(data, number, path.name if path else "", report)
         try:
-            found.setdefault(key, []).append((number, Material.model_validate(converted)))
+            material = Material.model_validate(data)
         except ValidationError as exc:
-            _report(exc, path.name if path else "", number, key, report, {"id": "material_id"})
+            _report(
+                exc, path.name if path else "", number, key, report, failed, {"id": "material_id"}
+            )
+            continue
+        if not failed:
+            found.setdefault(key, []).append((number, material))
     return found
 
 
@@ -268,28 +272,28 @@ def _item(
         )
         return None
     data["code"] = code
-    converted = _convert(data, number, file, report, item=code)
-    if converted is None:
-        return None
-    converted["competent_region"] = region
-    converted["materials"] = [material for _, material in materials.get(code, [])]
-    converted["source"] = {"kind": "import", "reference": reference}
+    failed = _convert(data, number, file, report, item=code)
+    data["competent_region"] = region
+    # Exports rarely say where to apply; every 通办 item can be applied for at a window.
+    data.setdefault("channels", ["window"])
+    data["materials"] = [material for _, material in materials.get(code, [])]
+    data["source"] = {"kind": "import", "reference": reference}
     try:
-        return Item.model_validate(converted)
+        item = Item.model_validate(data)
     except ValidationError as exc:
-        _report(exc, file, number, code, report)
+        _report(exc, file, number, code, report, failed)
         return None
+    return None if failed else item
 
 
 def _convert(
     data: dict[str, Any], number: int, file: str, report: ImportReport, item: str | None = None
-) -> dict[str, Any] | None:
-    """Turn the text cells into the model's types; None if a cell cannot be read."""
-    failed = False
+) -> set[str]:
+    """Turn text cells into the model's types in place; the columns that could not be read."""
+    failed: set[str] = set()
 
     def fail(column: str, message: str) -> None:
-        nonlocal failed
-        failed = True
+        failed.add(column)
         report.problems.append(CatalogProblem(file, message, line=number, item=item, field=column))
 
     for column in LIST_FIELDS:
@@ -306,7 +310,7 @@ def _convert(
             data[column] = text in TRUE
     if "task_type" in data:
         data["task_type"] = _task_type(data["task_type"], fail)
-    return None if failed else data
+    return failed
 
 
 def _task_type(value: str, fail: Callable[[str, str], None]) -> str | None:
@@ -323,10 +327,15 @@ def _report(
     number: int,
     item: str,
     report: ImportReport,
+    already: set[str],
     renamed: Mapping[str, str] | None = None,
 ) -> None:
+    """Report `error`, except for columns `_convert` has already reported."""
     for detail in error.errors():
-        column = str(detail["loc"][0]) if detail["loc"] else None
+        loc = detail["loc"]
+        if loc and str(loc[0]) in already:
+            continue
+        column = ".".join(str(part) for part in loc) if loc else None
         if column is not None and renamed:
             column = renamed.get(column, column)
         report.problems.append(
