@@ -17,8 +17,8 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
+from gateway.api import catalog as catalog_api
 from gateway.api import health
-from gateway.catalog.catalog import Catalog
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
@@ -27,7 +27,7 @@ from gateway.store import Store, open_store
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
-CATALOG = web.AppKey("catalog", Catalog)
+CATALOG = catalog_api.CATALOG  # defined beside the routes that read it
 INSTALLATION_ID = web.AppKey("installation_id", str)
 
 log = structlog.get_logger(__name__)
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_context)
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
+    app.router.add_routes(catalog_api.routes)
     return app
 
 

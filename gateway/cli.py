@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from gateway import __version__
+from gateway.catalog.cli import catalog
 from gateway.config import Settings, load_settings
 from gateway.errors import TongbanError
 from gateway.security import cli as security_cli
@@ -109,6 +110,7 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
 
 main.add_command(security_cli.keys)
 main.add_command(security_cli.partner)
+main.add_command(catalog)
 
 
 if __name__ == "__main__":  # pragma: no cover

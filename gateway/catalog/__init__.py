@@ -9,6 +9,7 @@ from gateway.catalog.models import (
     Region,
     Source,
     TaskType,
+    TongbanList,
     TrustLevel,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "Region",
     "Source",
     "TaskType",
+    "TongbanList",
     "TrustLevel",
 ]

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gateway.catalog.models import Item, Region
+from gateway.catalog.search import SearchIndex
 from gateway.errors import CatalogError, CatalogProblem
 
 
@@ -62,6 +63,11 @@ class Catalog:
         return tuple(item for item in self._items if item.competent_region == key)
 
     @cached_property
+    def search_index(self) -> SearchIndex:
+        """The search index over every item, built on first use (the loader builds it)."""
+        return SearchIndex(self._items)
+
+    @cached_property
     def etag(self) -> str:
         """A strong validator for the whole catalogue's content (HTTP ETag)."""
         digest = hashlib.sha256()
@@ -90,10 +96,44 @@ class Catalog:
         }
 
 
+OFFICIAL_CODE_FIELDS = ("task_code", "catalog_code")
+
+
+def _honesty(item: Item, file: str) -> list[CatalogProblem]:
+    """A composed entry claims no official code; a sourced entry names its source."""
+    problems = []
+    if item.source.kind == "composed":
+        for field in OFFICIAL_CODE_FIELDS:
+            if getattr(item, field):
+                problems.append(
+                    CatalogProblem(
+                        file,
+                        "a composed entry must not carry an official code",
+                        item=item.code,
+                        field=field,
+                    )
+                )
+    elif item.source.kind in ("published_guide", "press") and not item.source.reference:
+        problems.append(
+            CatalogProblem(
+                file,
+                f"a {item.source.kind} entry must name its source",
+                item=item.code,
+                field="source.reference",
+            )
+        )
+    return problems
+
+
 def check(
     regions: Mapping[str, Region], items: Iterable[Item], origin: Mapping[str, str]
 ) -> list[CatalogProblem]:
-    """Every whole-catalogue problem: duplicate codes, unknown regions, dangling counterparts."""
+    """Every whole-catalogue problem.
+
+    Duplicate codes, unknown regions, repeated material ids, dangling counterparts,
+    and honesty: a composed entry with an official code, or a published/press entry
+    without a reference.
+    """
     problems: list[CatalogProblem] = []
     items = tuple(items)
     seen: dict[str, str] = {}
@@ -114,6 +154,7 @@ def check(
                     field="competent_region",
                 )
             )
+        problems += _honesty(item, file)
         material_ids = [m.id for m in item.materials]
         for dup in sorted({m for m in material_ids if material_ids.count(m) > 1}):
             problems.append(

@@ -57,7 +57,11 @@ def load_catalog(directory: Path) -> Catalog:
             origin.setdefault(item.code, f"{path.name}:{line}")
     if problems:
         raise CatalogError(problems)
-    return Catalog(regions, items, origin=origin)
+    catalog = Catalog(regions, items, origin=origin)
+    # Built here, at load (in the start-up thread), so no request pays for it;
+    # the etag too, for the same reason.
+    _ = catalog.search_index, catalog.etag
+    return catalog
 
 
 def _load_regions(path: Path) -> tuple[list[Region], list[CatalogProblem]]:

@@ -90,6 +90,17 @@ class Channel(StrEnum):
     MAIL = "mail"
 
 
+class TongbanList(StrEnum):
+    """A cross-region list an item is on (深莞通办, 跨省通办)."""
+
+    SHENGUAN = "shenguan"
+    KSTB = "kstb"
+
+    @property
+    def label_zh(self) -> str:
+        return {"shenguan": "深莞通办", "kstb": "跨省通办"}[self.value]
+
+
 class TrustLevel(StrEnum):
     """Material trust level (国办函〔2016〕108号).
 
@@ -187,6 +198,9 @@ class Item(_Frozen):
     high_frequency: bool = Field(False, description="高频事项")
     counterparts: tuple[str, ...] = Field(
         (), description="同事同标: codes of the same item in other regions."
+    )
+    tongban_lists: tuple[TongbanList, ...] = Field(
+        (), description="The cross-region lists the item is on (深莞通办, 跨省通办)."
     )
     source: Source
 
