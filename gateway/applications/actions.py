@@ -53,13 +53,14 @@ async def supplement(
         row = await state_machine.load(conn, application_id)
         status = Status(row["status"])
         pending = json.loads(row["deferred_materials"])
-        if status is not Status.SUPPLEMENT_REQUIRED and (status.is_final or not pending):
-            raise ActionRefused(application_id, f"办件当前为{status.label_zh}，无需补正材料")
+        # The same files again (a client retry) get the first answer, whatever the state.
         earlier = await conn.fetch_one(
             "SELECT id FROM deliveries WHERE idempotency_key = :key", {"key": key}
         )
         if earlier is not None:
             return 200, _supplement_answer(application_id, earlier["id"], row, duplicate=True)
+        if status is not Status.SUPPLEMENT_REQUIRED and (status.is_final or not pending):
+            raise ActionRefused(application_id, f"办件当前为{status.label_zh}，无需补正材料")
         ids = {m["material_id"] for m in supplied}
         materials = [m for m in json.loads(row["materials"]) if m["material_id"] not in ids]
         remaining = [m for m in pending if m not in ids]

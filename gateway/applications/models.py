@@ -158,13 +158,19 @@ class RatingRequest(_Frozen):
     indicators: dict[str, Annotated[int, Field(ge=1, le=5)]] = Field(default_factory=dict)
     comment: str | None = Field(None, max_length=500)
 
-    @model_validator(mode="after")
-    def _indicators_of_the_setting(self) -> RatingRequest:
-        allowed = OFFLINE_INDICATORS if self.setting == "offline" else ONLINE_INDICATORS
-        unknown = sorted(set(self.indicators) - set(allowed))
+    @field_validator("indicators")
+    @classmethod
+    def _indicators_of_the_setting(
+        cls, value: dict[str, int], info: ValidationInfo
+    ) -> dict[str, int]:
+        setting = info.data.get("setting")
+        if setting is None:  # the setting is invalid and reported on its own
+            return value
+        allowed = OFFLINE_INDICATORS if setting == "offline" else ONLINE_INDICATORS
+        unknown = sorted(set(value) - set(allowed))
         if unknown:
             raise ValueError(
-                f"{'线下' if self.setting == 'offline' else '线上'}评价的指标只能是："
+                f"{'线下' if setting == 'offline' else '线上'}评价的指标只能是："
                 f"{'、'.join(allowed)}（不认识：{'、'.join(unknown)}）"
             )
-        return self
+        return value
