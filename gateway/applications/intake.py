@@ -147,6 +147,13 @@ async def _take_in(
     print_ = records.fingerprint(materials)
     async with deps.store.transaction() as conn:
         if idempotency_key is not None:
+            # A key older than the retention period is forgotten: it may be used afresh.
+            retention = timedelta(hours=deps.settings.idempotency_retention_hours)
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key "
+                "AND created_at < :since",
+                {"scope": caller, "key": idempotency_key, "since": (now - retention).isoformat()},
+            )
             stored = await conn.fetch_one(
                 "SELECT request_hash, status_code, response FROM idempotency_keys "
                 "WHERE scope = :scope AND key = :key",

@@ -226,3 +226,16 @@ async def test_malformed_json_is_a_400_problem(applications_client: Client) -> N
     )
     assert response.status == 400
     assert response.content_type == PROBLEM
+
+
+async def test_an_expired_idempotency_key_may_be_used_afresh(applications_client: Client) -> None:
+    headers = {"Idempotency-Key": "old-1"}
+    await applications_client.post(
+        "/v1/applications", json=example("full_online_person"), headers=headers
+    )
+    async with applications_client.app[STORE].transaction() as conn:
+        await conn.execute("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00+00:00'")
+    other = example("full_online_enterprise")
+    response = await applications_client.post("/v1/applications", json=other, headers=headers)
+    assert response.status == 202
+    assert await count(applications_client, "applications") == 2
