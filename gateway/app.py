@@ -17,11 +17,15 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
+from gateway.api import applications as applications_api
 from gateway.api import catalog as catalog_api
 from gateway.api import health
+from gateway.applications.attachments import AttachmentStore
+from gateway.applications.records import Deps
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
+from gateway.security.pii import PiiCipher, load_keys
 from gateway.security.wiring import setup_security
 from gateway.store import Store, open_store
 
@@ -43,9 +47,11 @@ def create_app(settings: Settings) -> web.Application:
     app[health.READINESS_CHECKS] = {}
     app.cleanup_ctx.append(_catalog_context)
     app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(_applications_context)
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)
+    app.router.add_routes(applications_api.routes)
     return app
 
 
@@ -85,6 +91,27 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
     finally:
         await store.aclose()
         log.info("gateway.stopped")
+
+
+async def _applications_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pii = settings.pii
+    ring = await asyncio.to_thread(
+        load_keys, pii.keys, pii.active_key, pii.index_key, settings.data_dir
+    )
+    app[applications_api.APPLICATIONS] = Deps(
+        store=app[STORE],
+        catalog=app[CATALOG],
+        cipher=PiiCipher(ring),
+        attachments=AttachmentStore(
+            settings.data_dir / "attachments",
+            max_bytes=settings.attachments.max_bytes,
+            media_types=settings.attachments.media_types,
+        ),
+        settings=settings.applications,
+    )
+    log.info("applications.ready", pii_key_id=ring.active, configured_keys=bool(pii.keys))
+    yield
 
 
 async def _installation_id(store: Store) -> str:

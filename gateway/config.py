@@ -201,6 +201,56 @@ class SecuritySettings(_Section):
         return self
 
 
+class ApplicationSettings(_Section):
+    """Intake rules for applications (办件)."""
+
+    duplicate_window_minutes: int = Field(
+        30,
+        ge=0,
+        description=(
+            "Same applicant + item + materials again within this many minutes is answered "
+            "with the existing application; 0 turns business duplicate detection off."
+        ),
+    )
+    supplement_working_days: int = Field(
+        5, ge=1, le=60, description="Working days an applicant has to supply 容缺 materials."
+    )
+    due_soon_working_days: int = Field(
+        3, ge=0, le=30, description="A case is 'due soon' within this many working days."
+    )
+    idempotency_retention_hours: int = Field(
+        72, ge=1, description="How long an Idempotency-Key is remembered, in hours."
+    )
+
+
+class AttachmentSettings(_Section):
+    """Uploaded files (materials), stored by SHA-256 under <data_dir>/attachments."""
+
+    max_bytes: int = Field(20_971_520, gt=0, description="Largest attachment, in bytes.")
+    media_types: tuple[str, ...] = Field(
+        ("application/pdf", "image/jpeg", "image/png", "application/ofd"),
+        description="Media types accepted for attachments.",
+    )
+
+
+class PiiSettings(_Section):
+    """Encryption of personal data at rest (AES-256-GCM) and its blind index (HMAC)."""
+
+    keys: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Data keys by key id, base64 of 32 bytes. Empty: a key ring is generated once "
+            "under <data_dir>/keys/pii.json (demo only)."
+        ),
+    )
+    active_key: str | None = Field(
+        None, description="Key id new data is sealed with (default: the last id in order)."
+    )
+    index_key: str | None = Field(
+        None, description="Blind-index HMAC key, base64; required when keys is set."
+    )
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -212,6 +262,9 @@ class Settings(_Section):
     catalog: CatalogSettings = CatalogSettings()
     log: LogSettings = LogSettings()
     security: SecuritySettings = SecuritySettings()
+    applications: ApplicationSettings = ApplicationSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
+    pii: PiiSettings = PiiSettings()
 
     @property
     def store_url(self) -> str:

@@ -12,9 +12,18 @@ part of the type, so callers decide from the class, not from message text::
     │   ├── StoreUnavailable        database unreachable, locked, deadlock; transient
     │   ├── UniqueViolation         a unique index refused a row (idempotency)
     │   └── MigrationError          schema migrations cannot be applied
-    └── SecurityError               keys, signatures, partner authentication
-        ├── KeyStoreError           gateway key ring missing, unreadable or wrong passphrase
-        └── SignatureError          a message signature or digest does not verify (.check)
+    ├── SecurityError               keys, signatures, partner authentication
+    │   ├── KeyStoreError           gateway key ring missing, unreadable or wrong passphrase
+    │   └── SignatureError          a message signature or digest does not verify (.check)
+    ├── ApplicationError            applications (办件)
+    │   ├── InvalidApplication      bad fields; ``errors`` lists each one (422)
+    │   ├── ApplicationNotFound     no application with that id (404)
+    │   ├── ActionRefused           not possible in the case's state (409)
+    │   │   └── TransitionRefused   the state machine refuses a status change
+    │   └── IdempotencyConflict     an Idempotency-Key reused with another body (409)
+    ├── IdentifierError             an ID number, credit code or phone fails its check
+    ├── AttachmentError             an upload is refused (``status``: 413 or 415)
+    └── PiiError                    personal data cannot be decrypted (key, tamper)
 
 Later packages add their branches here (catalogue, applications, adapters).
 Context travels as attributes, never only inside the message.
@@ -115,3 +124,86 @@ class SignatureError(SecurityError):
     def __init__(self, check: str, message: str) -> None:
         self.check = check
         super().__init__(message)
+
+
+class ApplicationError(TongbanError):
+    """Something about an application (办件) is refused."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad field: its dotted path, a Chinese message for the clerk, a stable code."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "code": self.code}
+
+
+class InvalidApplication(ApplicationError):
+    """The request has bad fields; ``errors`` lists every one found."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+class ApplicationNotFound(ApplicationError):
+    """No application has ``application_id``."""
+
+    def __init__(self, application_id: str) -> None:
+        self.application_id = application_id
+        super().__init__(f"no application {application_id!r}")
+
+
+class ActionRefused(ApplicationError):
+    """An action (supplement, rating...) is not possible now; ``reason_zh`` says why."""
+
+    def __init__(self, application_id: str, reason_zh: str) -> None:
+        self.application_id = application_id
+        self.reason_zh = reason_zh
+        super().__init__(f"{application_id}: {reason_zh}")
+
+
+class TransitionRefused(ActionRefused):
+    """The state machine does not allow ``current`` → ``target`` for this origin."""
+
+    def __init__(self, application_id: str, current: str, target: str, reason_zh: str) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(application_id, reason_zh)
+        self.args = (f"{application_id}: {current} -> {target} refused: {reason_zh}",)
+
+
+class IdempotencyConflict(ApplicationError):
+    """``key`` was already used with a different request body."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"Idempotency-Key {key!r} was used with a different body")
+
+
+class IdentifierError(TongbanError, ValueError):
+    """An identifier failed its format or check; ``message_zh`` says why, in Chinese.
+
+    Also a `ValueError`, so pydantic validators report it as a field error.
+    """
+
+    def __init__(self, message_zh: str) -> None:
+        self.message_zh = message_zh
+        super().__init__(message_zh)
+
+
+class AttachmentError(TongbanError):
+    """An upload is refused: ``status`` is 413 (too large) or 415 (media type)."""
+
+    def __init__(self, status: int, message_zh: str) -> None:
+        self.status = status
+        self.message_zh = message_zh
+        super().__init__(message_zh)
+
+
+class PiiError(TongbanError):
+    """A personal-data ciphertext cannot be opened: unknown key id, tampered or malformed."""

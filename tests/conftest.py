@@ -134,3 +134,35 @@ def backend_settings(tmp_path: Path, store_url: str) -> Settings:
             "catalog": {"directory": str(CATALOGS)},
         },
     )
+
+
+APPLICATIONS_CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
+EXAMPLES = REPO / "contracts" / "examples"
+
+
+@pytest.fixture
+def applications_settings(tmp_path: Path) -> Settings:
+    """Settings whose catalogue is the small composed one the application tests rely on."""
+    return load_settings(
+        environ={},
+        overrides={
+            "data_dir": str(tmp_path / "var"),
+            "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
+        },
+    )
+
+
+@pytest.fixture
+async def applications_client(
+    applications_settings: Settings,
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The gateway with the test catalogue, on 127.0.0.1, with the example files uploaded."""
+    app = create_app(applications_settings)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+        for path in sorted((EXAMPLES / "attachments").iterdir()):
+            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
+            response = await test_client.post(
+                "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
+            )
+            assert response.status in (200, 201), await response.text()
+        yield test_client

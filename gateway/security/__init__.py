@@ -6,7 +6,8 @@ What the rest of the gateway uses:
   `evidence_of` (the `SubmissionEvidence` to keep with each application);
 - signing our output: `GATEWAY_KEYS` (`GatewayKeys.sign_receipt`,
   `GatewayKeys.request_signer`) and `RequestSigner` / `SignRequest` for adapters;
-- offline checks: `verify_receipt`, `verify_evidence`.
+- offline checks: `verify_receipt`, `verify_evidence`;
+- personal data at rest: `PiiCipher` (AES-GCM with key ids) and its blind index.
 """
 
 from gateway.security.auth import (
@@ -25,6 +26,7 @@ from gateway.security.jwks import GATEWAY_KEYS, GatewayKeys
 from gateway.security.keys import GatewayKey, KeyRing, KeyStore, thumbprint
 from gateway.security.outbound import RequestSigner, SignRequest
 from gateway.security.partners import Partner, PartnerKey, PartnerRegistry
+from gateway.security.pii import PiiCipher, PiiKeys, load_keys
 from gateway.security.receipts import sign_receipt, verify_receipt
 from gateway.security.wiring import setup_security
 
@@ -41,11 +43,14 @@ __all__ = [
     "PartnerAuthenticator",
     "PartnerKey",
     "PartnerRegistry",
+    "PiiCipher",
+    "PiiKeys",
     "RequestSigner",
     "SignRequest",
     "SubmissionEvidence",
     "content_digest",
     "evidence_of",
+    "load_keys",
     "partner_of",
     "partner_required",
     "require_item_allowed",

@@ -61,6 +61,10 @@ def gateway_settings(tmp_path: Path, *, passphrase: str | None = PASSPHRASE) -> 
     )
 
 
+# The stand-in partner routes live under their own prefix, beside the real ones.
+STAND_IN = "/stand-in"
+
+
 async def accept(request: web.Request) -> web.Response:
     """A stand-in for POST /v1/applications: auth, item check, then 202 with the evidence."""
     body = await request.json()
@@ -78,8 +82,8 @@ async def show(request: web.Request) -> web.Response:
 
 def partner_app(settings: Settings) -> web.Application:
     app = create_app(settings)
-    app.router.add_post("/v1/applications", partner_required(accept))
-    app.router.add_get("/v1/applications/{id}", partner_required(show))
+    app.router.add_post(f"{STAND_IN}/v1/applications", partner_required(accept))
+    app.router.add_get(f"{STAND_IN}/v1/applications/{{id}}", partner_required(show))
     return app
 
 
@@ -130,7 +134,7 @@ async def test_a_wrong_passphrase_stops_start_up(tmp_path: Path) -> None:
 
 
 async def test_reference_client_submits_and_gets(gateway: Client) -> None:
-    base = str(gateway.make_url(""))
+    base = str(gateway.make_url(STAND_IN))
     signer = RequestSigner(PARTNER_KEY, "sz")
     body = json.dumps({"item_code": "SZ-0001"}).encode()
     reply = await submit(base, signer, body)
@@ -144,7 +148,7 @@ async def test_reference_client_submits_and_gets(gateway: Client) -> None:
 
 async def test_reference_client_sees_a_refusal_as_problem(gateway: Client) -> None:
     reply = await submit(
-        str(gateway.make_url("")),
+        str(gateway.make_url(STAND_IN)),
         RequestSigner(PARTNER_KEY, "sz"),
         json.dumps({"item_code": "DG-0001"}).encode(),
     )
@@ -173,7 +177,7 @@ class _Request:
 async def test_the_gateway_accepts_a_request_signed_by_http_message_signatures(
     gateway: Client,
 ) -> None:
-    url = str(gateway.make_url("/v1/applications"))
+    url = str(gateway.make_url(f"{STAND_IN}/v1/applications"))
     body = json.dumps({"item_code": "SZ-0009"}).encode()
     request = _Request("POST", url, {"Content-Type": "application/json"})
     HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Keys(PARTNER_KEY)).sign(
@@ -183,7 +187,7 @@ async def test_the_gateway_accepts_a_request_signed_by_http_message_signatures(
         covered_component_ids=("@method", "@target-uri", "content-type"),
         body=body,
     )
-    response = await gateway.post("/v1/applications", data=body, headers=request.headers)
+    response = await gateway.post(f"{STAND_IN}/v1/applications", data=body, headers=request.headers)
     assert response.status == 202, await response.text()
 
 
@@ -205,9 +209,11 @@ async def test_http_message_signatures_accepts_what_the_reference_client_sends()
         return web.json_response({}, status=202)
 
     app = web.Application()
-    app.router.add_post("/v1/applications", verify_with_library)
+    app.router.add_post(f"{STAND_IN}/v1/applications", verify_with_library)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        reply = await submit(str(client.make_url("")), RequestSigner(PARTNER_KEY, "sz"), b"{}")
+        reply = await submit(
+            str(client.make_url(STAND_IN)), RequestSigner(PARTNER_KEY, "sz"), b"{}"
+        )
     assert reply.status == 202
     assert seen == ["sz"]
 
@@ -228,7 +234,7 @@ def threaded_gateway(tmp_path: Path) -> Iterator[str]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        address.append(f"http://127.0.0.1:{port}")
+        address.append(f"http://127.0.0.1:{port}{STAND_IN}")
         stop["event"] = asyncio.Event()
         stop["loop"] = asyncio.get_running_loop()
         ready.set()

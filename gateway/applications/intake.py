@@ -1,0 +1,329 @@
+"""Intake: a checked request becomes an application, its first event and its delivery.
+
+`submit` answers in one of four ways, all decided inside one transaction:
+
+- a new application: the row, its ``received`` history event, the submission's
+  delivery row and the Idempotency-Key record are written together (202);
+- a replay: the same Idempotency-Key with the same body returns the stored answer;
+- a conflict: the same key with another body raises `IdempotencyConflict` (409);
+- a business duplicate: the same applicant (blind index) + item + material files
+  within the configured window answers with the existing application (200).
+
+SQLite serialises transactions, so concurrent requests with one key see each
+other. On PostgreSQL two may race past the lookup; the key's primary key refuses
+the second insert and `submit` retries once, finding the first one's answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+import uuid6
+
+from gateway.applications import deadlines, records, state_machine
+from gateway.applications.checks import validate_request
+from gateway.applications.models import ApplicationRequest, Attestation, MaterialInput
+from gateway.applications.status import Status
+from gateway.catalog.models import Item, TrustLevel
+from gateway.envelope import Delivery, SubmissionBody
+from gateway.errors import FieldError, IdempotencyConflict, InvalidApplication, UniqueViolation
+from gateway.relay import outbox
+from gateway.store import Connection
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What to answer: HTTP status, JSON body, and whether it is a replay or a duplicate."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+    duplicate_of: str | None = None
+
+
+def request_hash(body: Any) -> str:
+    """SHA-256 of the body's canonical JSON (key order and spacing do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def submit(
+    deps: records.Deps,
+    body: Any,
+    *,
+    request_id: str,
+    caller: str,
+    idempotency_key: str | None,
+) -> IntakeResult:
+    """Check `body` and take the application in; see the module docstring for answers.
+
+    Raises `InvalidApplication` (every bad field; nothing is written) or
+    `IdempotencyConflict`.
+    """
+    request, item = validate_request(body, deps.catalog)
+    await check_attachments(deps, item, request.materials, request.attestation)
+    digest = request_hash(body)
+    for attempt in (1, 2):
+        try:
+            return await _take_in(deps, request, item, request_id, caller, idempotency_key, digest)
+        except UniqueViolation as exc:
+            if attempt == 2 or "idempotency" not in (exc.constraint or str(exc)):
+                raise
+            log.info("application.idempotency_race", caller=caller)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def check_attachments(
+    deps: records.Deps,
+    item: Item,
+    materials: tuple[MaterialInput, ...],
+    attestation: Attestation | None,
+) -> None:
+    """Every referenced digest is stored with a media type its material accepts, and
+    level-B materials are covered by the staff attestation; else `InvalidApplication`."""
+    errors = []
+    async with deps.store.transaction() as conn:
+        for index, entry in enumerate(materials):
+            material = item.material(entry.material_id)
+            for position, digest in enumerate(entry.attachments):
+                where = f"materials.{index}.attachments.{position}"
+                row = await conn.fetch_one(
+                    "SELECT media_type FROM attachments WHERE digest = :d", {"d": digest}
+                )
+                if row is None or not await deps.attachments.exists(digest):
+                    errors.append(FieldError(where, "附件未上传或已丢失，请重新上传", "missing"))
+                elif material and row["media_type"] not in material.accepted_media_types:
+                    errors.append(
+                        FieldError(where, f"此材料不接受{row['media_type']}格式", "media_type")
+                    )
+    listed = {d for m in materials for d in m.attachments}
+    attested = set(attestation.attachments) if attestation else set()
+    for position, digest in enumerate(attestation.attachments if attestation else ()):
+        if digest not in listed:
+            errors.append(
+                FieldError(
+                    f"attestation.attachments.{position}",
+                    "核验声明中的附件不在本次提交的材料中",
+                    "not_in_materials",
+                )
+            )
+    for index, entry in enumerate(materials):
+        # Level B means staff checked the original: their attestation must cover the files.
+        if entry.trust_level is TrustLevel.B and (
+            not entry.attachments or not set(entry.attachments) <= attested
+        ):
+            errors.append(
+                FieldError(
+                    f"materials.{index}.trust_level",
+                    "B级材料须由窗口人员核对原件，并在核验声明中列出其附件",
+                    "attestation_required",
+                )
+            )
+    if errors:
+        raise InvalidApplication(errors)
+
+
+async def _take_in(
+    deps: records.Deps,
+    request: ApplicationRequest,
+    item: Item,
+    request_id: str,
+    caller: str,
+    idempotency_key: str | None,
+    digest: str,
+) -> IntakeResult:
+    now = state_machine.now_utc()
+    today = state_machine.local_date(now)
+    id_type, id_number = records.applicant_id(request)
+    blind = deps.cipher.blind_index(id_type, id_number)
+    materials = records.materials_of(request.materials, item)
+    print_ = records.fingerprint(materials)
+    async with deps.store.transaction() as conn:
+        if idempotency_key is not None:
+            # A key older than the retention period is forgotten: it may be used afresh.
+            retention = timedelta(hours=deps.settings.idempotency_retention_hours)
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key "
+                "AND created_at < :since",
+                {"scope": caller, "key": idempotency_key, "since": (now - retention).isoformat()},
+            )
+            stored = await conn.fetch_one(
+                "SELECT request_hash, status_code, response FROM idempotency_keys "
+                "WHERE scope = :scope AND key = :key",
+                {"scope": caller, "key": idempotency_key},
+            )
+            if stored is not None:
+                if stored["request_hash"] != digest:
+                    raise IdempotencyConflict(idempotency_key)
+                return IntakeResult(stored["status_code"], json.loads(stored["response"]), True)
+        existing = await _business_duplicate(deps, conn, blind, item.code, print_, now)
+        if existing is not None:
+            row = await state_machine.load(conn, existing)
+            body = _answer(deps, row, item, today, duplicate=True)
+            result = IntakeResult(200, body, duplicate_of=existing)
+        else:
+            row = await _insert(
+                deps, conn, request, item, materials, blind, print_, now, request_id, caller
+            )
+            await state_machine.record_event(
+                conn,
+                row["id"],
+                "transition",
+                actor=caller,
+                occurred_at=now,
+                to_status=Status.RECEIVED.value,
+                detail={"request_id": request_id},
+            )
+            await _enqueue_submission(deps, conn, row, request, item, request_id)
+            result = IntakeResult(202, _answer(deps, row, item, today, duplicate=False))
+        if idempotency_key is not None:
+            await conn.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, application_id, "
+                "status_code, response, created_at) VALUES (:scope, :key, :hash, :app, :status, "
+                ":response, :now)",
+                {
+                    "scope": caller,
+                    "key": idempotency_key,
+                    "hash": digest,
+                    "app": result.body["id"],
+                    "status": result.status,
+                    "response": json.dumps(result.body, ensure_ascii=False),
+                    "now": now.isoformat(),
+                },
+            )
+    log.info(
+        "application.duplicate" if result.duplicate_of else "application.received",
+        application_id=result.body["id"],
+        item_code=item.code,
+        competent_region=item.competent_region,
+        applicant=json.loads(row["masked"]),
+    )
+    return result
+
+
+async def _business_duplicate(
+    deps: records.Deps, conn: Connection, blind: str, item_code: str, print_: str, now: Any
+) -> str | None:
+    window = deps.settings.duplicate_window_minutes
+    if window == 0:
+        return None
+    row = await conn.fetch_one(
+        "SELECT id FROM applications WHERE applicant_index = :blind AND item_code = :item "
+        "AND material_fingerprint = :print AND created_at >= :since "
+        "AND status NOT IN ('withdrawn', 'rejected', 'relay_failed') ORDER BY id DESC LIMIT 1",
+        {
+            "blind": blind,
+            "item": item_code,
+            "print": print_,
+            "since": (now - timedelta(minutes=window)).isoformat(),
+        },
+    )
+    return None if row is None else str(row["id"])
+
+
+async def _insert(
+    deps: records.Deps,
+    conn: Connection,
+    request: ApplicationRequest,
+    item: Item,
+    materials: list[dict[str, Any]],
+    blind: str,
+    print_: str,
+    now: Any,
+    request_id: str,
+    caller: str,
+) -> dict[str, Any]:
+    application_id = str(uuid6.uuid7())
+    today = state_machine.local_date(now)
+    deferred = [m["material_id"] for m in materials if not m["provided"]]
+    supplement_due = (
+        deadlines.add_working_days(today, deps.settings.supplement_working_days).isoformat()
+        if deferred
+        else None
+    )
+    row: dict[str, Any] = {
+        "id": application_id,
+        "request_id": request_id,
+        "item_code": item.code,
+        "receiving_region": request.receiving_region,
+        "competent_region": item.competent_region,
+        "channel": request.channel.value,
+        "handling_mode": request.handling_mode.value,
+        "applicant_kind": request.applicant.kind,
+        "applicant_index": blind,
+        "material_fingerprint": print_,
+        "personal": deps.cipher.seal(records.personal_of(request), bound_to=application_id),
+        "masked": json.dumps(records.masked_of(request), ensure_ascii=False),
+        "materials": json.dumps(materials, ensure_ascii=False),
+        "attestation": request.attestation.model_dump_json() if request.attestation else None,
+        "deferred_materials": json.dumps(deferred),
+        "supplement_due": supplement_due,
+        "status": Status.RECEIVED.value,
+        "region_case_no": None,
+        "anticipate_day": item.anticipate_day,
+        "anticipate_type": item.anticipate_type,
+        "promise_day": item.promise_day,
+        "promise_type": item.promise_type,
+        "accepted_on": None,
+        "paused_since": None,
+        "paused_working_days": 0,
+        "last_region_event_at": None,
+        "submitted_by": caller,
+        "created_at": now.isoformat(),
+        "updated_at": now.isoformat(),
+    }
+    # Provisional due dates, as if accepted today; recomputed on acceptance.
+    row.update(state_machine.due_columns(row, today, 0))
+    columns = ", ".join(row)
+    values = ", ".join(f":{column}" for column in row)
+    await conn.execute(f"INSERT INTO applications ({columns}) VALUES ({values})", row)  # noqa: S608 - our own column names
+    return row
+
+
+async def _enqueue_submission(
+    deps: records.Deps,
+    conn: Connection,
+    row: dict[str, Any],
+    request: ApplicationRequest,
+    item: Item,
+    request_id: str,
+) -> None:
+    applicant, agent = records.party_of(records.personal_of(request))
+    body = SubmissionBody(
+        handling_mode=request.handling_mode,
+        channel=request.channel,
+        applicant=applicant,
+        agent=agent,
+        materials=records.envelope_materials(json.loads(row["materials"])),
+        form=request.form,
+        delivery=Delivery(method=request.delivery.method, address=request.delivery.address),
+        supplement_deadline=row["supplement_due"],
+    )
+    envelope = outbox.new_envelope(
+        row,
+        body,
+        request_id=request_id,
+        idempotency_key=f"{row['id']}:submission",
+        task_code=item.task_code,
+    )
+    await outbox.enqueue(conn, envelope, cipher=deps.cipher)
+
+
+def _answer(
+    deps: records.Deps, row: dict[str, Any], item: Item, today: Any, *, duplicate: bool
+) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "request_id": row["request_id"],
+        "status": row["status"],
+        "status_url": f"/v1/applications/{row['id']}",
+        "duplicate": duplicate,
+        "receipt": records.receipt(row, item, deps.catalog, today),
+    }

@@ -1,0 +1,74 @@
+"""The outbox, write side: envelopes become `deliveries` rows on the caller's transaction.
+
+A delivery row is written in the same transaction as the change that causes it
+(the application, a supplement, a withdrawal, a rating), so nothing is
+acknowledged before its delivery is durable. Its ``idempotency_key`` is unique:
+enqueueing the same message twice raises `UniqueViolation` instead of sending it
+twice. The envelope holds personal data in the clear (the region needs it), so it
+is stored sealed with the PII key ring; the relay worker reads it back with
+`open_envelope`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import uuid6
+
+from gateway.envelope import Envelope, EnvelopeBody
+from gateway.security.pii import PiiCipher
+from gateway.store import Connection, Row
+
+
+def new_envelope(
+    application: Row,
+    body: EnvelopeBody,
+    *,
+    request_id: str,
+    idempotency_key: str,
+    task_code: str | None = None,
+) -> Envelope:
+    """An envelope for `application` (a row of ``applications``) carrying `body`."""
+    return Envelope(
+        envelope_id=str(uuid6.uuid7()),
+        idempotency_key=idempotency_key,
+        application_id=application["id"],
+        request_id=request_id,
+        item_code=application["item_code"],
+        task_code=task_code,
+        receiving_region=application["receiving_region"],
+        competent_region=application["competent_region"],
+        region_case_no=application.get("region_case_no"),
+        created_at=datetime.now(UTC),
+        body=body,
+    )
+
+
+async def enqueue(conn: Connection, envelope: Envelope, *, cipher: PiiCipher) -> str:
+    """Write a pending delivery of `envelope` to its competent region; return its id.
+
+    Raises `UniqueViolation` if a delivery with the same idempotency key exists.
+    """
+    now = datetime.now(UTC).isoformat()
+    sealed = cipher.seal(envelope.model_dump(mode="json"), bound_to=envelope.envelope_id)
+    await conn.execute(
+        "INSERT INTO deliveries (id, application_id, kind, region, idempotency_key, envelope, "
+        "state, attempts, next_attempt_at, created_at, updated_at) VALUES (:id, "
+        ":application_id, :kind, :region, :key, :envelope, 'pending', 0, :now, :now, :now)",
+        {
+            "id": envelope.envelope_id,
+            "application_id": envelope.application_id,
+            "kind": envelope.kind,
+            "region": envelope.competent_region,
+            "key": envelope.idempotency_key,
+            "envelope": sealed,
+            "now": now,
+        },
+    )
+    return envelope.envelope_id
+
+
+def open_envelope(row: Row | dict[str, Any], cipher: PiiCipher) -> Envelope:
+    """The `Envelope` stored in a ``deliveries`` row; raises `PiiError` if it will not open."""
+    return Envelope.model_validate(cipher.open(row["envelope"], bound_to=row["id"]))

@@ -1,0 +1,59 @@
+"""Working-day deadlines on the mainland calendar, and what happens beyond its data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from structlog.typing import EventDict
+
+from gateway.applications import deadlines
+from gateway.catalog.models import Item, Source
+
+
+def item(**limits: object) -> Item:
+    return Item.model_validate(
+        {
+            "code": "X",
+            "task_name": "t",
+            "competent_region": "shenzhen",
+            "task_type": "licence",
+            "dept_name": "d",
+            "handling_modes": ["proxy"],
+            "channels": ["window"],
+            "source": Source(kind="composed"),
+            **limits,
+        }
+    )
+
+
+def test_national_day_holiday_and_adjusted_working_saturday_2026() -> None:
+    # 2026: 1-7 October off; Saturday 10 October is an adjusted working day (调休).
+    assert not deadlines.is_working_day(date(2026, 10, 1))
+    assert deadlines.is_working_day(date(2026, 10, 10))
+    # Accepted Wednesday 30 Sept: day 1 is Thursday 8 Oct, day 3 the working Saturday.
+    assert deadlines.add_working_days(date(2026, 9, 30), 3) == date(2026, 10, 10)
+
+
+def test_working_days_between_skips_holidays() -> None:
+    assert deadlines.working_days_between(date(2026, 9, 30), date(2026, 10, 12)) == 4
+
+
+def test_natural_day_limit_ending_on_a_holiday_moves_to_the_next_working_day() -> None:
+    assert deadlines.add_limit(date(2026, 9, 28), 5, "natural_day") == date(2026, 10, 8)
+
+
+def test_due_dates_for_an_item() -> None:
+    due = deadlines.due_dates(item(anticipate_day=20, promise_day=5), date(2026, 3, 2))
+    assert (due.legal, due.promised, due.exact) == (date(2026, 3, 30), date(2026, 3, 9), True)
+
+
+def test_beyond_the_calendar_data_weekdays_are_used_and_flagged(logs: list[EventDict]) -> None:
+    deadlines._warn_beyond.cache_clear()
+    far = date(2031, 1, 1)  # assumes the installed package has no 2031 data
+    assert not deadlines.is_covered(far)
+    due = deadlines.due_dates(item(anticipate_day=3), date(2031, 1, 3))  # a Friday
+    assert due.legal == date(2031, 1, 8)
+    assert due.exact is False
+    deadlines.is_working_day(date(2031, 6, 2))
+    warnings = [e for e in logs if e["event"] == "deadlines.calendar_beyond_data"]
+    assert [w["year"] for w in warnings] == [2031]  # once per year, however many days
