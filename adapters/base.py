@@ -39,12 +39,25 @@ TRACEPARENT_HEADER = "traceparent"
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+RequestSigner = Callable[[str, str, dict[str, str], bytes], Awaitable[dict[str, str]]]
+"""``(method, url, headers, body) -> headers to add``: signs an outbound request.
+
+The seam for RFC 9421 HTTP Message Signatures on peer requests; the security layer
+provides the implementation; with none, requests go unsigned.
+"""
+
+RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
+"""``(request, body) -> genuine?``: checks a pushed request's HTTP message signature."""
+
+
 @dataclass(frozen=True)
 class AdapterConfig:
     """One adapter's settings, built by the core from `Settings.adapters`.
 
     ``credentials`` holds the region's own keys as strings (``app_secret``,
     ``sm4_key``...); ``callback_url`` is where a push region should send results.
+    ``signer`` and ``verifier`` are the seams for HTTP message signatures (RFC 9421)
+    where a protocol uses them (the peer); the security layer supplies them.
     """
 
     region: str
@@ -53,6 +66,8 @@ class AdapterConfig:
     health_timeout: float = 1.5
     callback_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)
+    signer: RequestSigner | None = None
+    verifier: RequestVerifier | None = None
 
     def credential(self, name: str) -> str:
         """The credential `name`; raises `PluginError` at start-up when it is not set."""
@@ -168,13 +183,6 @@ class PollAdapter(Adapter, Protocol):
 AdapterFactory = Callable[[AdapterConfig, HttpClient], Adapter]
 """What an entry point of group ``tongban.adapters`` loads."""
 
-RequestSigner = Callable[[str, str, dict[str, str], bytes], Awaitable[dict[str, str]]]
-"""``(method, url, headers, body) -> headers to add``: signs an outbound request.
-
-The seam for RFC 9421 HTTP Message Signatures on peer requests; the security layer
-provides the implementation.
-"""
-
 
 class AdapterBase:
     """Shared plumbing: the region name, the client, async-context-manager support."""
@@ -268,6 +276,7 @@ __all__ = [
     "PollAdapter",
     "PushAdapter",
     "RequestSigner",
+    "RequestVerifier",
     "envelope_headers",
     "json_bytes",
     "json_object",
