@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
+from gateway.adapters_registry import adapters_context
 from gateway.api import health
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[health.READINESS_CHECKS] = {}
     app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(adapters_context(settings))
     app.router.add_routes(health.routes)
     return app
 

@@ -101,8 +101,27 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "store": {"url": None},  # the demo always runs on embedded SQLite
         "log": {"format": "console"},
     }
-    _run_server(_load(config, overrides), banner=True)
+    from gateway.demo import start_demo_sandboxes
 
+    # Sandboxes for every region, on free ports; the adapters are pointed at them.
+    base = _load(config, overrides)
+    sandboxes = start_demo_sandboxes(base.adapters, f"http://127.0.0.1:{port}")
+    overrides["adapters"] = {
+        **sandboxes.settings_overrides(),
+        "callback_base_url": f"http://127.0.0.1:{port}",
+    }
+    for region, url in sandboxes.urls.items():
+        click.echo(f"  sandbox {region:<13} {url}", err=True)
+    try:
+        _run_server(_load(config, overrides), banner=True)
+    finally:
+        sandboxes.stop()
+
+
+from gateway.adapters_cli import adapters_command, sandbox_command  # noqa: E402
+
+main.add_command(adapters_command)
+main.add_command(sandbox_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
