@@ -102,7 +102,7 @@ class HttpClient(Protocol):
         region: str,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-request limit, as in httpx
     ) -> HttpResponse: ...
 
     async def aclose(self) -> None: ...

@@ -55,7 +55,7 @@ class AiohttpClient:
         region: str,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-request limit, as in httpx
     ) -> HttpResponse:
         """Send one request and read the whole body; raises `RegionUnavailable` on failure."""
         client_timeout = (
