@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -220,7 +220,7 @@ class SandboxCore:
         self._followups[idempotency_key] = case_no
         return False
 
-    def _start(self, case: SandboxCase, step: Awaitable[None]) -> None:
+    def _start(self, case: SandboxCase, step: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(step)
         self._tasks[case.case_no] = task
         task.add_done_callback(lambda _: self._tasks.pop(case.case_no, None))

@@ -8,7 +8,8 @@ aiohttp server in a separate process, and prints the median requests/s of severa
 - httpx ``AsyncClient`` with its default transport
 - httpx ``AsyncClient`` over the ``httpx-aiohttp`` transport
 
-Usage: .venv/bin/python benchmarks/outbound_client.py [--requests 3000] [--concurrency 64] [--runs 5]
+Usage: .venv/bin/python benchmarks/outbound_client.py
+       [--requests 3000] [--concurrency 64] [--runs 5]
 """
 
 from __future__ import annotations

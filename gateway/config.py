@@ -97,7 +97,7 @@ class AdaptersSettings(_Section):
 
     regions: tuple[str, ...] = Field(
         ("shenzhen", "dongguan", "zhangjiagang", "peer"),
-        description="Regions that must have exactly one adapter installed; start-up fails otherwise.",
+        description="Regions that must have exactly one adapter; start-up fails otherwise.",
     )
     callback_base_url: str = Field(
         "http://127.0.0.1:8080",

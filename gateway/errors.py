@@ -11,7 +11,7 @@ part of the type, so callers decide from the class, not from message text::
     │   ├── StoreUnavailable        database unreachable or locked; transient
     │   ├── UniqueViolation         a unique index refused a row (idempotency)
     │   └── MigrationError          schema migrations cannot be applied
-    ├── PluginError                 adapter discovery failed at start-up (missing, duplicate, broken)
+    ├── PluginError                 adapter plugins missing, duplicate or broken at start-up
     └── AdapterError                a region's adapter failed; ``.region`` names it
         ├── RegionUnavailable       transient: timeout, 5xx, busy, down; ``.retry_after`` if said
         ├── RegionRejected          permanent: the region refused; ``.code`` and ``.message``

@@ -154,7 +154,7 @@ class DongguanAdapter(AdapterBase):
         op: ET.Element,
         action: str,
         headers: dict[str, str],
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-request limit for the client
     ) -> ET.Element:
         raw = protocol.envelope(op, self._username, self._password)
         response = await self._http.request(

@@ -25,7 +25,7 @@ SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 DG = "http://approval.dg.gov.cn/ws/2019"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-PASSWORD_DIGEST = (
+DIGEST_TYPE = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
     "#PasswordDigest"
 )
@@ -91,12 +91,13 @@ def envelope(body: ET.Element, username: str | None = None, password: str | None
         nonce = secrets.token_bytes(16)
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         ET.SubElement(token, q("Username", WSSE)).text = username
-        pw = ET.SubElement(token, q("Password", WSSE), {"Type": PASSWORD_DIGEST})
+        pw = ET.SubElement(token, q("Password", WSSE), {"Type": DIGEST_TYPE})
         pw.text = password_digest(nonce, created, password)
         ET.SubElement(token, q("Nonce", WSSE)).text = base64.b64encode(nonce).decode()
         ET.SubElement(token, q("Created", WSU)).text = created
     ET.SubElement(root, q("Body", SOAP)).append(body)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    raw: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return raw
 
 
 def fault(code: str, message: str | None = None) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,13 @@ _BLOCK = re.compile(r"^```\w+ ([\w-]+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def example(region: str, name: str) -> str:
-    blocks = dict(_BLOCK.findall((CONTRACTS / f"{region}.md").read_text(encoding="utf-8")))
+    text = (CONTRACTS / f"{region}.md").read_text(encoding="utf-8")
+    blocks: dict[str, str] = dict(_BLOCK.findall(text))
     return blocks[name]
 
 
 def envelope(kind: str = "submission", **extra: Any) -> Envelope:
-    body: dict[str, Any] = {
+    bodies: dict[str, dict[str, Any]] = {
         "submission": {
             "kind": "submission",
             "handling_mode": "full_online",
@@ -67,7 +69,8 @@ def envelope(kind: str = "submission", **extra: Any) -> Envelope:
             "delivery": {"method": "window_pickup"},
         },
         "withdrawal": {"kind": "withdrawal", "reason": "不再需要"},
-    }[kind]
+    }
+    body = bodies[kind]
     return Envelope.model_validate(
         {
             "envelope_id": "e1",
@@ -291,8 +294,8 @@ def test_zhangjiagang_callback_example_decrypts_to_the_documented_data() -> None
 def test_zhangjiagang_stale_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     creds = SETTINGS.for_region("zhangjiagang")
     wrapper = zjg.seal("tongban-demo", creds["sm4_key"], creds["mac_key"], {"x": 1})
-    later = zjg.time.time() + zjg.MAX_SKEW_SECONDS + 1
-    monkeypatch.setattr(zjg.time, "time", lambda: later)
+    later = time.time() + zjg.MAX_SKEW_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(zjg.ProtocolError) as caught:
         zjg.open_sealed("tongban-demo", creds["sm4_key"], creds["mac_key"], wrapper)
     assert caught.value.code == "100003"

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from region_helpers import SETTINGS, Receiver, SandboxFactory
 
 from adapters.http import AiohttpClient
 from adapters.sandbox import SandboxOptions
 from gateway.errors import CallbackRejected
+from regions.region_helpers import SETTINGS, Receiver, SandboxFactory
 
 
 @pytest.fixture

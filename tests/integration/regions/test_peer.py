@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from region_helpers import Receiver, config, envelope
 
 from adapters.base import AdapterConfig
 from adapters.http import AiohttpClient
 from adapters.peer import PeerAdapter, create_sandbox
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
+from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
 
@@ -112,7 +112,7 @@ async def test_verifier_refusal_rejects_the_callback(
     )
     await receiver.adapter.submit(envelope())
     async with asyncio.timeout(5):
-        while not receiver.refused:
+        while not receiver.refused:  # noqa: ASYNC110 - refusals set no event to wait on
             await asyncio.sleep(0.01)
     assert receiver.refused[0].reason == "signature"
     assert receiver.events == []

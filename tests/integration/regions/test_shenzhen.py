@@ -7,12 +7,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from region_helpers import Receiver, config, envelope
 
 from adapters.http import AiohttpClient
 from adapters.shenzhen import ShenzhenAdapter, create_sandbox
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
+from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
 
@@ -112,7 +112,7 @@ async def test_bad_secret_is_refused_by_the_sandbox(
     start_sandbox: Start, http: AiohttpClient, receiver: Receiver
 ) -> None:
     url = await start_sandbox(create_sandbox, "shenzhen")
-    adapter = ShenzhenAdapter(config("shenzhen", url, app_secret="wrong"), http)
+    adapter = ShenzhenAdapter(config("shenzhen", url, app_secret="wrong"), http)  # noqa: S106
     with pytest.raises(RegionRejected) as caught:
         await adapter.submit(envelope())
     assert caught.value.code == "1001"
@@ -162,7 +162,7 @@ async def test_connection_refused_is_transient(http: AiohttpClient) -> None:
 async def test_forged_callback_is_refused(
     start_sandbox: Start, http: AiohttpClient, receiver: Receiver
 ) -> None:
-    adapter = await adapter_for(start_sandbox, http, receiver)
+    await adapter_for(start_sandbox, http, receiver)
     async with aiohttp.ClientSession() as session:
         response = await session.post(
             receiver.url + "?appId=tongban-demo&timestamp=1&nonce=x&signType=HMAC-SHA256&sign=AAAA",

@@ -7,12 +7,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from region_helpers import Receiver, config, envelope
 
 from adapters.http import AiohttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter, create_sandbox, protocol
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
+from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
 OTHER_KEY = "ffeeddccbbaa99887766554433221100"
