@@ -24,11 +24,10 @@ from adapters.base import (
     require_case_no,
 )
 from adapters.http import retry_after
+from adapters.json_fields import material, party
 from adapters.shenzhen import protocol
 from gateway.envelope import (
     Envelope,
-    EnvelopeMaterial,
-    Party,
     RatingBody,
     RegionAck,
     StatusEvent,
@@ -37,27 +36,6 @@ from gateway.envelope import (
     WithdrawalBody,
 )
 from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
-
-
-def party(p: Party) -> dict[str, Any]:
-    return {
-        "type": p.kind,
-        "name": p.name,
-        "certType": p.id_type,
-        "certNo": p.id_number,
-        "mobile": p.phone,
-        "legalPerson": p.legal_representative,
-    }
-
-
-def material(m: EnvelopeMaterial) -> dict[str, Any]:
-    return {
-        "materialId": m.material_id,
-        "materialName": m.material_name,
-        "provided": m.provided,
-        "trustLevel": m.trust_level,
-        "fileDigests": list(m.attachments),
-    }
 
 
 class ShenzhenAdapter(AdapterBase):

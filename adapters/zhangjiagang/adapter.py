@@ -23,7 +23,7 @@ from adapters.base import (
     require_case_no,
 )
 from adapters.http import retry_after
-from adapters.shenzhen.adapter import material, party
+from adapters.json_fields import material, party
 from adapters.zhangjiagang import protocol
 from gateway.envelope import (
     Envelope,
@@ -34,7 +34,7 @@ from gateway.envelope import (
     SupplementBody,
     WithdrawalBody,
 )
-from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
+from gateway.errors import CallbackRejected, PluginError, RegionRejected, RegionUnavailable
 
 
 class ZhangjiagangAdapter(AdapterBase):
@@ -48,8 +48,6 @@ class ZhangjiagangAdapter(AdapterBase):
         try:  # a bad key fails start-up, not the first delivery
             protocol.seal(self._app_id, self._sm4_key, self._mac_key, {})
         except ValueError as exc:
-            from gateway.errors import PluginError
-
             raise PluginError(f"adapter 'zhangjiagang': bad sm4_key or mac_key: {exc}") from exc
 
     async def submit(self, envelope: Envelope) -> RegionAck:
