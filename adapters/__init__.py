@@ -1,2 +1,8 @@
 """Region adapters: one subpackage per region, found through the ``tongban.adapters``
-entry-point group. The core never imports them by name."""
+entry-point group. The core never imports them by name.
+
+Public surface: `adapters.base` (the contract), `adapters.http` (the shared client),
+`adapters.sandbox` (what every sandbox shares), `adapters.testing` (fakes).
+"""
+
+__all__ = ["base", "http", "sandbox", "testing"]

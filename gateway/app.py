@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
+from gateway.adapters_registry import adapters_context
 from gateway.api import applications as applications_api
 from gateway.api import catalog as catalog_api
 from gateway.api import health
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_catalog_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_applications_context)
+    app.cleanup_ctx.append(adapters_context(settings))
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)

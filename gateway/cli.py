@@ -16,8 +16,10 @@ from typing import Any
 import click
 
 from gateway import __version__
+from gateway.adapters_cli import adapters_command, sandbox_command
 from gateway.catalog.cli import catalog
 from gateway.config import Settings, load_settings
+from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
 from gateway.security import cli as security_cli
 from gateway.security.demo import prepare_demo_security
@@ -105,8 +107,23 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "log": {"format": "console"},
     }
     overrides["security"] = prepare_demo_security(data_dir, port)
-    _run_server(_load(config, overrides), banner=True)
+    # Sandboxes for every region, on free ports; the adapters are pointed at them.
+    base = _load(config, overrides)
+    sandboxes = start_demo_sandboxes(base.adapters, f"http://127.0.0.1:{port}")
+    overrides["adapters"] = {
+        **sandboxes.settings_overrides(),
+        "callback_base_url": f"http://127.0.0.1:{port}",
+    }
+    for region, url in sandboxes.urls.items():
+        click.echo(f"  sandbox {region:<13} {url}", err=True)
+    try:
+        _run_server(_load(config, overrides), banner=True)
+    finally:
+        sandboxes.stop()
 
+
+main.add_command(adapters_command)
+main.add_command(sandbox_command)
 
 main.add_command(security_cli.keys)
 main.add_command(security_cli.partner)

@@ -251,6 +251,80 @@ class PiiSettings(_Section):
     )
 
 
+_DEMO = "demo value: works with `tongban sandbox`; change it in production"
+
+
+class AdaptersSettings(_Section):
+    """Region adapters: where each region is, its credentials, and outbound HTTP limits.
+
+    The defaults match the sandboxes' defaults (`tongban sandbox REGION`), so the demo
+    works without a file. Third-party adapters take theirs from ``plugins``.
+    """
+
+    regions: tuple[str, ...] = Field(
+        ("shenzhen", "dongguan", "zhangjiagang", "peer"),
+        description="Regions that must have exactly one adapter; start-up fails otherwise.",
+    )
+    callback_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Our public base URL; push regions call BASE/v1/regions/REGION/callbacks.",
+    )
+    timeout: float = Field(10.0, gt=0, le=300, description="Seconds for one outbound request.")
+    connect_timeout: float = Field(3.0, gt=0, le=60, description="Seconds to open a connection.")
+    health_timeout: float = Field(
+        1.5, gt=0, le=10, description="Seconds a region's health probe may take (/readyz)."
+    )
+    pool_size: int = Field(100, ge=1, description="Most open connections, over all regions.")
+    shenzhen_url: str = Field("http://127.0.0.1:8101", description="Shenzhen open platform.")
+    shenzhen_app_id: str = Field("tongban-demo", description="Our appId at the Shenzhen platform.")
+    shenzhen_app_secret: SecretStr = Field(
+        SecretStr("demo-shenzhen-secret"), description=f"HMAC-SHA256 key; {_DEMO}."
+    )
+    dongguan_url: str = Field("http://127.0.0.1:8102", description="Dongguan SOAP service.")
+    dongguan_username: str = Field("tongban", description="WS-Security UsernameToken user.")
+    dongguan_password: SecretStr = Field(
+        SecretStr("demo-dongguan-password"), description=f"UsernameToken password; {_DEMO}."
+    )
+    zhangjiagang_url: str = Field("http://127.0.0.1:8103", description="Zhangjiagang 国密 API.")
+    zhangjiagang_app_id: str = Field("tongban-demo", description="Our appId at Zhangjiagang.")
+    zhangjiagang_sm4_key: SecretStr = Field(
+        SecretStr("0123456789abcdeffedcba9876543210"),
+        description=f"SM4 key, 32 hex digits; {_DEMO}.",
+    )
+    zhangjiagang_mac_key: SecretStr = Field(
+        SecretStr("00112233445566778899aabbccddeeff"),
+        description=f"HMAC-SM3 key, hex; {_DEMO}.",
+    )
+    peer_url: str = Field("http://127.0.0.1:8104", description="The peer Tongban gateway.")
+    plugins: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Third-party adapters' settings by region: base_url plus their own keys.",
+    )
+
+    def for_region(self, region: str) -> dict[str, str]:
+        """The settings of `region` as flat strings: ``base_url`` plus its credentials."""
+        secrets = {
+            "shenzhen": {
+                "base_url": self.shenzhen_url,
+                "app_id": self.shenzhen_app_id,
+                "app_secret": self.shenzhen_app_secret.get_secret_value(),
+            },
+            "dongguan": {
+                "base_url": self.dongguan_url,
+                "username": self.dongguan_username,
+                "password": self.dongguan_password.get_secret_value(),
+            },
+            "zhangjiagang": {
+                "base_url": self.zhangjiagang_url,
+                "app_id": self.zhangjiagang_app_id,
+                "sm4_key": self.zhangjiagang_sm4_key.get_secret_value(),
+                "mac_key": self.zhangjiagang_mac_key.get_secret_value(),
+            },
+            "peer": {"base_url": self.peer_url},
+        }
+        return dict(self.plugins.get(region) or secrets.get(region) or {})
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -265,6 +339,7 @@ class Settings(_Section):
     applications: ApplicationSettings = ApplicationSettings()
     attachments: AttachmentSettings = AttachmentSettings()
     pii: PiiSettings = PiiSettings()
+    adapters: AdaptersSettings = AdaptersSettings()
 
     @property
     def store_url(self) -> str:

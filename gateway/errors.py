@@ -23,7 +23,12 @@ part of the type, so callers decide from the class, not from message text::
     │   └── IdempotencyConflict     an Idempotency-Key reused with another body (409)
     ├── IdentifierError             an ID number, credit code or phone fails its check
     ├── AttachmentError             an upload is refused (``status``: 413 or 415)
-    └── PiiError                    personal data cannot be decrypted (key, tamper)
+    ├── PiiError                    personal data cannot be decrypted (key, tamper)
+    ├── PluginError                 adapter plugins missing, duplicate or broken at start-up
+    └── AdapterError                a region's adapter failed; ``.region`` names it
+        ├── RegionUnavailable       transient: timeout, 5xx, busy, down; ``.retry_after`` if said
+        ├── RegionRejected          permanent: the region refused; ``.code`` and ``.message``
+        └── CallbackRejected        a pushed callback failed verification or parsing
 
 Later packages add their branches here (catalogue, applications, adapters).
 Context travels as attributes, never only inside the message.
@@ -207,3 +212,53 @@ class AttachmentError(TongbanError):
 
 class PiiError(TongbanError):
     """A personal-data ciphertext cannot be opened: unknown key id, tampered or malformed."""
+
+
+class PluginError(TongbanError):
+    """Adapter plugins cannot be loaded: one missing, two for one region, or one broken.
+
+    Raised at start-up so a misconfigured installation fails boot, never a delivery later.
+    """
+
+
+class AdapterError(TongbanError):
+    """A region adapter failed. Adapters raise only this branch, never foreign exceptions."""
+
+    def __init__(self, region: str, message: str) -> None:
+        self.region = region
+        super().__init__(f"{region}: {message}")
+
+
+class RegionUnavailable(AdapterError):
+    """The region could not take the message now (timeout, connection, 5xx, busy, down).
+
+    Transient: the same message may be retried. ``retry_after`` is the number of seconds
+    the region asked us to wait, when it said so.
+    """
+
+    def __init__(self, region: str, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(region, message)
+
+
+class RegionRejected(AdapterError):
+    """The region refused the message for good; retrying the same message cannot succeed.
+
+    ``code`` and ``message`` are the region's own (native) error code and text.
+    """
+
+    def __init__(self, region: str, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(region, f"rejected [{code}] {message}")
+
+
+class CallbackRejected(AdapterError):
+    """A result pushed by a region failed signature verification or could not be parsed.
+
+    ``reason`` is a short stable word (``signature``, ``stale``, ``malformed``) for logs.
+    """
+
+    def __init__(self, region: str, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(region, f"callback refused ({reason}): {message}")

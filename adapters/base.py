@@ -1,0 +1,285 @@
+"""The contract every region adapter implements, and what the core hands it.
+
+An adapter translates an `Envelope` into one region's native protocol and the
+region's answers back into `RegionAck` and `StatusEvent`. It is a small async
+contract (after httpx's transports): four delivery coroutines, ``health()``,
+``aclose()`` and async-context-manager support. How results come back is an
+optional capability with its own Protocol: `PushAdapter` (the region calls our
+callback) or `PollAdapter` (we ask the region).
+
+Errors: an adapter raises only `gateway.errors.AdapterError` subclasses —
+`RegionUnavailable` (transient: retry), `RegionRejected` (permanent: the region's code
+and message), `CallbackRejected` (a pushed result failed verification). Every foreign
+exception (aiohttp, XML, JSON, crypto) is translated at this boundary.
+
+Adapters are plugins: a distribution registers a factory
+``(config: AdapterConfig, http: HttpClient) -> Adapter`` in the entry-point group
+``tongban.adapters`` under the region's name (see `gateway.adapters_registry`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from aiohttp import web
+
+from gateway.envelope import Envelope, RegionAck, StatusEvent
+from gateway.errors import PluginError, RegionRejected, RegionUnavailable
+
+ENTRY_POINT_GROUP = "tongban.adapters"
+
+REQUEST_ID_HEADER = "X-Request-ID"
+TRACEPARENT_HEADER = "traceparent"
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+RequestSigner = Callable[[str, str, dict[str, str], bytes], Awaitable[dict[str, str]]]
+"""``(method, url, headers, body) -> headers to add``: signs an outbound request.
+
+The seam for RFC 9421 HTTP Message Signatures on peer requests; the security layer
+provides the implementation; with none, requests go unsigned.
+"""
+
+RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
+"""``(request, body) -> genuine?``: checks a pushed request's HTTP message signature."""
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """One adapter's settings, built by the core from `Settings.adapters`.
+
+    ``credentials`` holds the region's own keys as strings (``app_secret``,
+    ``sm4_key``...); ``callback_url`` is where a push region should send results.
+    ``signer`` and ``verifier`` are the seams for HTTP message signatures (RFC 9421)
+    where a protocol uses them (the peer); the security layer supplies them.
+    """
+
+    region: str
+    base_url: str
+    timeout: float = 10.0
+    health_timeout: float = 1.5
+    callback_url: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    signer: RequestSigner | None = None
+    verifier: RequestVerifier | None = None
+
+    def credential(self, name: str) -> str:
+        """The credential `name`; raises `PluginError` at start-up when it is not set."""
+        value = self.credentials.get(name)
+        if not value:
+            raise PluginError(f"adapter {self.region!r} needs the setting adapters.{name}")
+        return value
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A complete HTTP response: status, headers (case-insensitive keys) and body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpClient(Protocol):
+    """The one shared outbound HTTP client (connection pool, timeouts, no retries).
+
+    Raises `RegionUnavailable` (naming `region`) for connection errors, timeouts and a
+    response lost in transit; returns every HTTP status as a response, because only the
+    adapter knows what a region's 4xx or 5xx means.
+    """
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        region: str,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-request limit, as in httpx
+    ) -> HttpResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Delivers envelopes to one region. Every method raises only `AdapterError`s."""
+
+    @property
+    def region(self) -> str: ...
+
+    async def submit(self, envelope: Envelope) -> RegionAck:
+        """Deliver a new application; returns the region's case number (受理编号).
+
+        Delivering the same ``idempotency_key`` again returns the same case number
+        (``duplicate=True`` when the region says so).
+        """
+        ...
+
+    async def send_supplement(self, envelope: Envelope) -> RegionAck:
+        """Deliver supplementary materials (补正) for ``envelope.region_case_no``."""
+        ...
+
+    async def withdraw(self, envelope: Envelope) -> RegionAck:
+        """Withdraw the case ``envelope.region_case_no`` (撤回)."""
+        ...
+
+    async def send_rating(self, envelope: Envelope) -> RegionAck:
+        """Deliver the applicant's rating (好差评) of the case."""
+        ...
+
+    async def health(self) -> dict[str, Any]:
+        """Probe the region; details to show, or `RegionUnavailable`."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class PushAdapter(Adapter, Protocol):
+    """A region that pushes results to ``POST /v1/regions/{region}/callbacks``."""
+
+    async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
+        """Verify and parse a pushed result; raises `CallbackRejected` when it is not genuine.
+
+        The caller stores the events first, then answers with `callback_reply`.
+        """
+        ...
+
+    def callback_reply(self, error: Exception | None = None) -> web.Response:
+        """The region's native answer to a callback: accepted, or refused for `error`."""
+        ...
+
+
+@runtime_checkable
+class PollAdapter(Adapter, Protocol):
+    """A region that is asked for results."""
+
+    async def poll(self, cases: Sequence[str]) -> list[StatusEvent]:
+        """Every status event the region holds for `cases` (its case numbers).
+
+        Event ids are stable, so polling twice yields the same ids and the core
+        deduplicates by them.
+        """
+        ...
+
+
+AdapterFactory = Callable[[AdapterConfig, HttpClient], Adapter]
+"""What an entry point of group ``tongban.adapters`` loads."""
+
+
+class AdapterBase:
+    """Shared plumbing: the region name, the client, async-context-manager support."""
+
+    def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
+        self._config = config
+        self._http = http
+        self._closed = False
+
+    @property
+    def region(self) -> str:
+        return self._config.region
+
+    @property
+    def config(self) -> AdapterConfig:
+        return self._config
+
+    async def aclose(self) -> None:
+        """Release the adapter's own resources; the shared client belongs to the core."""
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _url(self, path: str) -> str:
+        return self._config.base_url.rstrip("/") + path
+
+
+def trace_headers(request_id: str | None, trace_id: str | None) -> dict[str, str]:
+    """``X-Request-ID`` and a W3C ``traceparent`` for one outbound call.
+
+    The trace id is the envelope's when it is a valid W3C trace id, else the request
+    id when that is one (our request ids are 32 hex digits); each call is a new span.
+    """
+    headers: dict[str, str] = {}
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
+    candidate = next(
+        (t for t in (trace_id, request_id) if t and _TRACE_ID.match(t) and t != "0" * 32),
+        None,
+    )
+    if candidate is not None:
+        headers[TRACEPARENT_HEADER] = f"00-{candidate}-{secrets.token_hex(8)}-01"
+    return headers
+
+
+def envelope_headers(envelope: Envelope) -> dict[str, str]:
+    """`trace_headers` for the envelope's request and trace ids."""
+    return trace_headers(envelope.request_id, envelope.trace_id)
+
+
+def require_case_no(region: str, envelope: Envelope) -> str:
+    """The region case number a follow-up needs; a permanent error when it is missing."""
+    if not envelope.region_case_no:
+        raise RegionRejected(region, "no_case_no", f"{envelope.kind} needs region_case_no")
+    return envelope.region_case_no
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON (Chinese text as is), the form every JSON region receives."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def json_object(region: str, body: bytes) -> dict[str, Any]:
+    """Parse a region's JSON object; a garbled answer is `RegionUnavailable` (a proxy page)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RegionUnavailable(region, "answer is not JSON") from exc
+    if not isinstance(value, dict):
+        raise RegionUnavailable(region, "answer is not a JSON object")
+    return value
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Adapter",
+    "AdapterBase",
+    "AdapterConfig",
+    "AdapterFactory",
+    "HttpClient",
+    "HttpResponse",
+    "PollAdapter",
+    "PushAdapter",
+    "RequestSigner",
+    "RequestVerifier",
+    "envelope_headers",
+    "json_bytes",
+    "json_object",
+    "require_case_no",
+    "trace_headers",
+]

@@ -1,0 +1,151 @@
+"""A stand-in for Shenzhen's open platform, speaking contracts/regions/shenzhen.md.
+
+Checks every request's sign, timestamp and nonce (refusing with 1001/1002/1003),
+deduplicates submissions by ``outBizNo``, and pushes each status change, signed, to
+the submission's ``notifyUrl`` (or the sandbox's callback URL), expecting
+``{"code": "0000"}`` back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from adapters.base import json_bytes
+from adapters.sandbox import (
+    CaseEvent,
+    Pusher,
+    SandboxCase,
+    SandboxCore,
+    SandboxError,
+    SandboxOptions,
+    decide,
+    log,
+    sandbox_app,
+)
+from adapters.shenzhen import protocol
+
+_ERROR_CODES = {"invalid": "2001", "not_found": "2004", "conflict": "2005"}
+
+
+def _answer(
+    code: str, data: Mapping[str, Any] | None = None, msg: str | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"code": code, "msg": msg or protocol.ERRORS.get(code, "成功")}
+    if data is not None:
+        body["data"] = data
+    return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
+    """The Shenzhen sandbox app; ``credentials`` holds ``app_id`` and ``app_secret``."""
+    app_id, secret = credentials["app_id"], credentials["app_secret"]
+    pusher = Pusher()
+    notify: dict[str, str] = {}
+    nonces: set[str] = set()
+
+    async def push(case: SandboxCase, event: CaseEvent) -> None:
+        url = notify.get(case.case_no) or options.callback_url
+        if not url:
+            return
+        raw = json_bytes(
+            {
+                "eventId": f"{case.case_no}-{event.seq}",
+                "caseNo": case.case_no,
+                "outBizNo": case.idempotency_key,
+                "applyNo": case.application_id,
+                "statusCode": protocol.CODE_OF_STATUS[event.status],
+                "statusTime": event.at.isoformat(),
+                "opinion": event.message,
+                "missingMaterials": list(event.missing),
+                "certNo": f"CERT-{case.case_no}" if event.status.value == "approved" else None,
+            }
+        )
+        params = protocol.signed_params(app_id, secret, raw)
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        answer = await pusher.post(f"{url}?{urlencode(params)}", raw, headers)
+        if answer is not None and json.loads(answer).get("code") != protocol.OK:
+            log.warning("sandbox.push_not_acknowledged", case_no=case.case_no)
+
+    core = SandboxCore("SZ", options, push)
+    routes = web.RouteTableDef()
+
+    async def authenticated(request: web.Request) -> dict[str, Any] | web.Response:
+        raw = await request.read()
+        failure = protocol.verify(app_id, secret, request.query, raw)
+        if failure is not None:
+            return _answer(failure)
+        nonce = request.query["nonce"]
+        if nonce in nonces:
+            return _answer("1003")
+        nonces.add(nonce)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return _answer("2001", msg="请求体不是合法 JSON")
+        if not isinstance(data, dict) or not data.get("outBizNo"):
+            return _answer("2001", msg="缺少 outBizNo")
+        return data
+
+    @routes.post(protocol.PATHS["submission"])
+    async def submit(request: web.Request) -> web.Response:
+        data = await authenticated(request)
+        if isinstance(data, web.Response):
+            return data
+        try:
+            materials = {m["materialId"]: bool(m["provided"]) for m in data["materials"]}
+            applicant = data["applicant"]
+            review = decide(materials, applicant["certType"], applicant["certNo"], data["form"])
+            item = data["itemCode"]
+        except (KeyError, TypeError) as exc:
+            return _answer("2001", msg=f"参数校验失败: {exc}")
+        if not item:
+            return _answer("2001", msg="itemCode 不能为空")
+        case, duplicate = core.submit(data["outBizNo"], data.get("applyNo"), review)
+        if data.get("notifyUrl"):
+            notify[case.case_no] = str(data["notifyUrl"])
+        return _answer(protocol.OK, {"caseNo": case.case_no, "duplicate": duplicate})
+
+    async def followup(request: web.Request, action: str) -> web.Response:
+        data = await authenticated(request)
+        if isinstance(data, web.Response):
+            return data
+        case_no = str(data.get("caseNo", ""))
+        try:
+            if action == "supplement":
+                ids = [m["materialId"] for m in data.get("materials", [])]
+                core.supplement(case_no, data["outBizNo"], ids)
+            elif action == "withdraw":
+                await core.withdraw(case_no, data["outBizNo"])
+            else:
+                core.rate(case_no, data["outBizNo"], int(data["level"]))
+        except SandboxError as exc:
+            return _answer(_ERROR_CODES[exc.kind], msg=exc.message)
+        except (KeyError, TypeError, ValueError) as exc:
+            return _answer("2001", msg=f"参数校验失败: {exc}")
+        return _answer(protocol.OK, {"caseNo": case_no})
+
+    @routes.post(protocol.PATHS["supplement"])
+    async def supplement(request: web.Request) -> web.Response:
+        return await followup(request, "supplement")
+
+    @routes.post(protocol.PATHS["withdrawal"])
+    async def withdraw(request: web.Request) -> web.Response:
+        return await followup(request, "withdraw")
+
+    @routes.post(protocol.PATHS["rating"])
+    async def rate(request: web.Request) -> web.Response:
+        return await followup(request, "rate")
+
+    @routes.get(protocol.PING_PATH)
+    async def ping(request: web.Request) -> web.Response:
+        return _answer(protocol.OK, {"region": "440300"})
+
+    def transient(message: str) -> web.Response:
+        return _answer("3001", msg=message)
+
+    return sandbox_app(core, routes, transient, pusher)

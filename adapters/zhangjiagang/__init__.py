@@ -1,0 +1,6 @@
+"""Zhangjiagang (320582): 国密 JSON, SM4-encrypted and HMAC-SM3, results pushed (MODELLED)."""
+
+from adapters.zhangjiagang.adapter import ZhangjiagangAdapter, create
+from adapters.zhangjiagang.sandbox import create_sandbox
+
+__all__ = ["ZhangjiagangAdapter", "create", "create_sandbox"]

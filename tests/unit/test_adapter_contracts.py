@@ -1,0 +1,349 @@
+"""Each adapter against the named examples in its contract file (contracts/regions/*.md).
+
+The region's side is `adapters.testing.MockHttpClient` answering with the documented
+examples, read from the markdown, so the documents and the adapters cannot drift apart.
+(aioresponses 0.7.9 cannot build responses for aiohttp 3.14; the shared client's own
+error translation is tested against real loopback servers in
+tests/integration/test_outbound_client.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from yarl import URL
+
+from adapters.base import AdapterConfig, HttpResponse
+from adapters.dongguan import DongguanAdapter
+from adapters.dongguan import protocol as dg
+from adapters.peer import PeerAdapter
+from adapters.shenzhen import ShenzhenAdapter
+from adapters.shenzhen import protocol as sz
+from adapters.testing import MockHttpClient
+from adapters.zhangjiagang import ZhangjiagangAdapter
+from adapters.zhangjiagang import protocol as zjg
+from gateway.applications.status import Status
+from gateway.config import AdaptersSettings
+from gateway.envelope import Envelope
+from gateway.errors import RegionRejected, RegionUnavailable
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "regions"
+BASE = "http://region.test"
+SETTINGS = AdaptersSettings()
+_BLOCK = re.compile(r"^```\w+ ([\w-]+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def example(region: str, name: str) -> str:
+    text = (CONTRACTS / f"{region}.md").read_text(encoding="utf-8")
+    blocks: dict[str, str] = dict(_BLOCK.findall(text))
+    return blocks[name]
+
+
+def envelope(kind: str = "submission", **extra: Any) -> Envelope:
+    bodies: dict[str, dict[str, Any]] = {
+        "submission": {
+            "kind": "submission",
+            "handling_mode": "full_online",
+            "channel": "window",
+            "applicant": {
+                "kind": "person",
+                "name": "张三",
+                "id_type": "resident_id",
+                "id_number": "11010519491231002X",
+            },
+            "materials": [
+                {
+                    "material_id": "m1",
+                    "material_name": "身份证",
+                    "provided": True,
+                    "trust_level": "B",
+                }
+            ],
+            "delivery": {"method": "window_pickup"},
+        },
+        "withdrawal": {"kind": "withdrawal", "reason": "不再需要"},
+    }
+    body = bodies[kind]
+    return Envelope.model_validate(
+        {
+            "envelope_id": "e1",
+            "idempotency_key": "dlv-7f3a",
+            "application_id": "app-1",
+            "request_id": "0af7651916cd43dd8448eb211c80319c",
+            "item_code": "440300-GA-001",
+            "receiving_region": "dongguan",
+            "competent_region": "shenzhen",
+            "created_at": datetime.now(UTC),
+            "body": body,
+            **extra,
+        }
+    )
+
+
+def config(region: str) -> AdapterConfig:
+    return AdapterConfig(region, BASE, credentials=SETTINGS.for_region(region))
+
+
+class Region:
+    """The region's side: one canned answer for every request."""
+
+    def __init__(self) -> None:
+        self.answer = HttpResponse(599, {}, b"")
+        self.client = MockHttpClient(lambda request: self.answer)
+
+    def post(
+        self, _: object, *, status: int = 200, body: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        self.answer = HttpResponse(status, headers or {}, body.encode())
+
+
+@pytest.fixture
+def region() -> Region:
+    return Region()
+
+
+@pytest.fixture
+def http(region: Region) -> MockHttpClient:
+    return region.client
+
+
+def sent(region: Region) -> tuple[URL, dict[str, Any]]:
+    [request] = region.client.requests
+    return URL(request.url), {"data": request.content, "headers": request.headers}
+
+
+ANY = None
+
+
+# --- Shenzhen -------------------------------------------------------------------
+
+
+async def test_shenzhen_submit_is_signed_as_documented(
+    http: MockHttpClient, region: Region
+) -> None:
+    region.post(ANY, body=example("shenzhen", "submit-ok"))
+    ack = await ShenzhenAdapter(config("shenzhen"), http).submit(envelope())
+    assert (ack.region_case_no, ack.duplicate) == ("SZ20250301000001", False)
+    url, kwargs = sent(region)
+    assert url.path == "/open/api/case/submit"
+    params = dict(parse_qsl(urlsplit(str(url)).query))
+    secret = SETTINGS.shenzhen_app_secret.get_secret_value()
+    assert sz.verify("tongban-demo", secret, params, kwargs["data"]) is None
+    body = json.loads(kwargs["data"])
+    assert set(json.loads(example("shenzhen", "submit-request").replace("abab…", "x"))) == set(body)
+    assert kwargs["headers"]["X-Request-ID"] == "0af7651916cd43dd8448eb211c80319c"
+    assert kwargs["headers"]["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+
+
+async def test_shenzhen_duplicate_is_reported(http: MockHttpClient, region: Region) -> None:
+    region.post(ANY, body=example("shenzhen", "submit-duplicate"))
+    assert (await ShenzhenAdapter(config("shenzhen"), http).submit(envelope())).duplicate
+
+
+async def test_shenzhen_sign_error_is_permanent(http: MockHttpClient, region: Region) -> None:
+    region.post(ANY, body=example("shenzhen", "error-sign"))
+    with pytest.raises(RegionRejected) as caught:
+        await ShenzhenAdapter(config("shenzhen"), http).submit(envelope())
+    assert (caught.value.code, caught.value.message) == ("1001", "签名校验失败")
+
+
+async def test_shenzhen_rate_limit_is_transient_with_retry_after(
+    http: MockHttpClient, region: Region
+) -> None:
+    region.post(ANY, body=example("shenzhen", "error-busy"))
+    with pytest.raises(RegionUnavailable) as caught:
+        await ShenzhenAdapter(config("shenzhen"), http).submit(envelope())
+    assert caught.value.retry_after == 5
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 502, "body": "<html>bad gateway</html>"},
+        {"status": 429, "body": ""},
+        {"status": 200, "body": "<html>proxy</html>"},
+    ],
+)
+async def test_shenzhen_transport_failures_are_transient(
+    http: MockHttpClient, region: Region, failure: dict[str, Any]
+) -> None:
+    region.post(ANY, **failure)
+    with pytest.raises(RegionUnavailable) as caught:
+        await ShenzhenAdapter(config("shenzhen"), http).submit(envelope())
+    assert caught.value.region == "shenzhen"
+
+
+def test_shenzhen_callback_example_maps_to_approved() -> None:
+    data = json.loads(example("shenzhen", "callback"))
+    assert sz.STATUS_CODES[data["statusCode"]] is Status.APPROVED
+
+
+# --- Dongguan -------------------------------------------------------------------
+
+
+async def test_dongguan_submit_sends_the_documented_soap(
+    http: MockHttpClient, region: Region
+) -> None:
+    region.post(ANY, body=example("dongguan", "submit-ok"))
+    ack = await DongguanAdapter(config("dongguan"), http).submit(envelope())
+    assert ack.region_case_no == "DG44190020250301000001"
+    assert ack.received_at is not None
+    _, kwargs = sent(region)
+    header, op = dg.parse(kwargs["data"])
+    assert op.tag == dg.q("submitCase")
+    assert dg.verify_token(header, "tongban", "demo-dongguan-password", set()) is None
+    documented = {el.tag for el in dg.parse(example("dongguan", "submit-request").encode())[1]}
+    assert {el.tag for el in op} == documented
+    assert kwargs["headers"]["SOAPAction"] == '"urn:dg:approval:submitCase"'
+
+
+async def test_dongguan_query_example_gives_stable_events(
+    http: MockHttpClient, region: Region
+) -> None:
+    region.post(ANY, body=example("dongguan", "query-ok"))
+    events = await DongguanAdapter(config("dongguan"), http).poll(["DG44190020250301000001"])
+    assert [(e.event_id, e.status) for e in events] == [
+        ("DG44190020250301000001:1", Status.SUPPLEMENT_REQUIRED),
+        ("DG44190020250301000001:2", Status.ACCEPTED),
+        ("DG44190020250301000001:3", Status.APPROVED),
+    ]
+    assert events[0].missing_materials == ("m2",)
+    assert str(events[0].supplement_deadline) == "2025-03-06"
+    assert events[2].certificate_no == "DGZ-DG44190020250301000001"
+
+
+async def test_dongguan_client_fault_is_permanent(http: MockHttpClient, region: Region) -> None:
+    region.post(ANY, status=500, body=example("dongguan", "fault-client"))
+    with pytest.raises(RegionRejected) as caught:
+        await DongguanAdapter(config("dongguan"), http).withdraw(
+            envelope("withdrawal", region_case_no="DG1")
+        )
+    assert (caught.value.code, caught.value.message) == ("E204", "办件不存在")
+
+
+async def test_dongguan_server_fault_is_transient(http: MockHttpClient, region: Region) -> None:
+    region.post(ANY, status=500, body=example("dongguan", "fault-server"))
+    with pytest.raises(RegionUnavailable, match="E301"):
+        await DongguanAdapter(config("dongguan"), http).submit(envelope())
+
+
+async def test_dongguan_html_error_page_is_transient(http: MockHttpClient, region: Region) -> None:
+    region.post(ANY, status=503, body="<html><body>503</body></html>", headers={"Retry-After": "7"})
+    with pytest.raises(RegionUnavailable) as caught:
+        await DongguanAdapter(config("dongguan"), http).submit(envelope())
+    assert caught.value.retry_after == 7
+
+
+# --- Zhangjiagang ---------------------------------------------------------------
+
+
+async def test_zhangjiagang_sealed_answer_example_is_opened(
+    http: MockHttpClient, region: Region
+) -> None:
+    region.post(ANY, body=example("zhangjiagang", "submit-ok"))
+    ack = await ZhangjiagangAdapter(config("zhangjiagang"), http).submit(envelope())
+    assert ack.region_case_no == "ZJG32058220250301000001"
+    _, kwargs = sent(region)
+    creds = SETTINGS.for_region("zhangjiagang")
+    data = zjg.open_sealed(
+        "tongban-demo", creds["sm4_key"], creds["mac_key"], json.loads(kwargs["data"])
+    )
+    assert data["bizSerialNo"] == "dlv-7f3a"
+
+
+async def test_zhangjiagang_tampered_answer_is_not_trusted(
+    http: MockHttpClient, region: Region
+) -> None:
+    answer = json.loads(example("zhangjiagang", "submit-ok"))
+    answer["mac"] = "00" * 32
+    region.post(ANY, body=json.dumps(answer))
+    with pytest.raises(RegionUnavailable, match="verification"):
+        await ZhangjiagangAdapter(config("zhangjiagang"), http).submit(envelope())
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "code"),
+    [("error-mac", RegionRejected, "100001"), ("error-busy", RegionUnavailable, None)],
+)
+async def test_zhangjiagang_error_examples(
+    http: MockHttpClient, region: Region, name: str, error: type[Exception], code: str | None
+) -> None:
+    region.post(ANY, body=example("zhangjiagang", name))
+    with pytest.raises(error) as caught:
+        await ZhangjiagangAdapter(config("zhangjiagang"), http).submit(envelope())
+    if code is not None:
+        assert caught.value.code == code  # type: ignore[attr-defined]
+
+
+def test_zhangjiagang_callback_example_decrypts_to_the_documented_data() -> None:
+    creds = SETTINGS.for_region("zhangjiagang")
+    wrapper = json.loads(example("zhangjiagang", "callback"))
+    data = zjg.open_sealed(
+        "tongban-demo", creds["sm4_key"], creds["mac_key"], wrapper, check_time=False
+    )
+    assert data == json.loads(example("zhangjiagang", "callback-data"))
+
+
+def test_zhangjiagang_stale_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = SETTINGS.for_region("zhangjiagang")
+    wrapper = zjg.seal("tongban-demo", creds["sm4_key"], creds["mac_key"], {"x": 1})
+    later = time.time() + zjg.MAX_SKEW_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(zjg.ProtocolError) as caught:
+        zjg.open_sealed("tongban-demo", creds["sm4_key"], creds["mac_key"], wrapper)
+    assert caught.value.code == "100003"
+
+
+# --- Peer -----------------------------------------------------------------------
+
+
+async def test_peer_submit_posts_the_envelope_with_idempotency_key(
+    http: MockHttpClient, region: Region
+) -> None:
+    region.post(ANY, status=202, body=example("peer", "submit-accepted"))
+    env = envelope()
+    ack = await PeerAdapter(config("peer"), http).submit(env)
+    assert (ack.region_case_no, ack.duplicate) == ("app_peer_20250301000001", False)
+    url, kwargs = sent(region)
+    assert url.path == "/v1/applications"
+    assert kwargs["headers"]["Idempotency-Key"] == "dlv-7f3a"
+    assert Envelope.model_validate_json(kwargs["data"]) == env
+
+
+async def test_peer_replay_is_a_duplicate(http: MockHttpClient, region: Region) -> None:
+    region.post(
+        ANY,
+        status=200,
+        body=example("peer", "submit-accepted"),
+        headers={"Idempotent-Replayed": "true"},
+    )
+    assert (await PeerAdapter(config("peer"), http).submit(envelope())).duplicate
+
+
+async def test_peer_problem_404_is_permanent(http: MockHttpClient, region: Region) -> None:
+    region.post(ANY, status=404, body=example("peer", "problem-not-found"))
+    with pytest.raises(RegionRejected) as caught:
+        await PeerAdapter(config("peer"), http).withdraw(
+            envelope("withdrawal", region_case_no="app_peer_x")
+        )
+    assert caught.value.code == "not-found"
+
+
+async def test_peer_problem_503_is_transient(http: MockHttpClient, region: Region) -> None:
+    region.post(
+        ANY, status=503, body=example("peer", "problem-unavailable"), headers={"Retry-After": "2"}
+    )
+    with pytest.raises(RegionUnavailable) as caught:
+        await PeerAdapter(config("peer"), http).submit(envelope())
+    assert caught.value.retry_after == 2
+
+
+def test_peer_webhook_example_uses_our_statuses() -> None:
+    assert Status(json.loads(example("peer", "webhook"))["status"]) is Status.APPROVED
