@@ -16,7 +16,9 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
+from gateway.api import audit as audit_api
 from gateway.api import health
+from gateway.audit import AUDIT, running_audit
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
 from gateway.store import Store, open_store
@@ -37,7 +39,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[health.READINESS_CHECKS] = {}
     app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(_audit_context)
     app.router.add_routes(health.routes)
+    app.router.add_routes(audit_api.routes)
     return app
 
 
@@ -63,6 +67,13 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
     finally:
         await store.aclose()
         log.info("gateway.stopped")
+
+
+async def _audit_context(app: web.Application) -> AsyncIterator[None]:
+    """The audit log and its checkpoint sealer (after the store, closed before it)."""
+    async with running_audit(app[STORE], app[SETTINGS], app[INSTALLATION_ID]) as service:
+        app[AUDIT] = service
+        yield
 
 
 async def _installation_id(store: Store) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from gateway import __version__
+from gateway.audit import cli as audit_cli
 from gateway.config import Settings, load_settings
 from gateway.errors import TongbanError
 
@@ -103,6 +104,8 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
     }
     _run_server(_load(config, overrides), banner=True)
 
+
+main.add_command(audit_cli.audit)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

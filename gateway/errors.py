@@ -7,10 +7,14 @@ part of the type, so callers decide from the class, not from message text::
 
     TongbanError
     ├── ConfigError                 settings file or environment invalid
-    └── StoreError                  storage layer
-        ├── StoreUnavailable        database unreachable or locked; transient
-        ├── UniqueViolation         a unique index refused a row (idempotency)
-        └── MigrationError          schema migrations cannot be applied
+    ├── StoreError                  storage layer
+    │   ├── StoreUnavailable        database unreachable or locked; transient
+    │   ├── UniqueViolation         a unique index refused a row (idempotency)
+    │   └── MigrationError          schema migrations cannot be applied
+    └── AuditError                  audit log
+        ├── InvalidAuditEntry       entry refused before it is written (shape, personal data)
+        ├── ProofUnavailable        no proof for that position or size (not covered yet)
+        └── AuditFileError          an export file or key file cannot be read
 
 Later packages add their branches here (catalogue, applications, adapters).
 Context travels as attributes, never only inside the message.
@@ -55,3 +59,35 @@ class UniqueViolation(StoreError):
 
 class MigrationError(StoreError):
     """Schema migrations are missing, out of order or were edited after being applied."""
+
+
+class AuditError(TongbanError):
+    """The audit log refused or could not do something."""
+
+
+class InvalidAuditEntry(AuditError):
+    """An entry was refused before being written: bad shape, not JSON, or personal data.
+
+    ``field`` names the offending field when known.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class ProofUnavailable(AuditError):
+    """No proof can be given: the position or size is not covered by a checkpoint."""
+
+
+class AuditFileError(AuditError):
+    """An audit export or key file is missing, unreadable or malformed.
+
+    ``path`` names the file, ``line`` the line number when known.
+    """
+
+    def __init__(self, message: str, path: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
