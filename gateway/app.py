@@ -19,10 +19,12 @@ from aiohttp import web
 from gateway import __version__
 from gateway.adapters_registry import adapters_context
 from gateway.api import applications as applications_api
+from gateway.api import audit as audit_api
 from gateway.api import catalog as catalog_api
 from gateway.api import health
 from gateway.applications.attachments import AttachmentStore
 from gateway.applications.records import Deps
+from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
@@ -48,12 +50,14 @@ def create_app(settings: Settings) -> web.Application:
     app[health.READINESS_CHECKS] = {}
     app.cleanup_ctx.append(_catalog_context)
     app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(_audit_context)
     app.cleanup_ctx.append(_applications_context)
     app.cleanup_ctx.append(adapters_context(settings))
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)
     app.router.add_routes(applications_api.routes)
+    app.router.add_routes(audit_api.routes)
     return app
 
 
@@ -114,6 +118,13 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
     )
     log.info("applications.ready", pii_key_id=ring.active, configured_keys=bool(pii.keys))
     yield
+
+
+async def _audit_context(app: web.Application) -> AsyncIterator[None]:
+    """The audit log and its checkpoint sealer (after the store, closed before it)."""
+    async with running_audit(app[STORE], app[SETTINGS], app[INSTALLATION_ID]) as service:
+        app[AUDIT] = service
+        yield
 
 
 async def _installation_id(store: Store) -> str:

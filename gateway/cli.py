@@ -17,6 +17,7 @@ import click
 
 from gateway import __version__
 from gateway.adapters_cli import adapters_command, sandbox_command
+from gateway.audit import cli as audit_cli
 from gateway.catalog.cli import catalog
 from gateway.config import Settings, load_settings
 from gateway.demo import start_demo_sandboxes
@@ -129,6 +130,8 @@ main.add_command(security_cli.keys)
 main.add_command(security_cli.partner)
 main.add_command(catalog)
 
+
+main.add_command(audit_cli.audit)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

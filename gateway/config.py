@@ -325,6 +325,24 @@ class AdaptersSettings(_Section):
         return dict(self.plugins.get(region) or secrets.get(region) or {})
 
 
+class AuditSettings(_Section):
+    """The audit log's signed checkpoints."""
+
+    checkpoint_every_entries: int = Field(
+        1000, ge=1, description="Sign a checkpoint once this many entries were appended..."
+    )
+    checkpoint_interval_seconds: float = Field(
+        60.0, gt=0, description="...or this many seconds passed, whichever comes first."
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description=(
+            "Ed25519 private key (PKCS#8 PEM) that signs checkpoints; created if missing. "
+            "Unset means <data_dir>/keys/audit-checkpoint.pem."
+        ),
+    )
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -340,6 +358,7 @@ class Settings(_Section):
     attachments: AttachmentSettings = AttachmentSettings()
     pii: PiiSettings = PiiSettings()
     adapters: AdaptersSettings = AdaptersSettings()
+    audit: AuditSettings = AuditSettings()
 
     @property
     def store_url(self) -> str:

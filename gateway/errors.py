@@ -25,12 +25,15 @@ part of the type, so callers decide from the class, not from message text::
     ├── AttachmentError             an upload is refused (``status``: 413 or 415)
     ├── PiiError                    personal data cannot be decrypted (key, tamper)
     ├── PluginError                 adapter plugins missing, duplicate or broken at start-up
-    └── AdapterError                a region's adapter failed; ``.region`` names it
-        ├── RegionUnavailable       transient: timeout, 5xx, busy, down; ``.retry_after`` if said
-        ├── RegionRejected          permanent: the region refused; ``.code`` and ``.message``
-        └── CallbackRejected        a pushed callback failed verification or parsing
+    ├── AdapterError                a region's adapter failed; ``.region`` names it
+    │   ├── RegionUnavailable       transient: timeout, 5xx, busy, down; ``.retry_after`` if said
+    │   ├── RegionRejected          permanent: the region refused; ``.code`` and ``.message``
+    │   └── CallbackRejected        a pushed callback failed verification or parsing
+    └── AuditError                  audit log
+        ├── InvalidAuditEntry       entry refused before it is written (shape, personal data)
+        ├── ProofUnavailable        no proof for that position or size (not covered yet)
+        └── AuditFileError          an export file or key file cannot be read
 
-Later packages add their branches here (catalogue, applications, adapters).
 Context travels as attributes, never only inside the message.
 """
 
@@ -262,3 +265,35 @@ class CallbackRejected(AdapterError):
     def __init__(self, region: str, reason: str, message: str) -> None:
         self.reason = reason
         super().__init__(region, f"callback refused ({reason}): {message}")
+
+
+class AuditError(TongbanError):
+    """The audit log refused or could not do something."""
+
+
+class InvalidAuditEntry(AuditError):
+    """An entry was refused before being written: bad shape, not JSON, or personal data.
+
+    ``field`` names the offending field when known.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class ProofUnavailable(AuditError):
+    """No proof can be given: the position or size is not covered by a checkpoint."""
+
+
+class AuditFileError(AuditError):
+    """An audit export or key file is missing, unreadable or malformed.
+
+    ``path`` names the file, ``line`` the line number when known.
+    """
+
+    def __init__(self, message: str, path: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")

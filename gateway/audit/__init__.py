@@ -1,0 +1,47 @@
+"""The tamper-evident audit log.
+
+An entry is something the gateway did or saw, about one application or partner,
+at one time. Entries are appended in the same transaction as what they describe,
+hashed as RFC 9162 Merkle leaves over their RFC 8785 canonical bytes, chained to
+the entry before, and covered by Ed25519-signed checkpoints; anyone holding a
+checkpoint can be given inclusion and consistency proofs, and `tongban audit
+verify` recomputes it all. No personal data in the clear: record `pseudonymise`
+digests or masked values.
+
+Modules: `canonical` (RFC 8785 bytes), `merkle` (hashing, proofs), `log`
+(append), `checkpoints` (signed tree heads, keys), `sealer` (the background
+task), `proofs` (proofs over the store), `verify`, `export`, `service`
+(lifecycle), `cli`.
+"""
+
+from gateway.audit.checkpoints import (
+    Checkpoint,
+    CheckpointSigner,
+    Ed25519CheckpointSigner,
+    jwk_thumbprint,
+)
+from gateway.audit.log import AuditLog, Entry, Position, pseudonymise
+from gateway.audit.proofs import ProofService
+from gateway.audit.sealer import Sealer
+from gateway.audit.service import AUDIT, AuditService, running_audit
+from gateway.audit.verify import Finding, Report, Verifier, verify_store
+
+__all__ = [
+    "AUDIT",
+    "AuditLog",
+    "AuditService",
+    "Checkpoint",
+    "CheckpointSigner",
+    "Ed25519CheckpointSigner",
+    "Entry",
+    "Finding",
+    "Position",
+    "ProofService",
+    "Report",
+    "Sealer",
+    "Verifier",
+    "jwk_thumbprint",
+    "pseudonymise",
+    "running_audit",
+    "verify_store",
+]

@@ -1,0 +1,87 @@
+"""RFC 8785 (JCS) canonical JSON: the exact bytes an audit entry is hashed as.
+
+General values go through the ``rfc8785`` package (Trail of Bits). An entry's
+envelope has fixed ASCII keys and only strings, integers and null at its top
+level, so `entry_bytes` assembles it directly around the already-canonical
+``data`` text: the same bytes ``rfc8785.dumps`` would give (a test proves it),
+several times faster, which matters when verifying millions of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from json.encoder import encode_basestring
+from typing import Any
+
+import rfc8785
+
+from gateway.errors import InvalidAuditEntry
+
+__all__ = ["ENTRY_FORMAT_VERSION", "canonical_json", "canonical_string", "entry_bytes"]
+
+ENTRY_FORMAT_VERSION = 1
+"""The ``v`` field of every entry; bump it (and keep reading old ones) if the shape changes."""
+
+# Largest integer JSON carries exactly (I-JSON, RFC 7493), as RFC 8785 requires.
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise `value` as RFC 8785 canonical JSON (UTF-8).
+
+    Raises `InvalidAuditEntry` for what JSON cannot carry exactly: NaN or
+    infinite floats, integers beyond 2**53 - 1, non-string keys, lone surrogates,
+    types other than dict, list, str, int, float, bool and None.
+    """
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise InvalidAuditEntry(f"not canonical JSON: {exc}") from exc
+
+
+def canonical_string(value: str) -> str:
+    """One JSON string in RFC 8785 form.
+
+    JCS escapes exactly ``"``, ``\\`` and the C0 controls (``\\b \\t \\n \\f \\r``
+    by name, the rest as lowercase ``\\u00xx``) and writes everything else as is:
+    that is `json.dumps` with ``ensure_ascii=False``, whose string encoder this
+    calls directly (a test checks it against ``rfc8785``).
+    """
+    result: str = encode_basestring(value)
+    return result
+
+
+def _string_or_null(value: str | None) -> str:
+    return "null" if value is None else canonical_string(value)
+
+
+def entry_bytes(fields: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of one entry, from its stored fields.
+
+    `fields` holds ``seq``, ``time``, ``kind``, ``application_id``, ``request_id``,
+    ``trace_id``, ``actor``, ``region``, ``prev_hash`` (32 bytes) and ``data``
+    (the RFC 8785 text of the data object, as stored). Keys are written in
+    RFC 8785 order (sorted by UTF-16 code unit; all ASCII here).
+    """
+    seq = fields["seq"]
+    if type(seq) is not int or not 0 <= seq <= _MAX_SAFE_INTEGER:
+        raise InvalidAuditEntry(f"seq must be an integer in [0, 2**53), not {seq!r}")
+    prev = fields["prev_hash"]
+    text: str = (
+        '{"actor":' + canonical_string(fields["actor"])
+        + ',"application_id":' + _string_or_null(fields["application_id"])
+        + ',"data":' + fields["data"]
+        + ',"kind":' + canonical_string(fields["kind"])
+        + ',"prev":"' + bytes(prev).hex()
+        + '","region":' + _string_or_null(fields["region"])
+        + ',"request_id":' + _string_or_null(fields["request_id"])
+        + ',"seq":' + str(seq)
+        + ',"time":' + canonical_string(fields["time"])
+        + ',"trace_id":' + _string_or_null(fields["trace_id"])
+        + ',"v":' + str(ENTRY_FORMAT_VERSION)
+        + "}"
+    )  # fmt: skip
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate in a field
+        raise InvalidAuditEntry("entry fields must be valid Unicode") from exc

@@ -1,0 +1,240 @@
+"""Appending to the audit log: the entry model, validation, and gap-free positions.
+
+An entry is something the gateway did or saw, about one application or partner,
+at one time. `AuditLog.append` validates it, gives it the next sequence number,
+chains it to the previous entry (``prev`` = that entry's leaf hash) and writes it
+on the caller's `Connection`, so the entry commits in the same transaction as the
+row it describes (the outbox rule). Its position is real once that transaction
+commits; if it rolls back, the number is given to the next entry instead.
+
+No personal data in the clear: names, ID numbers, phone numbers and addresses
+must be passed as `pseudonymise` digests (keyed HMAC) or masked values, so the
+personal data can be purged later without breaking the log. Values that look
+like a resident ID number or a mobile number are refused.
+
+Gap-free sequence numbers under concurrency:
+
+- SQLite: the store serialises write transactions (``BEGIN IMMEDIATE``), so
+  reading the tail and inserting after it cannot interleave, even across processes.
+- PostgreSQL: each append first takes ``pg_advisory_xact_lock(AUDIT_APPEND_LOCK)``,
+  held until the transaction ends. The next appender reads the tail only after
+  the previous one committed or rolled back, so numbers have no gaps and entries
+  commit in sequence order (the sealer relies on that). Append last in a
+  transaction, so the lock is held only for its commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.audit.canonical import canonical_json, entry_bytes
+from gateway.audit.merkle import leaf_hash
+from gateway.errors import InvalidAuditEntry
+from gateway.store import Connection, Row
+
+__all__ = [
+    "AUDIT_APPEND_LOCK",
+    "GENESIS_PREV",
+    "AuditLog",
+    "Entry",
+    "Position",
+    "format_time",
+    "pseudonymise",
+]
+
+AUDIT_APPEND_LOCK = 0x746F6E6762616E01
+"""PostgreSQL advisory lock key serialising appends ("tongban" + 0x01, fits a bigint)."""
+
+GENESIS_PREV = bytes(32)
+"""The ``prev`` of entry 0: 32 zero bytes."""
+
+MAX_DATA_BYTES = 16_384
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
+_ACTOR = re.compile(r"^(?:system(?::[a-z0-9_.-]{1,64})?|(?:staff|partner):[A-Za-z0-9._@-]{1,128})$")
+_REGION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+# A resident ID number (18 characters, last may be X) or a mainland mobile number,
+# not embedded in a longer run of letters or digits (hex digests stay allowed).
+_PERSONAL = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|1[3-9]\d{9})(?![0-9A-Za-z])")
+
+_INSERT = (
+    "INSERT INTO audit_entries (seq, time, kind, application_id, request_id, trace_id, "
+    "actor, region, data, prev_hash, leaf_hash) VALUES (:seq, :time, :kind, "
+    ":application_id, :request_id, :trace_id, :actor, :region, :data, :prev_hash, :leaf_hash)"
+)
+_TAIL = "SELECT seq, leaf_hash FROM audit_entries ORDER BY seq DESC LIMIT 1"
+_LOCKS = {"sqlite": None, "postgres": "SELECT pg_advisory_xact_lock(:key)"}
+
+
+def pseudonymise(value: str, key: bytes) -> str:
+    """A keyed digest of `value` to record instead of personal data.
+
+    ``"hmac-sha256:" + hex(HMAC-SHA256(key, value))``: equal values give equal
+    digests (so entries about one person can be found given the value), and
+    without `key` the value cannot be guessed back from a short list of candidates.
+    """
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return "hmac-sha256:" + digest
+
+
+def format_time(moment: datetime) -> str:
+    """The entry time format: UTC, microseconds, ``Z`` (``2025-01-31T08:00:00.000000Z``)."""
+    if moment.tzinfo is None:
+        raise InvalidAuditEntry("entry time must be timezone-aware", field="time")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where an entry sits: its sequence number and leaf hash (for receipts and proofs)."""
+
+    seq: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored entry, as read back from the log."""
+
+    seq: int
+    time: str
+    kind: str
+    application_id: str | None
+    request_id: str | None
+    trace_id: str | None
+    actor: str
+    region: str | None
+    data: dict[str, Any]
+    prev_hash: bytes
+    leaf_hash: bytes
+
+    @classmethod
+    def from_row(cls, row: Row) -> Entry:
+        """Build an entry from an ``audit_entries`` row."""
+        return cls(**{**row, "data": json.loads(row["data"]), "prev_hash": bytes(row["prev_hash"]),
+                      "leaf_hash": bytes(row["leaf_hash"])})  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON-ready data, hashes in lowercase hex."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "application_id": self.application_id,
+            "request_id": self.request_id,
+            "trace_id": self.trace_id,
+            "actor": self.actor,
+            "region": self.region,
+            "data": self.data,
+            "prev_hash": self.prev_hash.hex(),
+            "leaf_hash": self.leaf_hash.hex(),
+        }
+
+
+def _check(field: str, value: str | None, pattern: re.Pattern[str], *, required: bool) -> None:
+    if value is None:
+        if required:
+            raise InvalidAuditEntry(f"{field} is required", field=field)
+        return
+    if not pattern.match(value):
+        raise InvalidAuditEntry(f"{field} {value!r} is not well formed", field=field)
+
+
+def _refuse_personal_data(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if _PERSONAL.search(value):
+            raise InvalidAuditEntry(
+                f"{path} looks like an ID or phone number: record pseudonymise(value) instead",
+                field=path,
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_personal_data(key, path)
+            _refuse_personal_data(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_personal_data(item, f"{path}[{index}]")
+
+
+class AuditLog:
+    """Appends validated entries to the store's ``audit_entries`` table.
+
+    `backend` is the store's (``"sqlite"`` or ``"postgres"``); `on_append` is
+    called after each append is written (not committed), e.g. to nudge the
+    checkpoint sealer, and must not block; `clock` gives the entry time.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        *,
+        on_append: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if backend not in _LOCKS:
+            raise ValueError(f"no audit append strategy for backend {backend!r}")
+        self._lock_sql = _LOCKS[backend]
+        self._on_append = on_append
+        self._clock = clock
+
+    async def append(
+        self,
+        conn: Connection,
+        *,
+        kind: str,
+        actor: str,
+        application_id: str | None = None,
+        request_id: str | None = None,
+        trace_id: str | None = None,
+        region: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Position:
+        """Write one entry on `conn`, inside the caller's transaction; return its position.
+
+        `kind` is a dotted event name (``application.received``); `actor` is
+        ``system``, ``system:<component>``, ``staff:<id>`` or ``partner:<id>``;
+        `data` a JSON object without personal data in the clear. The position is
+        final only once the caller's transaction commits. Raises
+        `InvalidAuditEntry` (nothing written) or `StoreError`.
+        """
+        _check("kind", kind, _KIND, required=True)
+        _check("actor", actor, _ACTOR, required=True)
+        _check("application_id", application_id, _ID, required=False)
+        _check("request_id", request_id, _ID, required=False)
+        _check("trace_id", trace_id, _ID, required=False)
+        _check("region", region, _REGION, required=False)
+        payload = dict(data or {})
+        _refuse_personal_data(payload, "data")
+        data_text = canonical_json(payload).decode("utf-8")
+        if len(data_text) > MAX_DATA_BYTES:
+            raise InvalidAuditEntry(
+                f"data is {len(data_text)} bytes; the limit is {MAX_DATA_BYTES}", field="data"
+            )
+        fields: dict[str, Any] = {
+            "time": format_time(self._clock()),
+            "kind": kind,
+            "application_id": application_id,
+            "request_id": request_id,
+            "trace_id": trace_id,
+            "actor": actor,
+            "region": region,
+            "data": data_text,
+        }
+        if self._lock_sql is not None:
+            await conn.fetch_one(self._lock_sql, {"key": AUDIT_APPEND_LOCK})
+        tail = await conn.fetch_one(_TAIL)
+        fields["seq"] = 0 if tail is None else tail["seq"] + 1
+        fields["prev_hash"] = GENESIS_PREV if tail is None else bytes(tail["leaf_hash"])
+        fields["leaf_hash"] = leaf_hash(entry_bytes(fields))
+        await conn.execute(_INSERT, fields)
+        if self._on_append is not None:
+            self._on_append()
+        return Position(fields["seq"], fields["leaf_hash"])

@@ -1,0 +1,304 @@
+"""Verification: recompute the whole log and name the first bad entry.
+
+`Verifier` is fed entries in order (from the store or an export file) and checks
+each one against what came before:
+
+1. its position: a missing number means entries were **deleted**;
+2. its chain link: if ``prev`` names an earlier entry than the one before it,
+   the entries in between were **inserted**;
+3. its own bytes: the canonical bytes rebuilt from its fields must hash to the
+   leaf hash it was written with, else it was **changed** (content, or position
+   by reordering or renumbering);
+4. the chain link again: a ``prev`` that matches nothing means the entry before
+   it was **rewritten** together with its hash.
+
+At every checkpoint size it compares the recomputed root with the signed one,
+and it checks every checkpoint's signature with the trusted keys. Someone who
+can write the database and recomputes every hash defeats checks 1–4, but not
+the signatures: verification then names the range since the last checkpoint
+that still matches. What no log can show: entries appended after the latest
+checkpoint and then removed, or forged entries appended at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gateway.audit.canonical import entry_bytes
+from gateway.audit.checkpoints import Checkpoint, signature_problem
+from gateway.audit.merkle import CompactRange, decompose, leaf_hash
+from gateway.errors import InvalidAuditEntry
+from gateway.store import Store
+
+__all__ = ["Finding", "Report", "Verifier", "verify_store"]
+
+# How far back an inserted run can be recognised by the chain link.
+_INSERTION_WINDOW = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: `seq` is the first bad entry (None for checkpoint-only problems)."""
+
+    reason: str  # deleted | inserted | changed | rewritten | malformed | signature | origin
+    message: str
+    seq: int | None = None
+    tree_size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "seq": self.seq,
+            "tree_size": self.tree_size,
+            "message": self.message,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    """What verification found."""
+
+    first_seq: int
+    entries: int = 0
+    checkpoints: int = 0
+    checkpoints_matched: int = 0
+    first_bad: Finding | None = None
+    checkpoint_problems: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True if no entry and no checkpoint is bad."""
+        return self.first_bad is None and not self.checkpoint_problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "first_seq": self.first_seq,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "checkpoints_matched": self.checkpoints_matched,
+            "first_bad": None if self.first_bad is None else self.first_bad.to_json(),
+            "checkpoint_problems": [p.to_json() for p in self.checkpoint_problems],
+            "seconds": round(self.seconds, 3),
+            "entries_per_second": round(self.entries / self.seconds) if self.seconds else None,
+        }
+
+
+class Verifier:
+    """Checks entries fed in order, then the checkpoints; see the module docstring.
+
+    `checkpoints` are those to check; `keys` the trusted public keys by key id;
+    `origin`, if given, the log every checkpoint must name. An export starting
+    at `start` > 0 passes `left`, the subtree hashes covering ``[0, start)``.
+    """
+
+    def __init__(
+        self,
+        checkpoints: Sequence[Checkpoint],
+        keys: Mapping[str, Ed25519PublicKey],
+        *,
+        origin: str | None = None,
+        start: int = 0,
+        left: Sequence[bytes] = (),
+    ) -> None:
+        self._compact = CompactRange.from_hashes(start, left)
+        self._position = start
+        self._prev: bytes | None = None  # leaf hash of the entry before, once seen
+        self._recent: deque[bytes] = deque(maxlen=_INSERTION_WINDOW)
+        self._checkpoints = {c.tree_size: c for c in checkpoints}
+        self._last_matched = start
+        self._root_mismatch: Finding | None = None
+        self._entry_finding: Finding | None = None
+        self._started = time.perf_counter()
+        self.report = Report(first_seq=start, checkpoints=len(self._checkpoints))
+        for checkpoint in sorted(checkpoints, key=lambda c: c.tree_size):
+            problem = signature_problem(checkpoint, keys)
+            if problem is None and origin is not None and checkpoint.origin != origin:
+                problem = f"names log {checkpoint.origin!r}, not {origin!r}"
+                self._problem("origin", checkpoint, problem)
+            elif problem is not None:
+                self._problem("signature", checkpoint, problem)
+
+    @property
+    def position(self) -> int:
+        """The sequence number the next entry must have."""
+        return self._position
+
+    @property
+    def failed(self) -> bool:
+        """True once an entry failed; further entries are not looked at."""
+        return self._entry_finding is not None
+
+    def _problem(self, reason: str, checkpoint: Checkpoint, message: str) -> None:
+        self.report.checkpoint_problems.append(
+            Finding(reason, f"checkpoint {checkpoint.tree_size}: {message}", None,
+                    checkpoint.tree_size)
+        )  # fmt: skip
+
+    def reject(self, seq: int, reason: str, message: str) -> None:
+        """Record entry `seq` as the first bad one, found by the caller (an export's reader)."""
+        if self._entry_finding is None:
+            self._entry_finding = Finding(reason, message, seq)
+
+    def _fail(self, seq: int, reason: str, message: str) -> bool:
+        self.reject(seq, reason, message)
+        return False
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> bool:
+        """Check the next entries; return False (and stop) at the first bad one.
+
+        Each row holds the stored fields (`canonical.entry_bytes`), ``prev_hash``
+        and ``leaf_hash`` as bytes.
+        """
+        if self._entry_finding is not None:
+            return False
+        for row in rows:
+            p = self._position
+            seq = row["seq"]
+            if seq != p:
+                if seq > p:
+                    missing = f"entry {p} is" if seq == p + 1 else f"entries {p}..{seq - 1} are"
+                    return self._fail(p, "deleted", f"{missing} missing")
+                return self._fail(p, "changed", f"entry {seq} appears again at position {p}")
+            prev = bytes(row["prev_hash"])
+            linked = self._prev is None or prev == self._prev
+            if not linked:
+                back = self._find_recent(prev)
+                if back is not None:
+                    return self._fail(
+                        back + 1,
+                        "inserted",
+                        f"entries {back + 1}..{p - 1} were inserted: entry {p} follows "
+                        f"entry {back}",
+                    )
+            try:
+                leaf = leaf_hash(entry_bytes(row))
+            except (InvalidAuditEntry, KeyError, TypeError, ValueError) as exc:
+                return self._fail(p, "malformed", f"entry {p} cannot be rebuilt: {exc}")
+            if leaf != bytes(row["leaf_hash"]):
+                return self._fail(
+                    p,
+                    "changed",
+                    f"entry {p} does not match its recorded hash: its content, or its "
+                    "position (reordered, renumbered), was changed",
+                )
+            if not linked:
+                return self._fail(
+                    p - 1,
+                    "rewritten",
+                    f"entry {p - 1} was rewritten with a new hash: entry {p} recorded "
+                    "another hash for it",
+                )
+            self._compact.append(leaf)
+            self._recent.append(leaf)
+            self._prev = leaf
+            self._position = p + 1
+            self.report.entries += 1
+            if self._position in self._checkpoints:
+                self._check_root(self._checkpoints[self._position], self._compact)
+        return True
+
+    def _find_recent(self, digest: bytes) -> int | None:
+        """The position of a recent entry with leaf hash `digest`, searching backwards."""
+        for back, leaf in enumerate(reversed(self._recent)):
+            if leaf == digest:
+                return self._position - 1 - back
+        return None
+
+    def _check_root(self, checkpoint: Checkpoint, compact: CompactRange) -> None:
+        if compact.root() == checkpoint.root_hash:
+            self.report.checkpoints_matched += 1
+            self._last_matched = max(self._last_matched, checkpoint.tree_size)
+            return
+        self._problem("rewritten", checkpoint, "the entries do not hash to its root")
+        if self._root_mismatch is None:
+            first = self._last_matched
+            self._root_mismatch = Finding(
+                "rewritten",
+                f"checkpoint {checkpoint.tree_size} does not match: an entry in "
+                f"{first}..{checkpoint.tree_size - 1} was rewritten with its hash recomputed",
+                first,
+                checkpoint.tree_size,
+            )
+
+    def finish(
+        self, right: Mapping[int, Sequence[bytes]] | None = None, *, end: int | None = None
+    ) -> Report:
+        """Check checkpoints beyond the entries seen, and settle the first bad entry.
+
+        `right` maps a checkpoint size beyond the entries to the subtree hashes
+        covering ``[end, size)`` (an export's range proof); `end` is where the
+        entries should have stopped, if known.
+        """
+        right = right or {}
+        if self._entry_finding is None and end is not None and self._position < end:
+            self._fail(
+                self._position, "deleted", f"entries {self._position}..{end - 1} are missing"
+            )
+        if self._entry_finding is None:
+            for size, checkpoint in sorted(self._checkpoints.items()):
+                if size <= self._position:
+                    continue
+                if size in right:
+                    compact = CompactRange.from_hashes(self._position, self._compact.hashes())
+                    for (_, height), digest in zip(
+                        decompose(self._position, size), right[size], strict=True
+                    ):
+                        compact.push(height, digest)
+                    self._check_root(checkpoint, compact)
+                else:
+                    self._entry_finding = Finding(
+                        "deleted",
+                        f"checkpoint {size} covers entries up to {size - 1}, but the log ends "
+                        f"before entry {self._position}: entries were removed from the end",
+                        self._position,
+                        size,
+                    )
+                    break
+        entry, mismatch = self._entry_finding, self._root_mismatch
+        if entry is not None and (
+            mismatch is None or mismatch.tree_size is None or (entry.seq or 0) < mismatch.tree_size
+        ):
+            self.report.first_bad = entry
+        else:
+            self.report.first_bad = mismatch
+        self.report.seconds = time.perf_counter() - self._started
+        return self.report
+
+
+_PAGE = 20_000
+_ENTRIES = (
+    "SELECT seq, time, kind, application_id, request_id, trace_id, actor, region, data, "
+    "prev_hash, leaf_hash FROM audit_entries WHERE seq >= :after ORDER BY seq LIMIT :limit"
+)
+_CHECKPOINTS = "SELECT * FROM audit_checkpoints ORDER BY tree_size"
+
+
+async def verify_store(
+    store: Store, keys: Mapping[str, Ed25519PublicKey], *, origin: str | None = None
+) -> Report:
+    """Verify every entry and checkpoint in `store`; see `Verifier`.
+
+    Reads in pages; the hashing runs in a worker thread, off the event loop.
+    """
+    async with store.transaction() as conn:
+        checkpoints = [Checkpoint.from_row(row) for row in await conn.fetch_all(_CHECKPOINTS)]
+    verifier = await asyncio.to_thread(Verifier, checkpoints, keys, origin=origin)
+    after = 0
+    while True:
+        async with store.transaction() as conn:
+            rows = await conn.fetch_all(_ENTRIES, {"after": after, "limit": _PAGE})
+        if not rows:
+            break
+        if not await asyncio.to_thread(verifier.add, rows):
+            break
+        after = rows[-1]["seq"] + 1
+    return verifier.finish()
