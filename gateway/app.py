@@ -17,25 +17,27 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
-from gateway.adapters_registry import adapters_context
+from gateway.adapters_registry import ADAPTERS, adapters_context
 from gateway.api import applications as applications_api
 from gateway.api import audit as audit_api
+from gateway.api import callbacks as callbacks_api
 from gateway.api import catalog as catalog_api
 from gateway.api import health
+from gateway.app_keys import INSTALLATION_ID, SETTINGS, STORE
 from gateway.applications.attachments import AttachmentStore
 from gateway.applications.records import Deps
 from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
+from gateway.relay.service import relay_context
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.security.wiring import setup_security
 from gateway.store import Store, open_store
 
-SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)
 CATALOG = catalog_api.CATALOG  # defined beside the routes that read it
-INSTALLATION_ID = web.AppKey("installation_id", str)
+
+__all__ = ["CATALOG", "INSTALLATION_ID", "SETTINGS", "STORE", "create_app"]
 
 log = structlog.get_logger(__name__)
 
@@ -53,11 +55,13 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_audit_context)
     app.cleanup_ctx.append(_applications_context)
     app.cleanup_ctx.append(adapters_context(settings))
+    app.cleanup_ctx.append(relay_context(settings, STORE, ADAPTERS, CATALOG))
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)
     app.router.add_routes(applications_api.routes)
     app.router.add_routes(audit_api.routes)
+    app.router.add_routes(callbacks_api.routes)
     return app
 
 

@@ -101,6 +101,7 @@ def test_example_file_is_valid_and_holds_the_defaults() -> None:
 def test_example_file_lists_every_setting() -> None:
     text = (REPO / "deploy" / "tongban.example.toml").read_text(encoding="utf-8")
     listed = set(re.findall(r"^#? ?(\w+) = ", text, flags=re.MULTILINE))
+    listed |= set(re.findall(r"^\[\w+\.(\w+)\]", text, flags=re.MULTILINE))  # sub-tables
     expected = set()
     for name, field in Settings.model_fields.items():
         annotation = field.annotation

@@ -1,0 +1,39 @@
+"""``POST /v1/regions/{region}/callbacks``: results pushed by a region.
+
+The region's adapter verifies and parses the body (each region signs its own way);
+the events are applied and committed; only then is the region answered in its own
+protocol, so a region that gets no answer pushes again and nothing is lost.
+Repeats change nothing: events are deduplicated by id.
+"""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from adapters.base import PushAdapter
+from gateway.adapters_registry import ADAPTERS
+from gateway.api.problems import Problem
+from gateway.app_keys import STORE
+from gateway.errors import CallbackRejected
+from gateway.relay.results import apply_events
+
+routes = web.RouteTableDef()
+log = structlog.get_logger(__name__)
+
+
+@routes.post("/v1/regions/{region}/callbacks")
+async def region_callback(request: web.Request) -> web.StreamResponse:
+    region = request.match_info["region"]
+    registry = request.app[ADAPTERS]
+    adapter = registry.get(region) if region in registry else None
+    if not isinstance(adapter, PushAdapter):
+        raise Problem(404, detail=f"Region {region!r} does not push results to this gateway.")
+    with structlog.contextvars.bound_contextvars(region=region):
+        try:
+            events = await adapter.parse_callback(request)
+        except CallbackRejected as exc:
+            log.warning("region.callback_refused", reason=exc.reason)
+            return adapter.callback_reply(exc)
+        await apply_events(request.app[STORE], events)
+        return adapter.callback_reply(None)

@@ -1,0 +1,108 @@
+"""What a delivery's outcome means for its application.
+
+The relay calls these inside the transaction that settles the delivery, so the
+application's status and the delivery's state never disagree. A region may
+already have reported on the case (a callback can overtake the relay's own
+bookkeeping), so an outcome that no longer fits the application's status is
+recorded in its history instead of moving it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+
+from gateway.applications.state_machine import Origin, load, record_event, transition
+from gateway.applications.status import Status
+from gateway.envelope import RegionAck
+from gateway.relay.deliveries import DeliveryRecord
+from gateway.store import Connection
+
+log = structlog.get_logger(__name__)
+
+RELAY_ACTOR = "system:relay"
+
+
+class ApplicationOutcomes:
+    """The relay's `DeliveryListener` for applications."""
+
+    async def delivered(
+        self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
+    ) -> None:
+        now = datetime.now(UTC)
+        case_no = ack.region_case_no if ack else None
+        row = await load(conn, record.application_id)
+        status = Status(row["status"])
+        if record.kind == "submission" and status in (Status.RECEIVED, Status.RELAY_FAILED):
+            await transition(
+                conn,
+                record.application_id,
+                Status.FORWARDED,
+                origin=Origin.RELAY,
+                actor=RELAY_ACTOR,
+                at=now,
+                changes={"region_case_no": case_no} if case_no else None,
+                detail={"delivery_id": record.id, "duplicate": bool(ack and ack.duplicate)},
+            )
+            return
+        if record.kind == "submission" and case_no and not row["region_case_no"]:
+            await conn.execute(
+                "UPDATE applications SET region_case_no = :case_no WHERE id = :id",
+                {"case_no": case_no, "id": record.application_id},
+            )
+        await record_event(
+            conn,
+            record.application_id,
+            f"{record.kind}_delivered",
+            actor=RELAY_ACTOR,
+            occurred_at=now,
+            detail={"delivery_id": record.id, "region_case_no": case_no},
+        )
+
+    async def dead_lettered(
+        self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
+    ) -> None:
+        now = datetime.now(UTC)
+        row = await load(conn, record.application_id)
+        if record.kind == "submission" and Status(row["status"]) is Status.RECEIVED:
+            await transition(
+                conn,
+                record.application_id,
+                Status.RELAY_FAILED,
+                origin=Origin.RELAY,
+                actor=RELAY_ACTOR,
+                at=now,
+                detail={"delivery_id": record.id, "reason": reason_zh},
+            )
+            return
+        await record_event(
+            conn,
+            record.application_id,
+            f"{record.kind}_failed",
+            actor=RELAY_ACTOR,
+            occurred_at=now,
+            detail={"delivery_id": record.id, "reason": reason_zh},
+        )
+
+    async def replayed(self, conn: Connection, record: DeliveryRecord, actor: str) -> None:
+        """Ops queued a dead letter again: a failed submission's case is back to received."""
+        row = await load(conn, record.application_id)
+        if record.kind == "submission" and Status(row["status"]) is Status.RELAY_FAILED:
+            await transition(
+                conn,
+                record.application_id,
+                Status.RECEIVED,
+                origin=Origin.RELAY,
+                actor=actor,
+                detail={"delivery_id": record.id, "replay": True},
+            )
+            return
+        await record_event(
+            conn,
+            record.application_id,
+            f"{record.kind}_replayed",
+            actor=actor,
+            occurred_at=datetime.now(UTC),
+            detail={"delivery_id": record.id},
+        )

@@ -1,0 +1,279 @@
+"""The outbox table as the relay sees it: claim, settle, reschedule, dead-letter, replay.
+
+A delivery moves ``pending`` → ``in_flight`` (claimed, with a lease) → ``delivered``,
+back to ``pending`` (retry later), or ``failed`` (dead letter, until ops replay it).
+A claim whose lease expires (its worker crashed) is claimable again, and is resent
+under the same idempotency key, so the region creates one case however often it
+hears it. Every settle checks the lease is still ours, so a slow worker whose lease
+was taken over cannot overwrite the newer outcome.
+
+Per application, deliveries go in order: one is claimable only once every earlier
+delivery of its application is delivered (a supplement never overtakes its
+submission). SQL is kept here as data; PostgreSQL adds ``FOR UPDATE SKIP LOCKED``
+so several gateway processes can claim side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.envelope import Envelope
+from gateway.errors import TongbanError
+from gateway.store import Connection, Row
+
+PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "failed"
+STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED)
+
+EnvelopeOpener = Callable[[Row], Envelope]
+"""Reads the (sealed) envelope of a deliveries row: `gateway.relay.outbox.open_envelope`."""
+
+
+def to_db(moment: datetime) -> str:
+    """A UTC timestamp as fixed-width ISO text, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One delivery row, with its envelope parsed."""
+
+    id: str
+    application_id: str
+    kind: str
+    region: str
+    idempotency_key: str
+    envelope: Envelope
+    state: str
+    attempts: int
+    attempt_budget_base: int
+    queued_at: datetime
+    next_attempt_at: datetime | None
+    region_case_no: str | None
+    last_error: str | None
+    dead_reason_zh: str | None
+
+    @classmethod
+    def from_row(cls, row: Row, opener: EnvelopeOpener) -> DeliveryRecord:
+        return cls(
+            id=row["id"],
+            application_id=row["application_id"],
+            kind=row["kind"],
+            region=row["region"],
+            idempotency_key=row["idempotency_key"],
+            envelope=opener(row),
+            state=row["state"],
+            attempts=row["attempts"],
+            attempt_budget_base=row["attempt_budget_base"],
+            queued_at=from_db(row["queued_at"] or row["created_at"]) or datetime.now(UTC),
+            next_attempt_at=from_db(row["next_attempt_at"]),
+            region_case_no=row["region_case_no"],
+            last_error=row["last_error"],
+            dead_reason_zh=row["dead_reason_zh"],
+        )
+
+    @property
+    def budget_attempts(self) -> int:
+        """Attempts counted against the retry budget (since queueing or the last replay)."""
+        return self.attempts - self.attempt_budget_base
+
+
+_CLAIM = """
+UPDATE deliveries
+SET state = 'in_flight', lease_owner = :owner, lease_expires_at = :lease_until,
+    updated_at = :now
+WHERE id IN (
+    SELECT d.id FROM deliveries d
+    WHERE d.region = :region
+      AND ((d.state = 'pending' AND d.next_attempt_at <= :now)
+           OR (d.state = 'in_flight' AND d.lease_expires_at <= :now))
+      AND NOT EXISTS (
+          SELECT 1 FROM deliveries e
+          WHERE e.application_id = d.application_id
+            AND e.state <> 'delivered'
+            AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT :limit
+    {lock}
+)
+RETURNING *
+"""
+
+
+async def claim(
+    conn: Connection,
+    *,
+    backend: str,
+    region: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    opener: EnvelopeOpener,
+) -> list[DeliveryRecord]:
+    """Claim up to `limit` due deliveries for `region`, leased to `owner` until `lease_until`."""
+    lock = "FOR UPDATE SKIP LOCKED" if backend == "postgres" else ""
+    rows = await conn.fetch_all(
+        _CLAIM.format(lock=lock),
+        {
+            "owner": owner,
+            "region": region,
+            "now": to_db(now),
+            "lease_until": to_db(lease_until),
+            "limit": limit,
+        },
+    )
+    records = []
+    for row in rows:
+        try:
+            records.append(DeliveryRecord.from_row(row, opener))
+        except TongbanError as exc:  # e.g. PiiError: its key is gone; retrying cannot help
+            await conn.execute(
+                "UPDATE deliveries SET state = 'failed', lease_owner = NULL,"
+                " lease_expires_at = NULL, dead_reason_zh = :zh, dead_detail = :detail"
+                " WHERE id = :id",
+                {
+                    "id": row["id"],
+                    "zh": "网关无法读取此件（密钥缺失或数据损坏）",
+                    "detail": f"{type(exc).__name__}: {exc}",
+                },
+            )
+    return records
+
+
+async def submission_case_no(conn: Connection, application_id: str) -> str | None:
+    """The region's case number from the application's delivered submission, if any."""
+    row = await conn.fetch_one(
+        "SELECT region_case_no FROM deliveries WHERE application_id = :id "
+        "AND kind = 'submission' AND state = 'delivered'",
+        {"id": application_id},
+    )
+    return None if row is None else row["region_case_no"]
+
+
+async def settle(
+    conn: Connection,
+    record: DeliveryRecord,
+    *,
+    owner: str,
+    now: datetime,
+    state: str,
+    next_attempt_at: datetime | None = None,
+    count_attempt: bool = True,
+    region_case_no: str | None = None,
+    last_error: str | None = None,
+    dead_reason_zh: str | None = None,
+    dead_detail: str | None = None,
+) -> bool:
+    """Record the outcome of our claim. False if the lease was lost (nothing written)."""
+    changed = await conn.execute(
+        """
+        UPDATE deliveries
+        SET state = :state, attempts = attempts + :counted,
+            next_attempt_at = COALESCE(:next_at, next_attempt_at),
+            lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
+            region_case_no = COALESCE(:case_no, region_case_no),
+            delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END,
+            last_error = :last_error, dead_reason_zh = :dead_reason, dead_detail = :dead_detail
+        WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner
+        """,
+        {
+            "id": record.id,
+            "owner": owner,
+            "state": state,
+            "counted": 1 if count_attempt else 0,
+            "next_at": to_db(next_attempt_at) if next_attempt_at else None,
+            "now": to_db(now),
+            "case_no": region_case_no,
+            "last_error": last_error,
+            "dead_reason": dead_reason_zh,
+            "dead_detail": dead_detail,
+        },
+    )
+    return changed == 1
+
+
+async def record_attempt(conn: Connection, **values: Any) -> None:
+    """Append one attempt row (what ops read in a trace)."""
+    await conn.execute(
+        """
+        INSERT INTO delivery_attempts (delivery_id, attempt, instance, started_at, ended_at,
+            duration_ms, outcome, error_class, region_code, http_status, detail)
+        VALUES (:delivery_id, :attempt, :instance, :started_at, :ended_at, :duration_ms,
+            :outcome, :error_class, :region_code, :http_status, :detail)
+        """,
+        values,
+    )
+
+
+async def release(conn: Connection, delivery_ids: list[str], *, owner: str, now: datetime) -> int:
+    """Give claims back untried (shutdown): due again at once, no attempt counted."""
+    released = 0
+    for delivery_id in delivery_ids:
+        released += await conn.execute(
+            "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL,"
+            " next_attempt_at = :now, updated_at = :now"
+            " WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner",
+            {"id": delivery_id, "owner": owner, "now": to_db(now)},
+        )
+    return released
+
+
+async def get(conn: Connection, delivery_id: str, opener: EnvelopeOpener) -> DeliveryRecord | None:
+    row = await conn.fetch_one("SELECT * FROM deliveries WHERE id = :id", {"id": delivery_id})
+    return None if row is None else DeliveryRecord.from_row(row, opener)
+
+
+async def list_deliveries(
+    conn: Connection, *, state: str | None = None, region: str | None = None, limit: int = 100
+) -> list[Row]:
+    """Deliveries for ops, newest first, without envelopes (they hold personal data)."""
+    return await conn.fetch_all(
+        """
+        SELECT id, application_id, kind, region, idempotency_key, state, attempts,
+               next_attempt_at, created_at, updated_at, delivered_at, region_case_no,
+               last_error, dead_reason_zh, dead_detail, replays
+        FROM deliveries
+        WHERE (CAST(:state AS TEXT) IS NULL OR state = :state)
+          AND (CAST(:region AS TEXT) IS NULL OR region = :region)
+        ORDER BY created_at DESC, id DESC
+        LIMIT :limit
+        """,
+        {"state": state, "region": region, "limit": limit},
+    )
+
+
+async def replay(conn: Connection, delivery_id: str, *, now: datetime) -> bool:
+    """Queue a dead letter again under the same idempotency key, with a fresh budget.
+
+    False if it is not a dead letter (already replayed, delivered, or unknown), so
+    replaying twice queues it once.
+    """
+    changed = await conn.execute(
+        """
+        UPDATE deliveries
+        SET state = 'pending', next_attempt_at = :now, queued_at = :now, updated_at = :now,
+            attempt_budget_base = attempts, replays = replays + 1,
+            dead_reason_zh = NULL, dead_detail = NULL
+        WHERE id = :id AND state = 'failed'
+        """,
+        {"id": delivery_id, "now": to_db(now)},
+    )
+    return changed == 1
+
+
+async def counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """Deliveries per region and state (queue depth, dead letters)."""
+    rows = await conn.fetch_all(
+        "SELECT region, state, COUNT(*) AS n FROM deliveries GROUP BY region, state"
+    )
+    result: dict[str, dict[str, int]] = {}
+    for row in rows:
+        result.setdefault(row["region"], {})[row["state"]] = int(row["n"])
+    return result

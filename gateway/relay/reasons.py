@@ -1,0 +1,40 @@
+"""Why a delivery became a dead letter: words for the window clerk, detail for ops."""
+
+from __future__ import annotations
+
+from gateway.errors import RegionRejected, RegionUnavailable
+
+# Categories an adapter may set on RegionRejected.category, in the clerk's words.
+_CLERK_WORDS = {
+    "maintenance": "对方系统维护",
+    "materials": "材料校验失败",
+    "signature": "签名失败",
+    "duplicate": "对方系统已有此件",
+    "not_allowed": "对方不受理此事项",
+}
+
+
+def rejected_reason(exc: RegionRejected) -> tuple[str, str]:
+    """(clerk text, ops detail) for a permanent refusal by the region."""
+    category = getattr(exc, "category", None)
+    words = _CLERK_WORDS.get(category or "", "对方系统拒收")
+    return f"{words}（{exc.message}）" if exc.message else words, _detail(exc)
+
+
+def exhausted_reason(exc: BaseException, give_up: str) -> tuple[str, str]:
+    """(clerk text, ops detail) when retries ran out on a transient failure."""
+    return "对方系统维护或暂不可用，多次重试未成功", f"{give_up}; last error: {_detail(exc)}"
+
+
+def _detail(exc: BaseException) -> str:
+    parts = [type(exc).__name__]
+    for name in ("region", "code", "http_status"):
+        value = getattr(exc, name, None)
+        if value is not None:
+            parts.append(f"{name}={value}")
+    message = str(exc)
+    return " ".join(parts) + (f": {message}" if message else "")
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, RegionUnavailable)

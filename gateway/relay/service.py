@@ -1,0 +1,145 @@
+"""The relay inside the gateway process: worker, region lanes, polling, readiness.
+
+`relay_context` is a `cleanup_ctx`: it builds one lane per adapter's region from
+`Settings.relay`, starts the worker and the pollers as tasks, reports each
+region's breaker in ``/readyz``, and on shutdown lets in-flight calls finish for
+the grace period before releasing what is left (nothing is lost: released
+claims are due again at once, for this or another gateway process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+
+from adapters.base import PollAdapter
+from gateway.api import health
+from gateway.api.applications import APPLICATIONS
+from gateway.applications.relay_outcomes import ApplicationOutcomes
+from gateway.catalog.catalog import Catalog
+from gateway.config import RegionRelaySettings, Settings
+from gateway.envelope import Envelope
+from gateway.relay.breaker import CircuitBreaker
+from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
+from gateway.relay.outbox import open_envelope
+from gateway.relay.policy import RetryPolicy
+from gateway.relay.results import poll_forever
+from gateway.relay.worker import RegionClient, RegionLane, RelayWorker
+from gateway.store import Row, Store
+
+RELAY = web.AppKey("relay", RelayWorker)
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+def instance_name() -> str:
+    """This process's name in leases and attempt records: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> RegionLane:
+    """A region's lane from its settings."""
+    windows = tuple(
+        WeeklyWindow(frozenset(window.days), window.start, window.end) for window in settings.closed
+    )
+    return RegionLane(
+        policy=RetryPolicy(
+            base_delay=timedelta(seconds=settings.retry_base_seconds),
+            max_delay=timedelta(seconds=settings.retry_max_seconds),
+            max_attempts=settings.retry_max_attempts,
+            max_age=timedelta(hours=settings.retry_max_age_hours),
+        ),
+        calendar=BusinessCalendar(timezone, windows),
+        concurrency=settings.concurrency,
+        breaker=CircuitBreaker(
+            failure_threshold=settings.breaker_failures,
+            reset_after=settings.breaker_reset_seconds,
+        ),
+    )
+
+
+def build_lanes(settings: Settings, regions: list[str], catalog: Catalog) -> dict[str, RegionLane]:
+    lanes = {}
+    for region in regions:
+        known = catalog.region(region)
+        timezone = ZoneInfo(known.timezone) if known else DEFAULT_TIMEZONE
+        lanes[region] = build_lane(settings.relay.for_region(region), timezone)
+    return lanes
+
+
+def relay_context(
+    settings: Settings,
+    store_key: web.AppKey[Store],
+    adapters_key: web.AppKey[Any],
+    catalog_key: web.AppKey[Catalog],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` running the relay worker and pollers for this app."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        store, adapters = app[store_key], app[adapters_key]
+        cipher = app[APPLICATIONS].cipher
+
+        def opener(row: Row) -> Envelope:
+            return open_envelope(row, cipher)
+
+        clients: Mapping[str, RegionClient] = {region: adapters[region] for region in adapters}
+        worker = RelayWorker(
+            store,
+            clients,
+            build_lanes(settings, list(clients), app[catalog_key]),
+            ApplicationOutcomes(),
+            opener=opener,
+            instance=instance_name(),
+            lease=timedelta(seconds=settings.relay.lease_seconds),
+            poll_interval=settings.relay.poll_interval,
+            in_call_attempts=settings.relay.in_call_attempts,
+        )
+        app[RELAY] = worker
+        app[health.READINESS_CHECKS]["relay"] = _readiness(worker)
+        pollers = {r: a for r, a in adapters.items() if isinstance(a, PollAdapter)}
+        intervals = {r: settings.relay.for_region(r).poll_seconds for r in pollers}
+        tasks = []
+        if settings.relay.enabled:
+            tasks.append(asyncio.create_task(worker.run(), name="relay-worker"))
+            tasks.append(asyncio.create_task(poll_forever(store, pollers, intervals)))
+        try:
+            yield
+        finally:
+            if settings.relay.enabled:
+                await worker.stop(settings.relay.shutdown_grace_seconds)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return context
+
+
+def _readiness(worker: RelayWorker) -> health.ReadinessCheck:
+    async def check() -> dict[str, Any]:
+        # An open breaker does not make the gateway unready: deliveries wait in the
+        # outbox. It is shown so ops see which region is down.
+        return {
+            "breakers": {
+                region: {
+                    "state": lane.breaker.state.value,
+                    "consecutive_failures": lane.breaker.consecutive_failures,
+                    "in_flight": lane.in_flight,
+                }
+                for region, lane in worker.lanes.items()
+            }
+        }
+
+    return check

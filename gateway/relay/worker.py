@@ -1,0 +1,350 @@
+"""The relay worker: claims due deliveries and gets each to its region.
+
+Per region it keeps a concurrency limit, a circuit breaker, a business calendar and
+a retry policy. A region that is closed (maintenance, off-hours) or whose breaker
+is open is simply not claimed from: its deliveries wait without burning attempts.
+A call gets a few quick in-call retries (tenacity) for timeouts and dropped
+connections; after that the durable schedule of the policy takes over, persisted
+in the outbox. Every attempt is recorded. Outcomes reach the rest of the gateway
+through a `DeliveryListener`, in the same transaction that settles the delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from gateway.envelope import Envelope, RegionAck
+from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.relay import deliveries
+from gateway.relay.breaker import BreakerState, CircuitBreaker
+from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
+from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener
+from gateway.relay.policy import RetryPolicy
+from gateway.relay.reasons import exhausted_reason, rejected_reason
+from gateway.store import Connection, Store
+
+log = structlog.get_logger(__name__)
+
+
+class RegionClient(Protocol):
+    """What the relay needs of an adapter: one coroutine per kind of envelope."""
+
+    async def submit(self, envelope: Envelope) -> RegionAck: ...
+
+    async def send_supplement(self, envelope: Envelope) -> RegionAck | None: ...
+
+    async def withdraw(self, envelope: Envelope) -> RegionAck | None: ...
+
+    async def send_rating(self, envelope: Envelope) -> RegionAck | None: ...
+
+
+class DeliveryListener(Protocol):
+    """Told of final outcomes, inside the transaction that records them."""
+
+    async def delivered(
+        self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
+    ) -> None: ...
+
+    async def dead_lettered(
+        self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
+    ) -> None: ...
+
+
+@dataclass
+class RegionLane:
+    """One region's limits and state inside the worker."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    calendar: BusinessCalendar = ALWAYS_OPEN
+    concurrency: int = 16
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    in_flight: int = 0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RelayWorker:
+    """Delivers the outbox. Start with `run()` as a task; stop with `stop()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, RegionClient],
+        lanes: Mapping[str, RegionLane],
+        listener: DeliveryListener,
+        *,
+        opener: EnvelopeOpener,
+        instance: str,
+        lease: timedelta = timedelta(minutes=2),
+        poll_interval: float = 1.0,
+        in_call_attempts: int = 2,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._adapters = adapters
+        self._lanes = lanes
+        self._listener = listener
+        self._opener = opener
+        self._instance = instance
+        self._lease = lease
+        self._poll_interval = poll_interval
+        self._in_call_attempts = in_call_attempts
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
+
+    @property
+    def lanes(self) -> Mapping[str, RegionLane]:
+        return self._lanes
+
+    def wake(self) -> None:
+        """Look for due deliveries now (after an enqueue) instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and deliver until `stop()`."""
+        log.info("relay.started", instance=self._instance, regions=sorted(self._lanes))
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                await self.claim_round()
+            except Exception:
+                # A store hiccup must not kill the worker; it retries at the next poll.
+                log.exception("relay.claim_failed")
+            try:
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def claim_round(self) -> int:
+        """Claim what every open region has room for, and start delivering it."""
+        now = self._clock()
+        started = 0
+        for region, lane in self._lanes.items():
+            room = lane.concurrency - lane.in_flight
+            if room <= 0 or lane.calendar.hold_until(now) is not None:
+                continue
+            state = lane.breaker.state
+            if state is BreakerState.OPEN:
+                continue
+            if state is BreakerState.HALF_OPEN:
+                room = 1
+            async with self._store.transaction() as conn:
+                claimed = await deliveries.claim(
+                    conn,
+                    backend=self._store.backend,
+                    region=region,
+                    owner=self._instance,
+                    now=now,
+                    lease_until=now + self._lease,
+                    limit=room,
+                    opener=self._opener,
+                )
+            for record in claimed:
+                lane.in_flight += 1
+                task = asyncio.create_task(self._deliver(record, lane))
+                self._tasks[task] = record
+                task.add_done_callback(self._done)
+                started += 1
+        return started
+
+    async def drain(self) -> None:
+        """Wait until every delivery started so far has settled (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop claiming; let in-flight calls finish for `grace_seconds`, then release the rest."""
+        self._stopping.set()
+        self._wake.set()
+        pending = list(self._tasks)
+        if pending:
+            _, unfinished = await asyncio.wait(pending, timeout=grace_seconds)
+            # Read the claims before cancelling: done-callbacks forget finished tasks.
+            unsettled = [self._tasks[t].id for t in unfinished if t in self._tasks]
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            if unsettled:
+                async with self._store.transaction() as conn:
+                    await deliveries.release(
+                        conn, unsettled, owner=self._instance, now=self._clock()
+                    )
+                log.info("relay.released", count=len(unsettled))
+        log.info("relay.stopped", instance=self._instance)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        record = self._tasks.pop(task, None)
+        if record is not None:
+            self._lanes[record.region].in_flight -= 1
+        if not task.cancelled() and task.exception() is not None:
+            log.error("relay.task_crashed", error=repr(task.exception()))
+        self._wake.set()
+
+    async def _deliver(self, record: DeliveryRecord, lane: RegionLane) -> None:
+        with structlog.contextvars.bound_contextvars(
+            delivery_id=record.id,
+            application_id=record.application_id,
+            region=record.region,
+            request_id=record.envelope.request_id,
+        ):
+            adapter = self._adapters.get(record.region)
+            envelope = await self._with_case_no(record)
+            if not lane.breaker.try_acquire():
+                await self._reschedule_untried(record, lane)
+                return
+            started_at, started = self._clock(), time.perf_counter()
+            ack: RegionAck | None = None
+            error: Exception | None = None
+            try:
+                if adapter is None:
+                    raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
+                ack = await self._send(adapter, envelope)
+            except asyncio.CancelledError:
+                lane.breaker.release()
+                raise
+            except Exception as exc:
+                error = exc
+            ended_at = self._clock()
+            duration_ms = (time.perf_counter() - started) * 1000
+            if error is None or isinstance(error, RegionRejected):
+                lane.breaker.record_success()  # the region answered: it is up
+            else:
+                lane.breaker.record_failure()
+            await self._settle(record, lane, ack, error, started_at, ended_at, duration_ms)
+
+    async def _with_case_no(self, record: DeliveryRecord) -> Envelope:
+        """Follow-ups name the case the region opened for the submission."""
+        envelope = record.envelope
+        if envelope.kind == "submission" or envelope.region_case_no is not None:
+            return envelope
+        async with self._store.transaction() as conn:
+            case_no = await deliveries.submission_case_no(conn, record.application_id)
+        return envelope.model_copy(update={"region_case_no": case_no})
+
+    async def _send(self, adapter: RegionClient, envelope: Envelope) -> RegionAck | None:
+        send = {
+            "submission": adapter.submit,
+            "supplement": adapter.send_supplement,
+            "withdrawal": adapter.withdraw,
+            "rating": adapter.send_rating,
+        }[envelope.kind]
+        # Quick retries only for failures with no advice from the region (timeouts,
+        # resets); a region that says "busy, retry after N s" is taken at its word.
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._in_call_attempts),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, RegionUnavailable) and exc.retry_after is None
+            ),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await send(envelope)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _reschedule_untried(self, record: DeliveryRecord, lane: RegionLane) -> None:
+        now = self._clock()
+        later = now + timedelta(seconds=lane.breaker.seconds_until_probe())
+        async with self._store.transaction() as conn:
+            await deliveries.settle(
+                conn,
+                record,
+                owner=self._instance,
+                now=now,
+                state=deliveries.PENDING,
+                next_attempt_at=later,
+                count_attempt=False,
+                last_error=record.last_error,
+            )
+        log.info("relay.held", reason="breaker_open", until=later.isoformat())
+
+    async def _settle(
+        self,
+        record: DeliveryRecord,
+        lane: RegionLane,
+        ack: RegionAck | None,
+        error: Exception | None,
+        started_at: datetime,
+        ended_at: datetime,
+        duration_ms: float,
+    ) -> None:
+        now = ended_at
+        dead: tuple[str, str] | None = None
+        next_at: datetime | None = None
+        if error is None:
+            state, outcome = deliveries.DELIVERED, "delivered"
+        elif isinstance(error, RegionRejected):
+            state, outcome = deliveries.FAILED, "rejected"
+            dead = rejected_reason(error)
+        else:
+            retry_after = getattr(error, "retry_after", None)
+            decision = lane.policy.after_failure(
+                attempts=record.budget_attempts + 1,
+                first_queued_at=record.queued_at,
+                now=now,
+                retry_after=timedelta(seconds=retry_after) if retry_after else None,
+            )
+            outcome = "unavailable" if isinstance(error, RegionUnavailable) else "error"
+            if decision.gives_up:
+                state = deliveries.FAILED
+                dead = exhausted_reason(error, decision.give_up_reason or "gave up")
+            else:
+                state, next_at = deliveries.PENDING, decision.retry_at
+        async with self._store.transaction() as conn:
+            ours = await deliveries.settle(
+                conn,
+                record,
+                owner=self._instance,
+                now=now,
+                state=state,
+                next_attempt_at=next_at,
+                region_case_no=ack.region_case_no if ack else None,
+                last_error=None if error is None else f"{type(error).__name__}: {error}",
+                dead_reason_zh=dead[0] if dead else None,
+                dead_detail=dead[1] if dead else None,
+            )
+            if not ours:
+                log.warning("relay.lease_lost", outcome=outcome)
+                return
+            await deliveries.record_attempt(
+                conn,
+                delivery_id=record.id,
+                attempt=record.attempts + 1,
+                instance=self._instance,
+                started_at=deliveries.to_db(started_at),
+                ended_at=deliveries.to_db(ended_at),
+                duration_ms=round(duration_ms, 3),
+                outcome=outcome,
+                error_class=None if error is None else type(error).__name__,
+                region_code=getattr(error, "code", None),
+                http_status=getattr(error, "http_status", None),
+                detail=None if error is None else str(error)[:500],
+            )
+            if state == deliveries.DELIVERED:
+                await self._listener.delivered(conn, record, ack)
+            elif dead is not None:
+                await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+        event = {"delivered": "relay.delivered", "rejected": "relay.rejected"}.get(
+            outcome, "relay.failed_attempt"
+        )
+        log.info(
+            event if dead is None or outcome == "rejected" else "relay.dead_lettered",
+            attempt=record.attempts + 1,
+            duration_ms=round(duration_ms, 1),
+            next_attempt_at=next_at.isoformat() if next_at else None,
+            error=None if error is None else type(error).__name__,
+        )
