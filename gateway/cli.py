@@ -22,6 +22,7 @@ from gateway.catalog.cli import catalog
 from gateway.config import Settings, load_settings
 from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
+from gateway.relay.cli import deliveries_group
 from gateway.security import cli as security_cli
 from gateway.security.demo import prepare_demo_security
 
@@ -129,6 +130,7 @@ main.add_command(sandbox_command)
 main.add_command(security_cli.keys)
 main.add_command(security_cli.partner)
 main.add_command(catalog)
+main.add_command(deliveries_group)
 
 
 main.add_command(audit_cli.audit)

@@ -414,6 +414,18 @@ class RelaySettings(_Section):
         return self.regions.get(region, self.default)
 
 
+class OpsSettings(_Section):
+    """The ops REST API (``/v1/ops/...``): deliveries and dead-letter replay."""
+
+    token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token ops present (Authorization: Bearer ...). Unset: the ops API is off "
+            "and only the CLI (`tongban deliveries`) can replay."
+        ),
+    )
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -425,6 +437,7 @@ class Settings(_Section):
     catalog: CatalogSettings = CatalogSettings()
     log: LogSettings = LogSettings()
     relay: RelaySettings = RelaySettings()
+    ops: OpsSettings = OpsSettings()
     security: SecuritySettings = SecuritySettings()
     applications: ApplicationSettings = ApplicationSettings()
     attachments: AttachmentSettings = AttachmentSettings()

@@ -17,7 +17,7 @@ from gateway.applications.state_machine import Origin, load, record_event, trans
 from gateway.applications.status import Status
 from gateway.envelope import RegionAck
 from gateway.relay.deliveries import DeliveryRecord
-from gateway.store import Connection
+from gateway.store import Connection, Row
 
 log = structlog.get_logger(__name__)
 
@@ -85,24 +85,25 @@ class ApplicationOutcomes:
             detail={"delivery_id": record.id, "reason": reason_zh},
         )
 
-    async def replayed(self, conn: Connection, record: DeliveryRecord, actor: str) -> None:
+    async def replayed(self, conn: Connection, delivery: Row, actor: str) -> None:
         """Ops queued a dead letter again: a failed submission's case is back to received."""
-        row = await load(conn, record.application_id)
-        if record.kind == "submission" and Status(row["status"]) is Status.RELAY_FAILED:
+        application_id, kind = delivery["application_id"], delivery["kind"]
+        row = await load(conn, application_id)
+        if kind == "submission" and Status(row["status"]) is Status.RELAY_FAILED:
             await transition(
                 conn,
-                record.application_id,
+                application_id,
                 Status.RECEIVED,
                 origin=Origin.RELAY,
                 actor=actor,
-                detail={"delivery_id": record.id, "replay": True},
+                detail={"delivery_id": delivery["id"], "replay": True},
             )
             return
         await record_event(
             conn,
-            record.application_id,
-            f"{record.kind}_replayed",
+            application_id,
+            f"{kind}_replayed",
             actor=actor,
             occurred_at=datetime.now(UTC),
-            detail={"delivery_id": record.id},
+            detail={"delivery_id": delivery["id"]},
         )

@@ -1,0 +1,74 @@
+"""The ops REST API: the delivery queue and dead-letter replay (as `tongban deliveries`).
+
+Guarded by a bearer token from ``ops.token``; with none configured the routes answer
+404, so an unconfigured gateway exposes nothing. Listings carry no personal data.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from gateway.api.problems import Problem
+from gateway.app_keys import SETTINGS, STORE
+from gateway.relay import deliveries
+from gateway.relay.replay import replay_all_failed, replay_delivery
+
+routes = web.RouteTableDef()
+
+
+def _require_ops(request: web.Request) -> str:
+    token = request.app[SETTINGS].ops.token
+    if token is None:
+        raise Problem(404, detail="The ops API is off on this gateway (set ops.token).")
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+        raise Problem(
+            401,
+            detail="Ops requests need Authorization: Bearer <ops.token>.",
+            headers={"WWW-Authenticate": 'Bearer realm="tongban-ops"'},
+        )
+    return "ops:api"
+
+
+@routes.get("/v1/ops/deliveries")
+async def list_deliveries(request: web.Request) -> web.Response:
+    _require_ops(request)
+    state = request.query.get("state")
+    if state is not None and state not in deliveries.STATES:
+        raise Problem(
+            422,
+            detail=f"state must be one of {', '.join(deliveries.STATES)}",
+            errors=[{"field": "state", "message": "unknown state"}],
+        )
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 10_000:
+        raise Problem(422, errors=[{"field": "limit", "message": "an integer from 1 to 10000"}])
+    async with request.app[STORE].transaction() as conn:
+        rows = await deliveries.list_deliveries(
+            conn, state=state, region=request.query.get("region"), limit=limit
+        )
+    return web.json_response({"deliveries": rows})
+
+
+@routes.post("/v1/ops/deliveries/{id}/replay")
+async def replay_one(request: web.Request) -> web.Response:
+    actor = _require_ops(request)
+    result = await replay_delivery(request.app[STORE], request.match_info["id"], actor=actor)
+    if not result.replayed:
+        status = 404 if result.reason == "no such delivery" else 409
+        raise Problem(status, detail=result.reason, delivery_id=result.delivery_id)
+    return web.json_response(result.as_dict())
+
+
+@routes.post("/v1/ops/deliveries/replay-failed")
+async def replay_failed(request: web.Request) -> web.Response:
+    actor = _require_ops(request)
+    results = await replay_all_failed(
+        request.app[STORE], actor=actor, region=request.query.get("region")
+    )
+    return web.json_response({"results": [r.as_dict() for r in results]})

@@ -1,0 +1,179 @@
+"""A gateway and every region's sandbox on loopback, for end-to-end relay tests.
+
+The sandboxes are the real ones (`tongban sandbox`), started in-process so a test
+can change their faults; the gateway is the real app, its relay tuned to retry in
+milliseconds instead of minutes. Applications go in over HTTP like a client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.sandbox import CORE, SandboxCore, SandboxOptions
+from gateway.adapters_registry import SANDBOX_GROUP, discover
+from gateway.app import create_app
+from gateway.config import AdaptersSettings, Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
+EXAMPLES = REPO / "contracts" / "examples"
+
+URL_SETTING = {
+    "shenzhen": "shenzhen_url",
+    "dongguan": "dongguan_url",
+    "zhangjiagang": "zhangjiagang_url",
+    "peer": "peer_url",
+}
+
+FAST_RELAY = {
+    "poll_interval": 0.05,
+    "in_call_attempts": 1,
+    "shutdown_grace_seconds": 1.0,
+    "default": {
+        "retry_base_seconds": 0.05,
+        "retry_max_seconds": 0.2,
+        "breaker_failures": 3,
+        "breaker_reset_seconds": 0.2,
+        "poll_seconds": 0.1,
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def example(name: str = "full_online_person", **changes: Any) -> dict[str, Any]:
+    """An example application from contracts/examples, with `changes` applied on top."""
+    body: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
+    body = copy.deepcopy(body)
+    body.update(changes)
+    return body
+
+
+@dataclass
+class Sandbox:
+    region: str
+    url: str
+    core: SandboxCore
+
+    def set_options(self, **changes: Any) -> None:
+        self.core.options = replace(self.core.options, **changes)
+
+    def go_down(self, seconds: float) -> None:
+        self.core.down_until = time.monotonic() + seconds
+
+    def cases(self) -> list[dict[str, Any]]:
+        listing: list[dict[str, Any]] = self.core.listing()
+        return listing
+
+
+@dataclass
+class World:
+    gateway: TestClient[web.Request, web.Application]
+    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+
+    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.gateway.post("/v1/applications", json=body)
+        answer: dict[str, Any] = await response.json()
+        assert response.status == 202, answer
+        return answer
+
+    async def application(self, application_id: str) -> dict[str, Any]:
+        response = await self.gateway.get(f"/v1/applications/{application_id}")
+        answer: dict[str, Any] = await response.json()
+        assert response.status == 200, answer
+        return answer
+
+    async def wait_for(
+        self, condition: Callable[[], Any], *, seconds: float = 15.0, what: str = "condition"
+    ) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            result = condition()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async def status_of(self, application_id: str) -> str:
+        return str((await self.application(application_id))["status"])
+
+
+def world_settings(tmp_path: Path, port: int, sandbox_urls: dict[str, str]) -> Settings:
+    adapters: dict[str, Any] = {URL_SETTING[r]: url for r, url in sandbox_urls.items()}
+    adapters["callback_base_url"] = f"http://127.0.0.1:{port}"
+    return load_settings(
+        environ={},
+        overrides={
+            "data_dir": str(tmp_path / "var"),
+            "server": {"port": port},
+            "catalog": {"directory": str(TEST_CATALOGUE)},
+            "applications": {"duplicate_window_minutes": 0},
+            "adapters": adapters,
+            "relay": FAST_RELAY,
+        },
+    )
+
+
+@asynccontextmanager
+async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator[World]:
+    """Every region's sandbox and a gateway wired to them, all on loopback."""
+    port = free_port()
+    servers: list[TestServer] = []
+    sandboxes: dict[str, Sandbox] = {}
+    credentials = AdaptersSettings()
+    try:
+        for region, plugin in discover(SANDBOX_GROUP).items():
+            factory = plugin.factory
+            options = SandboxOptions(
+                review_delay=0.05,
+                callback_url=f"http://127.0.0.1:{port}/v1/regions/{region}/callbacks",
+                **sandbox_options,
+            )
+            app = factory(options, credentials.for_region(region))
+            server = TestServer(app, host="127.0.0.1")
+            await server.start_server()
+            servers.append(server)
+            sandboxes[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
+        settings = world_settings(tmp_path, port, {r: s.url for r, s in sandboxes.items()})
+        gateway = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=port))
+        async with gateway:
+            await upload_example_attachments(gateway)
+            yield World(gateway, sandboxes)
+    finally:
+        for server in servers:
+            await server.close()
+
+
+async def upload_example_attachments(client: TestClient[web.Request, web.Application]) -> None:
+    for path in sorted((EXAMPLES / "attachments").iterdir()):
+        media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
+        response = await client.post(
+            "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
+        )
+        assert response.status in (200, 201), await response.text()
+
+
+async def sandbox_cases(url: str) -> list[dict[str, Any]]:
+    """The cases a sandbox holds, over its HTTP listing (for out-of-process sandboxes)."""
+    async with ClientSession() as session, session.get(f"{url}/_sandbox/cases") as response:
+        body: dict[str, Any] = await response.json()
+    cases: list[dict[str, Any]] = body["cases"]
+    return cases
