@@ -26,12 +26,14 @@ from gateway.api import health
 from gateway.api import ops as ops_api
 from gateway.app_keys import INSTALLATION_ID, SETTINGS, STORE
 from gateway.applications.attachments import AttachmentStore
+from gateway.applications.journal import Journal
 from gateway.applications.records import Deps
 from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
 from gateway.relay.service import relay_context
+from gateway.security.jwks import GATEWAY_KEYS
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.security.wiring import setup_security
 from gateway.store import Store, open_store
@@ -111,18 +113,29 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
     ring = await asyncio.to_thread(
         load_keys, pii.keys, pii.active_key, pii.index_key, settings.data_dir
     )
+    cipher = PiiCipher(ring)
+    keys = app[GATEWAY_KEYS]
+    # Receipts and attestations are signed when the gateway key is unlocked.
+    can_sign = keys.ring is not None and keys.private_key is not None
     app[applications_api.APPLICATIONS] = Deps(
         store=app[STORE],
         catalog=app[CATALOG],
-        cipher=PiiCipher(ring),
+        cipher=cipher,
         attachments=AttachmentStore(
             settings.data_dir / "attachments",
             max_bytes=settings.attachments.max_bytes,
             media_types=settings.attachments.media_types,
         ),
         settings=settings.applications,
+        journal=Journal(app[AUDIT].log, cipher),
+        signer=keys.sign_receipt if can_sign else None,
     )
-    log.info("applications.ready", pii_key_id=ring.active, configured_keys=bool(pii.keys))
+    log.info(
+        "applications.ready",
+        pii_key_id=ring.active,
+        configured_keys=bool(pii.keys),
+        signs_receipts=can_sign,
+    )
     yield
 
 

@@ -107,6 +107,8 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "server": {"host": "127.0.0.1", "port": port},
         "store": {"url": None},  # the demo always runs on embedded SQLite
         "log": {"format": "console"},
+        # Checkpoints soon after a submission, so its receipt can be proven at once.
+        "audit": {"checkpoint_interval_seconds": 5.0},
     }
     overrides["security"] = prepare_demo_security(data_dir, port)
     # Sandboxes for every region, on free ports; the adapters are pointed at them.

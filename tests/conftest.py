@@ -21,6 +21,13 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from partner_signing import (
+    NARROW_PARTNER,
+    OTHER_PARTNER,
+    PARTNER,
+    SignedClient,
+    partners_setting,
+)
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
@@ -142,27 +149,34 @@ EXAMPLES = REPO / "contracts" / "examples"
 
 @pytest.fixture
 def applications_settings(tmp_path: Path) -> Settings:
-    """Settings whose catalogue is the small composed one the application tests rely on."""
+    """Settings whose catalogue is the small composed one the application tests rely on,
+    with the test partners registered."""
     return load_settings(
         environ={},
         overrides={
             "data_dir": str(tmp_path / "var"),
             "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
+            "security": {"partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER)},
         },
     )
 
 
+async def upload_examples(client: SignedClient) -> None:
+    """Upload the example attachments (signed), so the example submissions find them."""
+    for path in sorted((EXAMPLES / "attachments").iterdir()):
+        media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
+        response = await client.post(
+            "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
+        )
+        assert response.status in (200, 201), await response.text()
+
+
 @pytest.fixture
-async def applications_client(
-    applications_settings: Settings,
-) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    """The gateway with the test catalogue, on 127.0.0.1, with the example files uploaded."""
+async def applications_client(applications_settings: Settings) -> AsyncIterator[SignedClient]:
+    """The gateway with the test catalogue, on 127.0.0.1, every request signed as
+    `PARTNER`, with the example files uploaded."""
     app = create_app(applications_settings)
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
-        for path in sorted((EXAMPLES / "attachments").iterdir()):
-            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
-            response = await test_client.post(
-                "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
-            )
-            assert response.status in (200, 201), await response.text()
-        yield test_client
+        client = SignedClient(test_client, PARTNER)
+        await upload_examples(client)
+        yield client

@@ -5,13 +5,20 @@
 URL and receipt; ``GET /v1/applications/{id}``; ``GET /v1/applications?...``;
 ``POST /v1/applications/{id}/supplements``, ``/withdrawal``, ``/rating``.
 
-Who is calling arrives on the request as ``request[CALLER]`` (set by the partner
-or staff authentication middleware); without one the caller is ``anonymous``.
+Every route takes only RFC 9421 signed partner requests (`partner_required`: an
+unsigned or badly signed one is a 401 problem); the caller is then
+``request[CALLER] = "partner:<id>"``. A partner sees and acts on only the
+applications it submitted: another's is answered 404, exactly like an unknown id,
+so ids do not leak. Before anything is written the item is checked against the
+partner's access rules (403). A submission's verified signature and exact body
+are kept with the application (non-repudiation). Staff requests (the console,
+with sessions) will set their own caller; there is no unsigned way in.
 Errors are problem+json: 422 lists every bad field with a Chinese message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -19,7 +26,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
+from aiohttp.base_protocol import BaseProtocol
 
 from gateway.api.problems import Problem
 from gateway.applications import actions, intake, queries
@@ -34,10 +42,11 @@ from gateway.errors import (
     InvalidApplication,
 )
 from gateway.observability import request_id_of
+from gateway.security.auth import evidence_of, partner_of, partner_required, require_item_allowed
 
 APPLICATIONS = web.AppKey("applications", Deps)
 CALLER = web.RequestKey("caller", str)
-"""Set by authentication middleware: ``partner:<id>`` or ``staff:<id>``."""
+"""Who is acting: ``partner:<id>`` (set by the partner routes) or, later, ``staff:<id>``."""
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _SANE_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -97,6 +106,31 @@ def caller_of(request: web.Request) -> str:
     return caller
 
 
+def _partner_route(handler: Handler) -> Handler:
+    """Only a verified partner request reaches `handler`, as caller ``partner:<id>``."""
+
+    @functools.wraps(handler)
+    async def as_partner(request: web.Request) -> web.StreamResponse:
+        request[CALLER] = f"partner:{partner_of(request).partner.id}"
+        return await handler(request)
+
+    return partner_required(as_partner)
+
+
+async def _own_for_writing(request: web.Request, application_id: str) -> None:
+    """Refuse (404) an application the caller did not submit; 403 if its item is now
+    closed to the caller. Called before any write, so a refusal changes nothing."""
+    deps = _deps(request)
+    async with deps.store.transaction() as conn:
+        row = await conn.fetch_one(
+            "SELECT item_code, submitted_by FROM applications WHERE id = :id",
+            {"id": application_id},
+        )
+    if row is None or row["submitted_by"] != caller_of(request):
+        raise ApplicationNotFound(application_id)
+    require_item_allowed(request, row["item_code"])
+
+
 async def _json_body(request: web.Request) -> Any:
     try:
         return await request.json()
@@ -111,12 +145,18 @@ def _deps(request: web.Request) -> Deps:
 
 
 @routes.post("/v1/attachments")
+@_partner_route
 @_problems
 async def upload_attachment(request: web.Request) -> web.Response:
-    """Store one file; 201 with its digest when new, 200 when it was already stored."""
+    """Store one file; 201 with its digest when new, 200 when it was already stored.
+
+    The signature check has read the body already (its Content-Digest covers all of
+    it, within ``server.max_body_bytes``), so the file is taken from those bytes.
+    """
     deps = _deps(request)
+    body = await request.read()
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
+        reader = MultipartReader(request.headers, _in_memory(body))
         part = await reader.next()
         while part is not None and not (isinstance(part, BodyPartReader) and part.filename):
             part = await reader.next()
@@ -125,9 +165,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
         media_type = part.headers.get("Content-Type", "application/octet-stream")
         stored = await deps.attachments.save(_part_chunks(part), media_type)
     else:
-        stored = await deps.attachments.save(
-            request.content.iter_chunked(_CHUNK), request.content_type
-        )
+        stored = await deps.attachments.save(_slices(body), request.content_type)
     async with deps.store.transaction() as conn:
         await conn.execute(
             "INSERT INTO attachments (digest, media_type, size, created_at) VALUES (:digest, "
@@ -150,7 +188,25 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
+async def _slices(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), _CHUNK):
+        yield body[start : start + _CHUNK]
+
+
+def _in_memory(body: bytes) -> StreamReader:
+    """A stream over bytes already read, for aiohttp's multipart parser.
+
+    The limit exceeds the body, so the stream never asks its (detached) protocol
+    to pause reading.
+    """
+    stream = StreamReader(BaseProtocol(asyncio.get_running_loop()), len(body) + 1)
+    stream.feed_data(body)
+    stream.feed_eof()
+    return stream
+
+
 @routes.post("/v1/applications")
+@_partner_route
 @_problems
 async def submit_application(request: web.Request) -> web.Response:
     """Take an application in; see `gateway.applications.intake`."""
@@ -158,12 +214,18 @@ async def submit_application(request: web.Request) -> web.Response:
     if key is not None and not _SANE_KEY.match(key):
         raise invalid([FieldError(IDEMPOTENCY_HEADER, "幂等键应为1至200个可见ASCII字符")])
     body = await _json_body(request)
+    # An item the partner may not submit is refused before anything is checked or
+    # written; a missing or malformed item code is left to validation (422).
+    if isinstance(body, dict) and isinstance(body.get("item_code"), str):
+        require_item_allowed(request, body["item_code"])
     result = await intake.submit(
         _deps(request),
         body,
         request_id=request_id_of(request) or "",
         caller=caller_of(request),
         idempotency_key=key,
+        evidence=evidence_of(request),
+        signed_body=await request.read(),
     )
     headers = {"Location": result.body["status_url"]}
     if result.replayed:
@@ -174,9 +236,10 @@ async def submit_application(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/applications")
+@_partner_route
 @_problems
 async def list_applications(request: web.Request) -> web.Response:
-    """A page of applications, newest first; filters in the query string."""
+    """A page of the caller's applications, newest first; filters in the query string."""
     deps = _deps(request)
     return web.json_response(await queries.page(deps, _filters(request, deps)))
 
@@ -221,6 +284,7 @@ def _filters(request: web.Request, deps: Deps) -> queries.Filters:
         applicant_index=applicant_index,
         cursor=query.get("cursor"),
         limit=parsed("limit", limit, "应为1至200之间的整数") or 50,
+        submitted_by=caller_of(request),
     )
     if errors:
         raise invalid(errors)
@@ -228,16 +292,23 @@ def _filters(request: web.Request, deps: Deps) -> queries.Filters:
 
 
 @routes.get("/v1/applications/{id}")
+@_partner_route
 @_problems
 async def get_application(request: web.Request) -> web.Response:
-    """One application: status, history, due dates, region case number (masked)."""
-    return web.json_response(await queries.get(_deps(request), request.match_info["id"]))
+    """One application: status, history, due dates, region case number (masked),
+    and the submission's signature evidence."""
+    view = await queries.get(
+        _deps(request), request.match_info["id"], submitted_by=caller_of(request)
+    )
+    return web.json_response(view)
 
 
 @routes.post("/v1/applications/{id}/supplements")
+@_partner_route
 @_problems
 async def post_supplement(request: web.Request) -> web.Response:
     """Supplied materials (补正 / 容缺), relayed as their own delivery."""
+    await _own_for_writing(request, request.match_info["id"])
     status, body = await actions.supplement(
         _deps(request),
         request.match_info["id"],
@@ -249,9 +320,11 @@ async def post_supplement(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/applications/{id}/withdrawal")
+@_partner_route
 @_problems
 async def post_withdrawal(request: web.Request) -> web.Response:
     """Withdraw before a decision."""
+    await _own_for_writing(request, request.match_info["id"])
     body = await actions.withdraw(
         _deps(request),
         request.match_info["id"],
@@ -263,9 +336,11 @@ async def post_withdrawal(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/applications/{id}/rating")
+@_partner_route
 @_problems
 async def post_rating(request: web.Request) -> web.Response:
     """好差评, once per application, after a final state."""
+    await _own_for_writing(request, request.match_info["id"])
     body = await actions.rate(
         _deps(request),
         request.match_info["id"],

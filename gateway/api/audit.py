@@ -1,4 +1,5 @@
-"""Audit REST routes: the latest signed checkpoint, inclusion and consistency proofs.
+"""Audit REST routes: the latest signed checkpoint, inclusion and consistency proofs,
+and the checkpoint signing keys.
 
 Proofs are given against signed checkpoints only: an inclusion proof for an
 entry not yet covered by a checkpoint is a 404 (retry after the next one), since
@@ -57,6 +58,19 @@ async def _checkpoint_of_size(request: web.Request, size: int) -> Checkpoint:
         raise Problem(404, "No such checkpoint", f"There is no checkpoint of size {size}.",
                       type_="audit-no-checkpoint")  # fmt: skip
     return Checkpoint.from_row(row)
+
+
+@routes.get("/v1/audit/keys")
+async def keys(request: web.Request) -> web.Response:
+    """The public keys checkpoints are signed with, as a JWK Set (RFC 7517 / RFC 8037).
+
+    With them, the holder of a receipt checks a checkpoint's signature offline.
+    """
+    return web.json_response(
+        {"keys": request.app[AUDIT].jwks},
+        content_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
 
 
 @routes.get("/v1/audit/checkpoints/latest")

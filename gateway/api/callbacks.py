@@ -13,6 +13,7 @@ from aiohttp import web
 
 from adapters.base import PushAdapter
 from gateway.adapters_registry import ADAPTERS
+from gateway.api.applications import APPLICATIONS
 from gateway.api.problems import Problem
 from gateway.app_keys import STORE
 from gateway.errors import CallbackRejected
@@ -35,5 +36,6 @@ async def region_callback(request: web.Request) -> web.StreamResponse:
         except CallbackRejected as exc:
             log.warning("region.callback_refused", reason=exc.reason)
             return adapter.callback_reply(exc)
-        await apply_events(request.app[STORE], events)
+        journal = request.app[APPLICATIONS].journal
+        await apply_events(request.app[STORE], events, journal=journal)
         return adapter.callback_reply(None)

@@ -10,6 +10,7 @@ import hmac
 
 from aiohttp import web
 
+from gateway.api.applications import APPLICATIONS
 from gateway.api.problems import Problem
 from gateway.app_keys import SETTINGS, STORE
 from gateway.relay import deliveries
@@ -58,7 +59,12 @@ async def list_deliveries(request: web.Request) -> web.Response:
 @routes.post("/v1/ops/deliveries/{id}/replay")
 async def replay_one(request: web.Request) -> web.Response:
     actor = _require_ops(request)
-    result = await replay_delivery(request.app[STORE], request.match_info["id"], actor=actor)
+    result = await replay_delivery(
+        request.app[STORE],
+        request.match_info["id"],
+        actor=actor,
+        journal=request.app[APPLICATIONS].journal,
+    )
     if not result.replayed:
         status = 404 if result.reason == "no such delivery" else 409
         raise Problem(status, detail=result.reason, delivery_id=result.delivery_id)
@@ -69,6 +75,9 @@ async def replay_one(request: web.Request) -> web.Response:
 async def replay_failed(request: web.Request) -> web.Response:
     actor = _require_ops(request)
     results = await replay_all_failed(
-        request.app[STORE], actor=actor, region=request.query.get("region")
+        request.app[STORE],
+        actor=actor,
+        journal=request.app[APPLICATIONS].journal,
+        region=request.query.get("region"),
     )
     return web.json_response({"results": [r.as_dict() for r in results]})

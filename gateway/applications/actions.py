@@ -87,8 +87,9 @@ async def supplement(
         delivery_id = await outbox.enqueue(conn, envelope, cipher=deps.cipher)
         await state_machine.record_event(
             conn,
-            application_id,
+            row,
             "supplement",
+            journal=deps.journal,
             actor=caller,
             occurred_at=state_machine.now_utc(),
             detail={
@@ -130,6 +131,7 @@ async def withdraw(
             conn,
             application_id,
             Status.WITHDRAWN,
+            journal=deps.journal,
             origin=Origin.CLIENT,
             actor=caller,
             detail={"request_id": request_id, "reason": request.reason},
@@ -188,11 +190,17 @@ async def rate(
         delivery_id = await outbox.enqueue(conn, envelope, cipher=deps.cipher)
         await state_machine.record_event(
             conn,
-            application_id,
+            row,
             "rating",
+            journal=deps.journal,
             actor=caller,
             occurred_at=state_machine.now_utc(),
-            detail={"level": request.level, "setting": request.setting, "delivery_id": delivery_id},
+            detail={
+                "request_id": request_id,
+                "level": request.level,
+                "setting": request.setting,
+                "delivery_id": delivery_id,
+            },
         )
     log.info("application.rated", application_id=application_id, level=request.level)
     return {"application_id": application_id, "level": request.level, "delivery_id": delivery_id}

@@ -2,12 +2,15 @@
 
 `submit` answers in one of four ways, all decided inside one transaction:
 
-- a new application: the row, its ``received`` history event, the submission's
-  delivery row and the Idempotency-Key record are written together (202);
+- a new application: the row, its ``received`` history event and audit entry, the
+  submission's delivery row and the Idempotency-Key record are written together
+  (202); the receipt carries the audit entry's position and is signed with the
+  gateway key when one is unlocked;
 - a replay: the same Idempotency-Key with the same body returns the stored answer;
 - a conflict: the same key with another body raises `IdempotencyConflict` (409);
 - a business duplicate: the same applicant (blind index) + item + material files
-  within the configured window answers with the existing application (200).
+  from the same caller within the configured window answers with the existing
+  application (200).
 
 SQLite serialises transactions, so concurrent requests with one key see each
 other. On PostgreSQL two may race past the lookup; the key's primary key refuses
@@ -25,14 +28,16 @@ from typing import Any
 import structlog
 import uuid6
 
-from gateway.applications import deadlines, records, state_machine
+from gateway.applications import deadlines, proof, records, state_machine
 from gateway.applications.checks import validate_request
 from gateway.applications.models import ApplicationRequest, Attestation, MaterialInput
 from gateway.applications.status import Status
+from gateway.audit import Position
 from gateway.catalog.models import Item, TrustLevel
 from gateway.envelope import Delivery, SubmissionBody
 from gateway.errors import FieldError, IdempotencyConflict, InvalidApplication, UniqueViolation
 from gateway.relay import outbox
+from gateway.security.evidence import SubmissionEvidence
 from gateway.store import Connection
 
 log = structlog.get_logger(__name__)
@@ -61,18 +66,26 @@ async def submit(
     request_id: str,
     caller: str,
     idempotency_key: str | None,
+    evidence: SubmissionEvidence | None = None,
+    signed_body: bytes | None = None,
 ) -> IntakeResult:
     """Check `body` and take the application in; see the module docstring for answers.
 
-    Raises `InvalidApplication` (every bad field; nothing is written) or
-    `IdempotencyConflict`.
+    A partner's submission comes with its `evidence` (the verified RFC 9421
+    signature) and the exact `signed_body` bytes: both are kept with the
+    application (the body sealed like other personal data), so the signature can
+    be re-checked later. Raises `InvalidApplication` (every bad field; nothing is
+    written) or `IdempotencyConflict`.
     """
     request, item = validate_request(body, deps.catalog)
     await check_attachments(deps, item, request.materials, request.attestation)
     digest = request_hash(body)
+    signed = proof.Signed(evidence, signed_body) if evidence is not None else None
     for attempt in (1, 2):
         try:
-            return await _take_in(deps, request, item, request_id, caller, idempotency_key, digest)
+            return await _take_in(
+                deps, request, item, request_id, caller, idempotency_key, digest, signed
+            )
         except UniqueViolation as exc:
             if attempt == 2 or "idempotency" not in (exc.constraint or str(exc)):
                 raise
@@ -138,6 +151,7 @@ async def _take_in(
     caller: str,
     idempotency_key: str | None,
     digest: str,
+    signed: proof.Signed | None,
 ) -> IntakeResult:
     now = state_machine.now_utc()
     today = state_machine.local_date(now)
@@ -163,26 +177,28 @@ async def _take_in(
                 if stored["request_hash"] != digest:
                     raise IdempotencyConflict(idempotency_key)
                 return IntakeResult(stored["status_code"], json.loads(stored["response"]), True)
-        existing = await _business_duplicate(deps, conn, blind, item.code, print_, now)
+        existing = await _business_duplicate(deps, conn, blind, item.code, print_, now, caller)
         if existing is not None:
             row = await state_machine.load(conn, existing)
-            body = _answer(deps, row, item, today, duplicate=True)
+            position = await deps.journal.received_position(conn, existing)
+            body = _answer(deps, row, item, today, position, duplicate=True)
             result = IntakeResult(200, body, duplicate_of=existing)
         else:
             row = await _insert(
-                deps, conn, request, item, materials, blind, print_, now, request_id, caller
+                deps, conn, request, item, materials, blind, print_, now, request_id, caller, signed
             )
-            await state_machine.record_event(
+            await _enqueue_submission(deps, conn, row, request, item, request_id)
+            position = await state_machine.record_event(
                 conn,
-                row["id"],
+                row,
                 "transition",
+                journal=deps.journal,
                 actor=caller,
                 occurred_at=now,
                 to_status=Status.RECEIVED.value,
-                detail={"request_id": request_id},
+                detail=_received_detail(request, materials, request_id, signed),
             )
-            await _enqueue_submission(deps, conn, row, request, item, request_id)
-            result = IntakeResult(202, _answer(deps, row, item, today, duplicate=False))
+            result = IntakeResult(202, _answer(deps, row, item, today, position, duplicate=False))
         if idempotency_key is not None:
             await conn.execute(
                 "INSERT INTO idempotency_keys (scope, key, request_hash, application_id, "
@@ -209,20 +225,28 @@ async def _take_in(
 
 
 async def _business_duplicate(
-    deps: records.Deps, conn: Connection, blind: str, item_code: str, print_: str, now: Any
+    deps: records.Deps,
+    conn: Connection,
+    blind: str,
+    item_code: str,
+    print_: str,
+    now: Any,
+    caller: str,
 ) -> str | None:
+    # Only the caller's own applications: another partner's case is not ours to show.
     window = deps.settings.duplicate_window_minutes
     if window == 0:
         return None
     row = await conn.fetch_one(
         "SELECT id FROM applications WHERE applicant_index = :blind AND item_code = :item "
-        "AND material_fingerprint = :print AND created_at >= :since "
+        "AND material_fingerprint = :print AND created_at >= :since AND submitted_by = :caller "
         "AND status NOT IN ('withdrawn', 'rejected', 'relay_failed') ORDER BY id DESC LIMIT 1",
         {
             "blind": blind,
             "item": item_code,
             "print": print_,
             "since": (now - timedelta(minutes=window)).isoformat(),
+            "caller": caller,
         },
     )
     return None if row is None else str(row["id"])
@@ -239,6 +263,7 @@ async def _insert(
     now: Any,
     request_id: str,
     caller: str,
+    signed: proof.Signed | None,
 ) -> dict[str, Any]:
     application_id = str(uuid6.uuid7())
     today = state_machine.local_date(now)
@@ -276,6 +301,11 @@ async def _insert(
         "paused_working_days": 0,
         "last_region_event_at": None,
         "submitted_by": caller,
+        "evidence": signed.evidence.model_dump_json() if signed else None,
+        "submission_body": proof.seal_body(deps.cipher, application_id, signed),
+        "attestation_signed": proof.signed_attestation(
+            deps.signer, application_id, item, request.attestation, now
+        ),
         "created_at": now.isoformat(),
         "updated_at": now.isoformat(),
     }
@@ -316,14 +346,46 @@ async def _enqueue_submission(
     await outbox.enqueue(conn, envelope, cipher=deps.cipher)
 
 
-def _answer(
-    deps: records.Deps, row: dict[str, Any], item: Item, today: Any, *, duplicate: bool
+def _received_detail(
+    request: ApplicationRequest,
+    materials: list[dict[str, Any]],
+    request_id: str,
+    signed: proof.Signed | None,
 ) -> dict[str, Any]:
+    """The ``received`` history detail: what came in, by digest, never by content."""
+    detail: dict[str, Any] = {
+        "request_id": request_id,
+        "channel": request.channel.value,
+        "handling_mode": request.handling_mode.value,
+        "receiving_region": request.receiving_region,
+        "materials": [m["material_id"] for m in materials if m["provided"]],
+        "deferred_materials": [m["material_id"] for m in materials if not m["provided"]],
+        "attachments": [d for m in materials for d in m["attachments"]],
+    }
+    if request.attestation is not None:
+        detail["attested"] = list(request.attestation.attachments)
+    if signed is not None:
+        detail["submission"] = proof.submission_digests(signed.evidence)
+    return detail
+
+
+def _answer(
+    deps: records.Deps,
+    row: dict[str, Any],
+    item: Item,
+    today: Any,
+    position: Position | None,
+    *,
+    duplicate: bool,
+) -> dict[str, Any]:
+    receipt = proof.seal_receipt(
+        records.receipt(row, item, deps.catalog, today), row, position, deps.signer
+    )
     return {
         "id": row["id"],
         "request_id": row["request_id"],
         "status": row["status"],
         "status_url": f"/v1/applications/{row['id']}",
         "duplicate": duplicate,
-        "receipt": records.receipt(row, item, deps.catalog, today),
+        "receipt": receipt,
     }

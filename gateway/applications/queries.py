@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.applications import deadlines, records, state_machine
 from gateway.applications.status import FINAL_STATUSES, Status
+from gateway.errors import ApplicationNotFound
 
 _NOT_RUNNING = (*(s.value for s in FINAL_STATUSES), Status.SPECIAL_PROCEDURE.value)
 
@@ -32,12 +33,22 @@ class Filters:
     applicant_index: str | None = None
     cursor: str | None = None
     limit: int = 50
+    submitted_by: str | None = None  # only this caller's applications
 
 
-async def get(deps: records.Deps, application_id: str) -> dict[str, Any]:
-    """One case: status, due dates, region case number, history, deliveries."""
+async def get(
+    deps: records.Deps, application_id: str, *, submitted_by: str | None = None
+) -> dict[str, Any]:
+    """One case: status, due dates, region case number, history, deliveries, and
+    the submission's signature evidence and signed attestation, if any.
+
+    With `submitted_by`, a case someone else submitted raises `ApplicationNotFound`
+    exactly like an unknown id (ids do not leak).
+    """
     async with deps.store.transaction() as conn:
         row = await state_machine.load(conn, application_id)
+        if submitted_by is not None and row["submitted_by"] != submitted_by:
+            raise ApplicationNotFound(application_id)
         events = await conn.fetch_all(
             "SELECT * FROM application_events WHERE application_id = :id ORDER BY id",
             {"id": application_id},
@@ -55,10 +66,16 @@ async def get(deps: records.Deps, application_id: str) -> dict[str, Any]:
     view = records.summary(row, today, deps.settings.due_soon_working_days)
     view["materials"] = json.loads(row["materials"])
     view["attestation"] = json.loads(row["attestation"]) if row["attestation"] else None
+    view["attestation_signed"] = _json_or_none(row["attestation_signed"])
+    view["evidence"] = _json_or_none(row["evidence"])
     view["history"] = [records.event_view(event) for event in events]
     view["deliveries"] = deliveries
     view["rating"] = {**rating, "indicators": json.loads(rating["indicators"])} if rating else None
     return view
+
+
+def _json_or_none(text: str | None) -> Any:
+    return json.loads(text) if text else None
 
 
 async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
@@ -94,6 +111,9 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
     if filters.applicant_index is not None:
         clauses.append("applicant_index = :applicant_index")
         params["applicant_index"] = filters.applicant_index
+    if filters.submitted_by is not None:
+        clauses.append("submitted_by = :submitted_by")
+        params["submitted_by"] = filters.submitted_by
     if filters.cursor is not None:
         clauses.append("id < :cursor")
         params["cursor"] = filters.cursor

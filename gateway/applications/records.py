@@ -17,7 +17,9 @@ from typing import Any
 
 from gateway.applications import deadlines, identifiers
 from gateway.applications.attachments import AttachmentStore
+from gateway.applications.journal import Journal
 from gateway.applications.models import ApplicationRequest, EnterpriseApplicant, MaterialInput
+from gateway.applications.proof import SignDocument
 from gateway.applications.status import Status
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import Item
@@ -29,13 +31,20 @@ from gateway.store import Row, Store
 
 @dataclass(frozen=True)
 class Deps:
-    """What the application services need, passed in explicitly."""
+    """What the application services need, passed in explicitly.
+
+    `journal` mirrors every history event into the audit log; `signer` signs
+    receipts and staff attestations with the gateway key (None when the gateway
+    has no unlocked key: documents then go out unsigned).
+    """
 
     store: Store
     catalog: Catalog
     cipher: PiiCipher
     attachments: AttachmentStore
     settings: ApplicationSettings
+    journal: Journal
+    signer: SignDocument | None = None
 
 
 def personal_of(request: ApplicationRequest) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from gateway.applications.journal import Journal
 from gateway.applications.state_machine import Origin, load, record_event, transition
 from gateway.applications.status import Status
 from gateway.envelope import RegionAck
@@ -25,7 +26,10 @@ RELAY_ACTOR = "system:relay"
 
 
 class ApplicationOutcomes:
-    """The relay's `DeliveryListener` for applications."""
+    """The relay's `DeliveryListener` for applications; history goes through `journal`."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
 
     async def delivered(
         self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
@@ -40,6 +44,7 @@ class ApplicationOutcomes:
                 record.application_id,
                 Status.FORWARDED,
                 origin=Origin.RELAY,
+                journal=self._journal,
                 actor=RELAY_ACTOR,
                 at=now,
                 changes={"region_case_no": case_no} if case_no else None,
@@ -53,8 +58,9 @@ class ApplicationOutcomes:
             )
         await record_event(
             conn,
-            record.application_id,
+            row,
             f"{record.kind}_delivered",
+            journal=self._journal,
             actor=RELAY_ACTOR,
             occurred_at=now,
             detail={"delivery_id": record.id, "region_case_no": case_no},
@@ -71,6 +77,7 @@ class ApplicationOutcomes:
                 record.application_id,
                 Status.RELAY_FAILED,
                 origin=Origin.RELAY,
+                journal=self._journal,
                 actor=RELAY_ACTOR,
                 at=now,
                 detail={"delivery_id": record.id, "reason": reason_zh},
@@ -78,8 +85,9 @@ class ApplicationOutcomes:
             return
         await record_event(
             conn,
-            record.application_id,
+            row,
             f"{record.kind}_failed",
+            journal=self._journal,
             actor=RELAY_ACTOR,
             occurred_at=now,
             detail={"delivery_id": record.id, "reason": reason_zh},
@@ -95,14 +103,16 @@ class ApplicationOutcomes:
                 application_id,
                 Status.RECEIVED,
                 origin=Origin.RELAY,
+                journal=self._journal,
                 actor=actor,
                 detail={"delivery_id": delivery["id"], "replay": True},
             )
             return
         await record_event(
             conn,
-            application_id,
+            row,
             f"{kind}_replayed",
+            journal=self._journal,
             actor=actor,
             occurred_at=datetime.now(UTC),
             detail={"delivery_id": delivery["id"]},

@@ -7,6 +7,7 @@ a change against it, moves the row, keeps the deadline clocks and appends the
 history event, all on the caller's transaction. `apply_status_event` takes a
 region's `StatusEvent` and never fails on a late, repeated or out-of-order one:
 it is absorbed and recorded as ignored, and a final state never moves back.
+Every history event is mirrored into the audit log (`Journal`) on the same transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from gateway.applications import deadlines
+from gateway.applications.journal import Journal
 from gateway.applications.status import Status
+from gateway.audit import Position
 from gateway.envelope import StatusEvent
 from gateway.errors import ApplicationNotFound, TransitionRefused
 from gateway.store import Connection, Row
@@ -146,26 +149,33 @@ async def load(conn: Connection, application_id: str) -> Row:
 
 async def record_event(
     conn: Connection,
-    application_id: str,
+    application: Mapping[str, Any],
     kind: str,
     *,
+    journal: Journal,
     actor: str,
     occurred_at: datetime,
     from_status: str | None = None,
     to_status: str | None = None,
     region_event_id: str | None = None,
+    request_id: str | None = None,
     detail: Mapping[str, Any] | None = None,
-) -> None:
-    """Append one history event. Every history write of the package goes through here.
+) -> Position:
+    """Append one history event and its audit entry; return the audit position.
 
-    Seam: the tamper-evident audit log appends here too, on this same transaction.
+    Every history write of the package goes through here. `application` is the
+    application row (its id, item code and competent region are used). Both rows
+    are written on the caller's transaction, so they commit or roll back together.
+    `request_id` defaults to the detail's ``request_id``. Raises `InvalidAuditEntry`
+    (e.g. a malformed actor) or `StoreError`.
     """
+    details = dict(detail or {})
     await conn.execute(
         "INSERT INTO application_events (application_id, kind, from_status, to_status, actor, "
         "region_event_id, occurred_at, recorded_at, detail) VALUES (:application_id, :kind, "
         ":from_status, :to_status, :actor, :region_event_id, :occurred_at, :recorded_at, :detail)",
         {
-            "application_id": application_id,
+            "application_id": application["id"],
             "kind": kind,
             "from_status": from_status,
             "to_status": to_status,
@@ -173,8 +183,20 @@ async def record_event(
             "region_event_id": region_event_id,
             "occurred_at": occurred_at.isoformat(),
             "recorded_at": now_utc().isoformat(),
-            "detail": json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
+            "detail": json.dumps(details, ensure_ascii=False, default=str),
         },
+    )
+    # Appended last in the transaction: on PostgreSQL it holds the append lock to commit.
+    return await journal.append(
+        conn,
+        application,
+        kind,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        region_event_id=region_event_id,
+        request_id=request_id or details.get("request_id"),
+        detail=json.loads(json.dumps(details, default=str)),
     )
 
 
@@ -183,6 +205,7 @@ async def transition(
     application_id: str,
     target: Status,
     *,
+    journal: Journal,
     origin: Origin,
     actor: str,
     at: datetime | None = None,
@@ -211,10 +234,12 @@ async def transition(
     )
     if changed != 1:  # someone moved it between our read and write (PostgreSQL)
         raise TransitionRefused(application_id, current.value, target.value, "办件状态已被并发修改")
+    updated = {**row, **values}
     await record_event(
         conn,
-        application_id,
+        updated,
         "transition",
+        journal=journal,
         actor=actor,
         occurred_at=moment,
         from_status=current.value,
@@ -229,7 +254,7 @@ async def transition(
         to_status=target.value,
         actor=actor,
     )
-    return {**row, **values}
+    return updated
 
 
 def _clock_changes(row: Row, current: Status, target: Status, today: date) -> dict[str, Any]:
@@ -266,7 +291,9 @@ def due_columns(row: Mapping[str, Any], counted_from: date, paused: int) -> dict
     return result
 
 
-async def apply_status_event(conn: Connection, event: StatusEvent) -> EventOutcome:
+async def apply_status_event(
+    conn: Connection, event: StatusEvent, *, journal: Journal
+) -> EventOutcome:
     """Apply one region event to its application, on the caller's transaction.
 
     Never raises for a late, repeated or out-of-order event: a repeated event id
@@ -301,8 +328,9 @@ async def apply_status_event(conn: Connection, event: StatusEvent) -> EventOutco
     if reason is not None:
         await record_event(
             conn,
-            row["id"],
+            row,
             "ignored",
+            journal=journal,
             actor=f"region:{event.region}",
             occurred_at=event.occurred_at,
             from_status=current.value,
@@ -323,6 +351,7 @@ async def apply_status_event(conn: Connection, event: StatusEvent) -> EventOutco
         conn,
         row["id"],
         event.status,
+        journal=journal,
         origin=Origin.REGION,
         actor=f"region:{event.region}",
         at=event.occurred_at,

@@ -20,7 +20,7 @@ from gateway.audit.checkpoints import (
     Ed25519CheckpointSigner,
     jwk_thumbprint,
 )
-from gateway.audit.log import AuditLog, Entry, Position, pseudonymise
+from gateway.audit.log import AuditLog, Entry, Position, looks_personal, pseudonymise
 from gateway.audit.proofs import ProofService
 from gateway.audit.sealer import Sealer
 from gateway.audit.service import AUDIT, AuditService, running_audit
@@ -41,6 +41,7 @@ __all__ = [
     "Sealer",
     "Verifier",
     "jwk_thumbprint",
+    "looks_personal",
     "pseudonymise",
     "running_audit",
     "verify_store",

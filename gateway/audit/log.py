@@ -46,6 +46,7 @@ __all__ = [
     "Entry",
     "Position",
     "format_time",
+    "looks_personal",
     "pseudonymise",
 ]
 
@@ -58,7 +59,10 @@ GENESIS_PREV = bytes(32)
 MAX_DATA_BYTES = 16_384
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
-_ACTOR = re.compile(r"^(?:system(?::[a-z0-9_.-]{1,64})?|(?:staff|partner):[A-Za-z0-9._@-]{1,128})$")
+_ACTOR = re.compile(
+    r"^(?:system(?::[a-z0-9_.-]{1,64})?|(?:staff|partner):[A-Za-z0-9._@-]{1,128}"
+    r"|region:[a-z][a-z0-9_]{0,63})$"
+)
 _REGION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 # A resident ID number (18 characters, last may be X) or a mainland mobile number,
@@ -148,9 +152,18 @@ def _check(field: str, value: str | None, pattern: re.Pattern[str], *, required:
         raise InvalidAuditEntry(f"{field} {value!r} is not well formed", field=field)
 
 
+def looks_personal(value: str) -> bool:
+    """Whether `value` holds something shaped like a resident ID or mobile number.
+
+    `AuditLog.append` refuses data containing such a value; callers recording
+    values they do not control (a region's event id) can check first.
+    """
+    return _PERSONAL.search(value) is not None
+
+
 def _refuse_personal_data(value: Any, path: str) -> None:
     if isinstance(value, str):
-        if _PERSONAL.search(value):
+        if looks_personal(value):
             raise InvalidAuditEntry(
                 f"{path} looks like an ID or phone number: record pseudonymise(value) instead",
                 field=path,
@@ -200,7 +213,8 @@ class AuditLog:
         """Write one entry on `conn`, inside the caller's transaction; return its position.
 
         `kind` is a dotted event name (``application.received``); `actor` is
-        ``system``, ``system:<component>``, ``staff:<id>`` or ``partner:<id>``;
+        ``system``, ``system:<component>``, ``staff:<id>``, ``partner:<id>`` or
+        ``region:<region key>`` (a region system's own report);
         `data` a JSON object without personal data in the clear. The position is
         final only once the caller's transaction commits. Raises
         `InvalidAuditEntry` (nothing written) or `StoreError`.

@@ -9,9 +9,13 @@ from typing import Any
 
 import click
 
+from gateway.applications.journal import Journal
+from gateway.audit import AuditLog
 from gateway.cli_support import config_option, require_database, settings_or_fail, with_store
+from gateway.config import Settings
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
+from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Store
 
 
@@ -73,9 +77,12 @@ def replay_command(
     actor = f"ops:{getpass.getuser()}"
 
     async def work(store: Store) -> list[dict[str, object]]:
+        journal = _journal(settings, store)
         if delivery_id:
-            return [(await replay_delivery(store, delivery_id, actor=actor)).as_dict()]
-        return [r.as_dict() for r in await replay_all_failed(store, actor=actor, region=region)]
+            result = await replay_delivery(store, delivery_id, actor=actor, journal=journal)
+            return [result.as_dict()]
+        results = await replay_all_failed(store, actor=actor, journal=journal, region=region)
+        return [result.as_dict() for result in results]
 
     results = with_store(settings, work)
     if as_json:
@@ -86,3 +93,13 @@ def replay_command(
             click.echo(f"{result['delivery_id']}  {outcome}")
     if any(not result["replayed"] for result in results) and delivery_id:
         raise SystemExit(1)
+
+
+def _journal(settings: Settings, store: Store) -> Journal:
+    """The application history + audit writer, as the gateway builds it.
+
+    The running gateway's sealer checkpoints these entries on its next round.
+    """
+    pii = settings.pii
+    keys = load_keys(pii.keys, pii.active_key, pii.index_key, settings.data_dir)
+    return Journal(AuditLog(store.backend), PiiCipher(keys))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from gateway.applications.journal import Journal
 from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.relay import deliveries
 from gateway.store import Store
@@ -30,7 +31,9 @@ class ReplayResult:
         return {"delivery_id": self.delivery_id, "replayed": self.replayed, "reason": self.reason}
 
 
-async def replay_delivery(store: Store, delivery_id: str, *, actor: str) -> ReplayResult:
+async def replay_delivery(
+    store: Store, delivery_id: str, *, actor: str, journal: Journal
+) -> ReplayResult:
     """Queue the dead letter `delivery_id` again; say why not if it is not one."""
     async with store.transaction() as conn:
         row = await conn.fetch_one(
@@ -41,17 +44,17 @@ async def replay_delivery(store: Store, delivery_id: str, *, actor: str) -> Repl
             return ReplayResult(delivery_id, False, "no such delivery")
         if not await deliveries.replay(conn, delivery_id, now=datetime.now(UTC)):
             return ReplayResult(delivery_id, False, f"not a dead letter (state {row['state']})")
-        await ApplicationOutcomes().replayed(conn, row, actor)
+        await ApplicationOutcomes(journal).replayed(conn, row, actor)
     log.info("relay.replayed", delivery_id=delivery_id, actor=actor)
     return ReplayResult(delivery_id, True)
 
 
 async def replay_all_failed(
-    store: Store, *, actor: str, region: str | None = None
+    store: Store, *, actor: str, journal: Journal, region: str | None = None
 ) -> list[ReplayResult]:
     """Replay every dead letter (of `region`, if given)."""
     async with store.transaction() as conn:
         rows = await deliveries.list_deliveries(
             conn, state=deliveries.FAILED, region=region, limit=100_000
         )
-    return [await replay_delivery(store, row["id"], actor=actor) for row in rows]
+    return [await replay_delivery(store, row["id"], actor=actor, journal=journal) for row in rows]

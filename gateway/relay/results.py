@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import structlog
 
 from adapters.base import PollAdapter
+from gateway.applications.journal import Journal
 from gateway.applications.state_machine import EventOutcome, apply_status_event
 from gateway.envelope import StatusEvent
 from gateway.errors import TongbanError
@@ -30,12 +31,14 @@ LIMIT :limit
 """
 
 
-async def apply_events(store: Store, events: Sequence[StatusEvent]) -> list[EventOutcome]:
+async def apply_events(
+    store: Store, events: Sequence[StatusEvent], *, journal: Journal
+) -> list[EventOutcome]:
     """Apply `events` in one transaction; return what happened to each."""
     if not events:
         return []
     async with store.transaction() as conn:
-        outcomes = [await apply_status_event(conn, event) for event in events]
+        outcomes = [await apply_status_event(conn, event, journal=journal) for event in events]
     for event, outcome in zip(events, outcomes, strict=True):
         log.info(
             "region.event",
@@ -47,7 +50,9 @@ async def apply_events(store: Store, events: Sequence[StatusEvent]) -> list[Even
     return outcomes
 
 
-async def poll_once(store: Store, adapter: PollAdapter, *, batch: int = 200) -> int:
+async def poll_once(
+    store: Store, adapter: PollAdapter, *, journal: Journal, batch: int = 200
+) -> int:
     """Ask `adapter`'s region about every open case it holds; return events applied."""
     async with store.transaction() as conn:
         rows = await conn.fetch_all(_OPEN_CASES, {"region": adapter.region, "limit": batch})
@@ -55,24 +60,33 @@ async def poll_once(store: Store, adapter: PollAdapter, *, batch: int = 200) -> 
     if not cases:
         return 0
     events = await adapter.poll(cases)
-    outcomes = await apply_events(store, events)
+    outcomes = await apply_events(store, events, journal=journal)
     return sum(outcome is EventOutcome.APPLIED for outcome in outcomes)
 
 
 async def poll_forever(
-    store: Store, adapters: Mapping[str, PollAdapter], intervals: Mapping[str, float]
+    store: Store,
+    adapters: Mapping[str, PollAdapter],
+    intervals: Mapping[str, float],
+    *,
+    journal: Journal,
 ) -> None:
     """Poll every pull region at its own interval until cancelled."""
     await asyncio.gather(
-        *(_poll_region(store, adapter, intervals[region]) for region, adapter in adapters.items())
+        *(
+            _poll_region(store, adapter, intervals[region], journal)
+            for region, adapter in adapters.items()
+        )
     )
 
 
-async def _poll_region(store: Store, adapter: PollAdapter, interval: float) -> None:
+async def _poll_region(
+    store: Store, adapter: PollAdapter, interval: float, journal: Journal
+) -> None:
     with structlog.contextvars.bound_contextvars(region=adapter.region):
         while True:
             try:
-                await poll_once(store, adapter)
+                await poll_once(store, adapter, journal=journal)
             except TongbanError as exc:  # region down or store busy: try again next round
                 log.warning("region.poll_failed", error=str(exc))
             await asyncio.sleep(interval)

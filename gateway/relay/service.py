@@ -88,7 +88,7 @@ def relay_context(
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         store, adapters = app[store_key], app[adapters_key]
-        cipher = app[APPLICATIONS].cipher
+        cipher, journal = app[APPLICATIONS].cipher, app[APPLICATIONS].journal
 
         def opener(row: Row) -> Envelope:
             return open_envelope(row, cipher)
@@ -98,7 +98,7 @@ def relay_context(
             store,
             clients,
             build_lanes(settings, list(clients), app[catalog_key]),
-            ApplicationOutcomes(),
+            ApplicationOutcomes(journal),
             opener=opener,
             instance=instance_name(),
             lease=timedelta(seconds=settings.relay.lease_seconds),
@@ -112,7 +112,9 @@ def relay_context(
         tasks = []
         if settings.relay.enabled:
             tasks.append(asyncio.create_task(worker.run(), name="relay-worker"))
-            tasks.append(asyncio.create_task(poll_forever(store, pollers, intervals)))
+            tasks.append(
+                asyncio.create_task(poll_forever(store, pollers, intervals, journal=journal))
+            )
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,13 @@ import click
 
 from gateway.config import load_settings
 from gateway.errors import TongbanError
-from gateway.security.client import Reply, get_application, load_partner_key, submit
+from gateway.security.client import (
+    Reply,
+    get_application,
+    load_partner_key,
+    submit,
+    upload_attachment,
+)
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.wiring import key_store
@@ -139,7 +146,11 @@ def _signer(key_path: Path, key_id: str, passphrase_file: Path | None) -> Reques
 
 
 def _show(reply: Reply) -> None:
-    text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body, indent=2)
+    text = (
+        reply.body
+        if isinstance(reply.body, str)
+        else json.dumps(reply.body, indent=2, ensure_ascii=False)
+    )
     click.echo(text)
     if not reply.ok:
         raise click.ClickException(f"the gateway answered HTTP {reply.status}")
@@ -148,6 +159,13 @@ def _show(reply: Reply) -> None:
 @partner.command("submit")
 @_with_partner_options
 @click.option("--idempotency-key", help="Reuse to retry safely; default: a new UUID.")
+@click.option(
+    "--attach",
+    "attachments",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file the application references by SHA-256; uploaded first. Repeatable.",
+)
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def submit_command(
     url: str,
@@ -155,20 +173,41 @@ def submit_command(
     key_id: str,
     passphrase_file: Path | None,
     idempotency_key: str | None,
+    attachments: tuple[Path, ...],
     file: Path,
 ) -> None:
-    """Submit the application in FILE (JSON), signed."""
+    """Submit the application in FILE (JSON), signed, after uploading its --attach files."""
     body = file.read_bytes()
     try:
         json.loads(body)
     except ValueError as exc:
         raise click.ClickException(f"{file} is not JSON: {exc}") from exc
     signer = _signer(key_path, key_id, passphrase_file)
+    files = [(path, path.read_bytes(), _media_type(path)) for path in attachments]
+
+    async def run() -> Reply:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            for path, content, media_type in files:
+                uploaded = await upload_attachment(
+                    url, signer, content, media_type, session=session
+                )
+                if not uploaded.ok:
+                    _show(uploaded)
+                click.echo(f"uploaded {path.name}: {uploaded.body['digest']}", err=True)
+            return await submit(url, signer, body, idempotency_key=idempotency_key, session=session)
+
     try:
-        reply = asyncio.run(submit(url, signer, body, idempotency_key=idempotency_key))
+        reply = asyncio.run(run())
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from exc
     _show(reply)
+
+
+def _media_type(path: Path) -> str:
+    guessed, _ = mimetypes.guess_type(path.name)
+    if guessed is None:
+        raise click.ClickException(f"cannot tell the media type of {path.name} from its name")
+    return guessed
 
 
 @partner.command("get")

@@ -1,6 +1,8 @@
 """The reference partner client: how a partner signs its calls to the gateway.
 
-This is the working example partners copy. It sends the JSON body bytes exactly
+This is the working example partners copy. A submission's files are uploaded
+first (`upload_attachment`, one signed raw-body POST each) and referenced in the
+application by their SHA-256 digests. It sends the JSON body bytes exactly
 as read (never re-serialised) and the URL exactly as signed, with
 ``Content-Type: application/json``, an ``Idempotency-Key``, and the RFC 9421
 signature made by `RequestSigner` over ``@method``, ``@target-uri``,
@@ -26,6 +28,7 @@ from gateway.errors import KeyStoreError
 from gateway.security.outbound import RequestSigner
 
 APPLICATIONS_PATH = "/v1/applications"
+ATTACHMENTS_PATH = "/v1/attachments"
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
@@ -77,6 +80,21 @@ async def submit(
     return await _send(
         "POST", base_url.rstrip("/") + APPLICATIONS_PATH, headers, body, signer, session
     )
+
+
+async def upload_attachment(
+    base_url: str,
+    signer: RequestSigner,
+    content: bytes,
+    media_type: str,
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> Reply:
+    """POST one file's bytes to ``{base_url}/v1/attachments``, signed; the reply holds
+    its SHA-256 ``digest``, which applications list under their materials."""
+    headers = {"Content-Type": media_type}
+    url = base_url.rstrip("/") + ATTACHMENTS_PATH
+    return await _send("POST", url, headers, content, signer, session)
 
 
 async def get_application(

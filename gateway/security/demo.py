@@ -8,6 +8,7 @@ unencrypted so the printed command runs as is. Production keys are made with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from pathlib import Path
@@ -23,11 +24,64 @@ from gateway.security.keys import KeyStore, b64url, raw_public, thumbprint, writ
 DEMO_PARTNER = "demo-partner"
 
 
+# A real catalogue item (Shenzhen, from its published guide) with three required
+# materials, each a file; its applicant is the standard GB 11643 sample number.
+DEMO_ITEM = "11440300MB2D0970524440125044003"  # 个体工商户注销登记
+_DEMO_MATERIALS = {
+    "material_1": "个体工商户登记（备案）申请书",
+    "material_2": "清税证明材料",
+    "material_4": "经办人身份证明复印件",
+}
+
+
+def write_demo_application(partner_dir: Path) -> tuple[Path, list[Path]]:
+    """Write the demo application and its attachment files (rewritten on every start).
+
+    The application is valid for `DEMO_ITEM` in the shipped catalogue; it lists each
+    file by SHA-256, so ``tongban partner submit --attach ...`` uploads them first.
+    Returns the application file and the attachment files.
+    """
+    files_dir = partner_dir / "attachments"
+    files_dir.mkdir(parents=True, exist_ok=True)
+    materials = []
+    attachments = []
+    for material_id, name in _DEMO_MATERIALS.items():
+        content = (
+            f"%PDF-1.4\n% Tongban demo attachment: {name} (not a real document)\n%%EOF\n"
+        ).encode()
+        path = files_dir / f"{material_id}.pdf"
+        path.write_bytes(content)
+        attachments.append(path)
+        materials.append(
+            {"material_id": material_id, "attachments": [hashlib.sha256(content).hexdigest()]}
+        )
+    document = {
+        "item_code": DEMO_ITEM,
+        "receiving_region": "dongguan",
+        "channel": "window",
+        "handling_mode": "full_online",
+        "applicant": {
+            "kind": "person",
+            "name": "张三",
+            "id_type": "resident_id",
+            "id_number": "11010519491231002X",
+        },
+        "phone": "13800138000",
+        "delivery": {"method": "window_pickup"},
+        "materials": materials,
+        "remarks": "示例申请（tongban demo），非真实办件",
+    }
+    example = partner_dir / "application.example.json"
+    example.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return example, attachments
+
+
 def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
     """Create (once) the gateway key ring and a demo partner; return settings overrides.
 
     The overrides (for the ``security`` section) set the demo key passphrase and
-    register the demo partner, allowed every item. Prints the example command.
+    register the demo partner, allowed every item. Writes a valid example
+    application with its files and prints the command that uploads and submits it.
     """
     keys_dir = data_dir / "keys"
     passphrase_file = keys_dir / "demo-passphrase"
@@ -53,15 +107,12 @@ def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
             ),
         )
     keyid = thumbprint(private.public_key())
-    example = partner_dir / "application.example.json"
-    if not example.exists():
-        # The shape of a submission belongs to the applications API; this is a sample.
-        document = {"item_code": "demo-item", "applicant": {"kind": "person", "name": "张三"}}
-        example.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    example, attachments = write_demo_application(partner_dir)
+    attach = " ".join(f"--attach {path}" for path in attachments)
     click.echo(
         f"Demo partner {DEMO_PARTNER!r} (keyid {keyid}); submit as a partner with:\n"
         f"  tongban partner submit --url http://127.0.0.1:{port} --key {key_file} "
-        f"--key-id {keyid} {example}",
+        f"--key-id {keyid} {attach} {example}",
         err=True,
     )
     return {

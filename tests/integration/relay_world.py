@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
+from partner_signing import PARTNER, SignedClient, partners_setting
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
 from gateway.adapters_registry import SANDBOX_GROUP, discover
@@ -84,7 +85,7 @@ class Sandbox:
 
 @dataclass
 class World:
-    gateway: TestClient[web.Request, web.Application]
+    gateway: SignedClient
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
 
     async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +127,7 @@ def world_settings(tmp_path: Path, port: int, sandbox_urls: dict[str, str]) -> S
             "server": {"port": port},
             "catalog": {"directory": str(TEST_CATALOGUE)},
             "applications": {"duplicate_window_minutes": 0},
+            "security": {"partners": partners_setting(PARTNER)},
             "adapters": adapters,
             "relay": FAST_RELAY,
         },
@@ -153,8 +155,9 @@ async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator
             servers.append(server)
             sandboxes[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
         settings = world_settings(tmp_path, port, {r: s.url for r, s in sandboxes.items()})
-        gateway = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=port))
-        async with gateway:
+        server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+        async with TestClient(server) as test_client:
+            gateway = SignedClient(test_client, PARTNER)
             await upload_example_attachments(gateway)
             yield World(gateway, sandboxes)
     finally:
@@ -162,7 +165,7 @@ async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator
             await server.close()
 
 
-async def upload_example_attachments(client: TestClient[web.Request, web.Application]) -> None:
+async def upload_example_attachments(client: SignedClient) -> None:
     for path in sorted((EXAMPLES / "attachments").iterdir()):
         media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
         response = await client.post(

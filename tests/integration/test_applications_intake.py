@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
+from partner_signing import PARTNER, SignedClient, partners_setting
 
 from gateway.app import STORE
 
-Client = TestClient[web.Request, web.Application]
+Client = SignedClient
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PROBLEM = "application/problem+json"
 
@@ -145,9 +145,11 @@ async def test_duplicate_detection_can_be_turned_off(tmp_path: Path) -> None:
                 "directory": str(EXAMPLES.parents[1] / "tests/data/applications_catalogue")
             },
             "applications": {"duplicate_window_minutes": 0},
+            "security": {"partners": partners_setting(PARTNER)},
         },
     )
-    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
+        client = SignedClient(test_client, PARTNER)
         body = example("full_online_enterprise")
         await client.post(
             "/v1/attachments",

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
 from aiohttp.test_utils import TestClient
+from partner_signing import PARTNER, SignedClient, multipart, partners_setting
 from structlog.typing import EventDict
 
 from gateway.api.applications import APPLICATIONS
@@ -22,7 +21,7 @@ from gateway.config import Settings
 from gateway.envelope import StatusEvent
 from gateway.relay.outbox import open_envelope
 
-Client = TestClient[web.Request, web.Application]
+Client = SignedClient
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PHOTO = hashlib.sha256((EXAMPLES / "attachments" / "photo.jpg").read_bytes()).hexdigest()
 
@@ -48,7 +47,7 @@ async def region_says(client: Client, case_id: str, status: Status, event_id: st
         occurred_at=datetime.now(UTC),
     )
     async with client.app[STORE].transaction() as conn:
-        await apply_status_event(conn, event)
+        await apply_status_event(conn, event, journal=client.app[APPLICATIONS].journal)
 
 
 async def deliveries(client: Client, case_id: str) -> list[dict[str, Any]]:
@@ -253,9 +252,10 @@ async def test_attachments_are_content_addressed_and_limited(
 ) -> None:
     data = b"%PDF-1.7\nhello"
     digest = hashlib.sha256(data).hexdigest()
-    form = aiohttp.FormData()
-    form.add_field("file", data, filename="a.pdf", content_type="application/pdf")
-    first = await applications_client.post("/v1/attachments", data=form)
+    form, content_type = multipart("file", "a.pdf", "application/pdf", data)
+    first = await applications_client.post(
+        "/v1/attachments", data=form, headers={"Content-Type": content_type}
+    )
     assert first.status == 201
     assert (await first.json())["digest"] == digest
     path = applications_settings.data_dir / "attachments" / digest[:2] / digest[2:4] / digest
@@ -290,9 +290,11 @@ async def test_attachment_over_the_size_limit_is_a_413(tmp_path: Path) -> None:
                 "directory": str(EXAMPLES.parents[1] / "tests/data/applications_catalogue")
             },
             "attachments": {"max_bytes": 1000},
+            "security": {"partners": partners_setting(PARTNER)},
         },
     )
-    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
+        client = SignedClient(test_client, PARTNER)
         response = await client.post(
             "/v1/attachments",
             data=b"%PDF-" + b"x" * 2000,

@@ -1,17 +1,26 @@
-"""`tongban demo` as a real subprocess: it becomes ready, and SIGTERM stops it cleanly."""
+"""`tongban demo` as a real subprocess: it becomes ready, SIGTERM stops it cleanly, and
+the partner command it prints works end to end."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from gateway.audit.merkle import verify_inclusion
+from gateway.security import verify_receipt
+from gateway.security.demo import DEMO_ITEM
 
 CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
 
@@ -22,7 +31,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 20.0) -> int:
+def wait_ready(url: str, process: subprocess.Popen[Any], seconds: float = 20.0) -> int:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -58,3 +67,72 @@ def test_demo_serves_readyz_and_exits_cleanly_on_signal(tmp_path: Path, signum: 
     assert process.returncode == 0, stderr.decode()
     assert b"gateway.stopped" in stderr
     assert (tmp_path / "d" / "tongban.db").exists()
+
+
+def test_demo_prints_a_partner_command_that_gets_a_signed_receipt(tmp_path: Path) -> None:
+    """The printed `tongban partner submit ...` runs as is: 202, a receipt that verifies
+    against the demo's JWKS, and an inclusion proof for its audit entry."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    env["TONGBAN_CATALOG__DIRECTORY"] = str(CATALOGS)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--data-dir", "d"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    # Drain stderr in a thread: a full pipe would stall the demo.
+    drain = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    drain.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert wait_ready(f"{base}/readyz", process) == 200
+        printed = next(line.strip() for line in lines if line.strip().startswith("tongban partner"))
+        command = [sys.executable, "-m", "gateway.cli", *shlex.split(printed)[1:]]
+        result = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        assert answer["status"] == "received"
+        assert answer["receipt"]["item"]["code"] == DEMO_ITEM
+        with urllib.request.urlopen(f"{base}/.well-known/tongban/keys", timeout=5) as response:  # noqa: S310 - loopback
+            jwks = json.load(response)
+        receipt = verify_receipt(answer["receipt"], jwks)
+        proof = wait_json(f"{base}{receipt['audit']['proof_url']}", process, seconds=12)
+        assert proof["leaf_hash"] == receipt["audit"]["leaf_hash"]
+        assert verify_inclusion(
+            bytes.fromhex(proof["leaf_hash"]),
+            receipt["audit"]["seq"],
+            proof["tree_size"],
+            [bytes.fromhex(h) for h in proof["path"]],
+            bytes.fromhex(proof["checkpoint"]["root_hash"]),
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        drain.join(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def wait_json(url: str, process: subprocess.Popen[str], seconds: float) -> Any:
+    """GET `url` until it answers 200 (e.g. a proof once the next checkpoint is sealed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"demo exited early with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                return json.load(response)
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"{url} gave no answer within {seconds} s")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.applications import state_machine
+from gateway.applications.journal import Journal
 from gateway.applications.state_machine import (
     TRANSITIONS,
     EventOutcome,
@@ -20,11 +21,16 @@ from gateway.applications.state_machine import (
     transition,
 )
 from gateway.applications.status import Status
+from gateway.audit import AuditLog
 from gateway.envelope import StatusEvent
 from gateway.errors import TransitionRefused
+from gateway.security.pii import PiiCipher, PiiKeys
 from gateway.store import SQLiteStore, bundled_migrations, migrate
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in China
+JOURNAL = Journal(AuditLog("sqlite"), PiiCipher(PiiKeys({"k1": bytes(32)}, "k1", bytes(32))))
+SZ = "region:shenzhen"
+ACTOR = {Origin.REGION: "region:shenzhen", Origin.RELAY: "relay", Origin.CLIENT: "partner:p1"}
 
 
 @pytest.fixture
@@ -111,11 +117,13 @@ async def test_allowed_transition_moves_and_is_recorded(
 ) -> None:
     case_id = await make_case(store, current)
     async with store.transaction() as conn:
-        await transition(conn, case_id, target, origin=origin, actor=f"{origin}:t", at=T0)
+        await transition(
+            conn, case_id, target, journal=JOURNAL, origin=origin, actor=ACTOR[origin], at=T0
+        )
     assert (await case_row(store, case_id))["status"] == target.value
     (event,) = await history(store, case_id)
     assert (event["from_status"], event["to_status"]) == (current.value, target.value)
-    assert event["actor"] == f"{origin}:t"
+    assert event["actor"] == ACTOR[origin]
     assert event["occurred_at"] == T0.isoformat()
 
 
@@ -125,7 +133,9 @@ async def test_every_refused_transition_raises_and_changes_nothing(store: SQLite
     for current, target, origin in REFUSED:
         with pytest.raises(TransitionRefused) as caught:
             async with store.transaction() as conn:
-                await transition(conn, cases[current], target, origin=origin, actor="x")
+                await transition(
+                    conn, cases[current], target, journal=JOURNAL, origin=origin, actor="x"
+                )
         assert caught.value.reason_zh
     for status, case_id in cases.items():
         assert (await case_row(store, case_id))["status"] == status.value
@@ -136,7 +146,9 @@ async def test_every_refused_transition_raises_and_changes_nothing(store: SQLite
 async def test_acceptance_starts_the_clock_in_working_days(store: SQLiteStore) -> None:
     case_id = await make_case(store, Status.FORWARDED)
     async with store.transaction() as conn:
-        await transition(conn, case_id, Status.ACCEPTED, origin=Origin.REGION, actor="r", at=T0)
+        await transition(
+            conn, case_id, Status.ACCEPTED, journal=JOURNAL, origin=Origin.REGION, actor=SZ, at=T0
+        )
     row = await case_row(store, case_id)
     assert row["accepted_on"] == "2026-03-02"
     assert row["promised_due"] == "2026-03-09"  # 5 working days: Tue..Fri, Mon
@@ -146,16 +158,25 @@ async def test_acceptance_starts_the_clock_in_working_days(store: SQLiteStore) -
 async def test_special_procedure_pauses_and_extends_the_clock(store: SQLiteStore) -> None:
     case_id = await make_case(store, Status.FORWARDED)
     async with store.transaction() as conn:
-        await transition(conn, case_id, Status.ACCEPTED, origin=Origin.REGION, actor="r", at=T0)
         await transition(
-            conn, case_id, Status.SPECIAL_PROCEDURE, origin=Origin.REGION, actor="r", at=T0
+            conn, case_id, Status.ACCEPTED, journal=JOURNAL, origin=Origin.REGION, actor=SZ, at=T0
+        )
+        await transition(
+            conn,
+            case_id,
+            Status.SPECIAL_PROCEDURE,
+            journal=JOURNAL,
+            origin=Origin.REGION,
+            actor=SZ,
+            at=T0,
         )
         await transition(
             conn,
             case_id,
             Status.IN_REVIEW,
+            journal=JOURNAL,
             origin=Origin.REGION,
-            actor="r",
+            actor=SZ,
             at=T0 + timedelta(days=7),  # Monday 9 March: 5 working days later
         )
     row = await case_row(store, case_id)
@@ -179,7 +200,7 @@ def event(case_id: str, status: Status, at: datetime, event_id: str, **extra: An
 
 async def apply(store: SQLiteStore, status_event: StatusEvent) -> EventOutcome:
     async with store.transaction() as conn:
-        return await apply_status_event(conn, status_event)
+        return await apply_status_event(conn, status_event, journal=JOURNAL)
 
 
 async def test_region_events_move_the_case_and_set_its_case_number(store: SQLiteStore) -> None:
