@@ -22,6 +22,7 @@ from gateway.api import applications as applications_api
 from gateway.api import audit as audit_api
 from gateway.api import catalog as catalog_api
 from gateway.api import health
+from gateway.api import openapi as openapi_api
 from gateway.applications.attachments import AttachmentStore
 from gateway.applications.records import Deps
 from gateway.audit import AUDIT, running_audit
@@ -58,6 +59,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(catalog_api.routes)
     app.router.add_routes(applications_api.routes)
     app.router.add_routes(audit_api.routes)
+    app.cleanup_ctx.append(openapi_api.openapi_context)
+    app.router.add_routes(openapi_api.routes)
     return app
 
 
