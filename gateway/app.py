@@ -23,6 +23,7 @@ from gateway.api import audit as audit_api
 from gateway.api import callbacks as callbacks_api
 from gateway.api import catalog as catalog_api
 from gateway.api import health
+from gateway.api import openapi as openapi_api
 from gateway.api import ops as ops_api
 from gateway.app_keys import INSTALLATION_ID, SETTINGS, STORE
 from gateway.applications.attachments import AttachmentStore
@@ -66,6 +67,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(audit_api.routes)
     app.router.add_routes(callbacks_api.routes)
     app.router.add_routes(ops_api.routes)
+    app.cleanup_ctx.append(openapi_api.openapi_context)
+    app.router.add_routes(openapi_api.routes)
     return app
 
 
