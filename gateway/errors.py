@@ -250,9 +250,13 @@ class RegionRejected(AdapterError):
     ``code`` and ``message`` are the region's own (native) error code and text.
     """
 
-    def __init__(self, region: str, code: str, message: str) -> None:
+    def __init__(
+        self, region: str, code: str, message: str, *, category: str | None = None
+    ) -> None:
         self.code = code
         self.message = message
+        # What kind of refusal, for the clerk: signature, materials, not_allowed...
+        self.category = category
         super().__init__(region, f"rejected [{code}] {message}")
 
 

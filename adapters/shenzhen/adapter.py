@@ -172,7 +172,10 @@ class ShenzhenAdapter(AdapterBase):
                 f"[{code}] {message}",
                 retry_after=float(wait) if isinstance(wait, int | float) else None,
             )
-        raise RegionRejected(self.region, code or f"HTTP{response.status}", message)
+        category = protocol.REJECTION_CATEGORIES.get(code)
+        raise RegionRejected(
+            self.region, code or f"HTTP{response.status}", message, category=category
+        )
 
 
 def create(config: AdapterConfig, http: HttpClient) -> ShenzhenAdapter:

@@ -43,6 +43,8 @@ ERRORS = {
     "9999": "系统异常",
 }
 TRANSIENT = frozenset({"1003", "3001", "3002", "9999"})
+# Permanent refusals in the words a window clerk sees for a dead letter.
+REJECTION_CATEGORIES = {"1001": "signature", "1002": "signature", "2001": "materials"}
 
 # Native status codes (statusCode) pushed in results, onto our statuses.
 STATUS_CODES = {

@@ -60,7 +60,7 @@ MAX_DATA_BYTES = 16_384
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
 _ACTOR = re.compile(
-    r"^(?:system(?::[a-z0-9_.-]{1,64})?|(?:staff|partner):[A-Za-z0-9._@-]{1,128}"
+    r"^(?:system(?::[a-z0-9_.-]{1,64})?|(?:staff|partner|ops):[A-Za-z0-9._@-]{1,128}"
     r"|region:[a-z][a-z0-9_]{0,63})$"
 )
 _REGION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

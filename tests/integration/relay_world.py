@@ -117,26 +117,33 @@ class World:
         return str((await self.application(application_id))["status"])
 
 
-def world_settings(tmp_path: Path, port: int, sandbox_urls: dict[str, str]) -> Settings:
+def world_settings(
+    tmp_path: Path, port: int, sandbox_urls: dict[str, str], extra: dict[str, Any] | None = None
+) -> Settings:
     adapters: dict[str, Any] = {URL_SETTING[r]: url for r, url in sandbox_urls.items()}
     adapters["callback_base_url"] = f"http://127.0.0.1:{port}"
-    return load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path / "var"),
-            "server": {"port": port},
-            "catalog": {"directory": str(TEST_CATALOGUE)},
-            "applications": {"duplicate_window_minutes": 0},
-            "security": {"partners": partners_setting(PARTNER)},
-            "adapters": adapters,
-            "relay": FAST_RELAY,
-        },
-    )
+    overrides: dict[str, Any] = {
+        "data_dir": str(tmp_path / "var"),
+        "server": {"port": port},
+        "catalog": {"directory": str(TEST_CATALOGUE)},
+        "applications": {"duplicate_window_minutes": 0},
+        "security": {"partners": partners_setting(PARTNER)},
+        "adapters": adapters,
+        "relay": FAST_RELAY,
+    }
+    for section, values in (extra or {}).items():  # per section, so URLs etc. stay
+        overrides[section] = {**overrides.get(section, {}), **values}
+    return load_settings(environ={}, overrides=overrides)
 
 
 @asynccontextmanager
-async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator[World]:
-    """Every region's sandbox and a gateway wired to them, all on loopback."""
+async def running_world(
+    tmp_path: Path, *, settings: dict[str, Any] | None = None, **sandbox_options: Any
+) -> AsyncIterator[World]:
+    """Every region's sandbox and a gateway wired to them, all on loopback.
+
+    `settings` are extra gateway settings (merged over the world's own, per section).
+    """
     port = free_port()
     servers: list[TestServer] = []
     sandboxes: dict[str, Sandbox] = {}
@@ -154,8 +161,9 @@ async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator
             await server.start_server()
             servers.append(server)
             sandboxes[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
-        settings = world_settings(tmp_path, port, {r: s.url for r, s in sandboxes.items()})
-        server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+        urls = {r: s.url for r, s in sandboxes.items()}
+        app_settings = world_settings(tmp_path, port, urls, settings)
+        server = TestServer(create_app(app_settings), host="127.0.0.1", port=port)
         async with TestClient(server) as test_client:
             gateway = SignedClient(test_client, PARTNER)
             await upload_example_attachments(gateway)

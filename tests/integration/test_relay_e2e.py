@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from relay_world import World, example, running_world
+from aiohttp import ClientResponse
+from relay_world import FAST_RELAY, World, example, running_world
+
+from gateway.app_keys import STORE
 
 SHENZHEN_ITEM = "TEST-SZ-HUKOU"
 
@@ -67,20 +71,83 @@ async def test_a_lost_response_does_not_create_a_second_case(tmp_path: Path) -> 
         assert case["times_submitted"] >= 2
 
 
-async def test_a_permanent_refusal_dead_letters_at_once(tmp_path: Path) -> None:
-    async with running_world(tmp_path) as world:
-        # The sandbox refuses (不予受理) an applicant whose ID fails its check; our intake
-        # checks IDs too, so make the region refuse something we accept: no materials.
-        body = example()
-        for material in body["materials"]:
-            material.pop("attachments", None)
-        response = await world.gateway.post("/v1/applications", json=body)
-        if response.status != 202:
-            # Our intake already refuses this; the region-side refusal is covered by
-            # the relay worker tests with a scripted region.
-            assert response.status == 422
-            return
-        application_id = (await response.json())["id"]
-        await world.wait_for(
-            lambda: world.status_of(application_id).__await__ is not None, what="status"
-        )
+async def test_a_permanent_refusal_dead_letters_at_once_in_the_clerks_words(
+    tmp_path: Path,
+) -> None:
+    # Our signing secret is not the one Shenzhen has: it answers 1001 (sign invalid).
+    wrong_secret = {"adapters": {"shenzhen_app_secret": "not-the-shared-secret"}}
+    async with running_world(tmp_path, settings=wrong_secret) as world:
+        application_id = (await world.submit(example()))["id"]
+        await world.wait_for(lambda: relay_failed(world, application_id), what="the dead letter")
+        view = await world.application(application_id)
+        deliveries = await ops_deliveries(world, state="failed")
+        assert world.sandboxes["shenzhen"].cases() == []
+    (dead,) = deliveries
+    assert dead["application_id"] == application_id
+    assert dead["attempts"] == 1  # refused for good: not retried
+    assert dead["dead_reason_zh"].startswith("签名失败")
+    assert "1001" in dead["dead_detail"]
+    assert view["status"] == "relay_failed"
+
+
+async def test_a_replayed_dead_letter_is_delivered_once(tmp_path: Path) -> None:
+    settings = {
+        "ops": {"token": OPS_TOKEN},
+        "relay": {
+            **FAST_RELAY,
+            "regions": {
+                "shenzhen": {
+                    "retry_max_attempts": 2,
+                    "retry_base_seconds": 0.05,
+                    "retry_max_seconds": 0.1,
+                    "breaker_failures": 100,
+                }
+            },
+        },
+    }
+    async with running_world(tmp_path, settings=settings) as world:
+        shenzhen = world.sandboxes["shenzhen"]
+        shenzhen.go_down(60)
+        application_id = (await world.submit(example()))["id"]
+        await world.wait_for(lambda: relay_failed(world, application_id), what="a dead letter")
+        (dead,) = await ops_deliveries(world, state="failed")
+        assert dead["dead_reason_zh"] == "对方系统维护或暂不可用，多次重试未成功"
+        shenzhen.go_down(0)
+        first = await ops_post(world, f"/v1/ops/deliveries/{dead['id']}/replay")
+        second = await ops_post(world, f"/v1/ops/deliveries/{dead['id']}/replay")
+        await world.wait_for(lambda: approved(world, application_id), what="approval")
+        history = (await world.application(application_id))["history"]
+    assert first.status == 200
+    assert second.status == 409  # queued already: replaying twice sends it once
+    (case,) = shenzhen.cases()
+    assert case["times_submitted"] == 1
+    moves = [e["to_status"] for e in history if e.get("to_status")]
+    assert moves[:4] == ["received", "relay_failed", "received", "forwarded"]
+    replayed = [e for e in history if e.get("to_status") == "received"][1]
+    assert replayed["actor"] == "ops:api"
+
+
+OPS_TOKEN = "ops-token-for-tests"  # noqa: S105 - a test fixture, not a secret
+
+
+async def relay_failed(world: World, application_id: str) -> bool:
+    return await world.status_of(application_id) == "relay_failed"
+
+
+async def ops_deliveries(world: World, *, state: str) -> list[dict[str, Any]]:
+    response = await world.gateway.client.get(
+        f"/v1/ops/deliveries?state={state}", headers={"Authorization": f"Bearer {OPS_TOKEN}"}
+    )
+    if response.status == 404:  # ops API off in this world: read the table through the store
+        async with world.gateway.app[STORE].transaction() as conn:
+            return await conn.fetch_all(
+                "SELECT * FROM deliveries WHERE state = :state", {"state": state}
+            )
+    body: dict[str, Any] = await response.json()
+    assert response.status == 200, body
+    rows: list[dict[str, Any]] = body["deliveries"]
+    return rows
+
+
+async def ops_post(world: World, path: str) -> ClientResponse:
+    return await world.gateway.client.post(path, headers={"Authorization": f"Bearer {OPS_TOKEN}"})
