@@ -26,7 +26,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from gateway.envelope import Envelope, RegionAck
-from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.errors import AdapterError, RegionRejected, RegionUnavailable, RegionUnreachable
 from gateway.observability.tracecontext import bind_trace
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
@@ -283,8 +283,9 @@ class RelayWorker:
                 try:
                     answer = await send(envelope)
                 except Exception as exc:
-                    # A refusal or an HTTP error status is an answer; a timeout is not.
-                    if isinstance(exc, RegionRejected) or getattr(exc, "http_status", None):
+                    # A refusal or "busy" is an answer; a timeout or a dropped connection
+                    # is not, nor is a failure of our own before or after the call.
+                    if isinstance(exc, AdapterError) and not isinstance(exc, RegionUnreachable):
                         hops.received_at = self._clock()
                     raise
                 hops.received_at = self._clock()

@@ -117,12 +117,18 @@ class World:
         return str((await self.application(application_id))["status"])
 
 
-def world_settings(tmp_path: Path, port: int, sandbox_urls: dict[str, str]) -> Settings:
+def world_settings(
+    tmp_path: Path,
+    port: int,
+    sandbox_urls: dict[str, str],
+    gateway_overrides: dict[str, Any] | None = None,
+) -> Settings:
     adapters: dict[str, Any] = {URL_SETTING[r]: url for r, url in sandbox_urls.items()}
     adapters["callback_base_url"] = f"http://127.0.0.1:{port}"
     return load_settings(
         environ={},
-        overrides={
+        overrides=(gateway_overrides or {})
+        | {
             "data_dir": str(tmp_path / "var"),
             "server": {"port": port},
             "catalog": {"directory": str(TEST_CATALOGUE)},
@@ -135,8 +141,12 @@ def world_settings(tmp_path: Path, port: int, sandbox_urls: dict[str, str]) -> S
 
 
 @asynccontextmanager
-async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator[World]:
-    """Every region's sandbox and a gateway wired to them, all on loopback."""
+async def running_world(
+    tmp_path: Path, *, gateway_overrides: dict[str, Any] | None = None, **sandbox_options: Any
+) -> AsyncIterator[World]:
+    """Every region's sandbox and a gateway wired to them, all on loopback.
+
+    `gateway_overrides` adds top-level settings sections (``ops``, ``metrics``...)."""
     port = free_port()
     servers: list[TestServer] = []
     sandboxes: dict[str, Sandbox] = {}
@@ -154,7 +164,9 @@ async def running_world(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator
             await server.start_server()
             servers.append(server)
             sandboxes[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
-        settings = world_settings(tmp_path, port, {r: s.url for r, s in sandboxes.items()})
+        settings = world_settings(
+            tmp_path, port, {r: s.url for r, s in sandboxes.items()}, gateway_overrides
+        )
         server = TestServer(create_app(settings), host="127.0.0.1", port=port)
         async with TestClient(server) as test_client:
             gateway = SignedClient(test_client, PARTNER)
