@@ -23,7 +23,7 @@ from relay_world import World, example, running_world
 
 from gateway.cli import main
 
-OPS_TOKEN = "ops-secret-for-tests"
+OPS_TOKEN = "ops-secret-for-tests"  # noqa: S105 - a test fixture's token
 AUTH = {"Authorization": f"Bearer {OPS_TOKEN}"}
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

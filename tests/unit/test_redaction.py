@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import structlog
 
@@ -17,7 +18,8 @@ PHONE = "13812345678"
 def test_id_and_mobile_numbers_are_masked_inside_text() -> None:
     text = f"申请人{ID_NUMBER}，电话 {PHONE}，又 +86 13912345678"
     masked = mask_text(text)
-    assert ID_NUMBER not in masked and PHONE not in masked and "13912345678" not in masked
+    for raw in (ID_NUMBER, PHONE, "13912345678"):
+        assert raw not in masked
     assert "110***********002X" in masked
     assert "138****5678" in masked
 
@@ -31,7 +33,7 @@ def test_numbers_inside_longer_runs_are_left_alone() -> None:
 
 
 def test_every_field_is_covered_recursively_keys_and_integers_included() -> None:
-    event = {
+    event: dict[str, Any] = {
         "event": f"lookup {PHONE}",
         "applicant": {"name": "王小明", "id_number": ID_NUMBER, "phones": [PHONE, 13912345678]},
         "contacts": ({"contact_name": "李四", "note": f"ID {ID_NUMBER}"},),
