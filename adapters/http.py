@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from adapters.base import HttpResponse
-from gateway.errors import RegionUnavailable
+from gateway.errors import RegionUnreachable
 
 
 class AiohttpClient:
@@ -57,7 +57,8 @@ class AiohttpClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per-request limit, as in httpx
     ) -> HttpResponse:
-        """Send one request and read the whole body; raises `RegionUnavailable` on failure."""
+        """Send one request and read the whole body; raises `RegionUnreachable` (a
+        `RegionUnavailable`) when no response comes back."""
         client_timeout = (
             aiohttp.ClientTimeout(total=timeout, connect=min(timeout, self._connect_timeout))
             if timeout is not None
@@ -76,12 +77,12 @@ class AiohttpClient:
                 return HttpResponse(response.status, response.headers, body)
         except TimeoutError as exc:
             seconds = timeout if timeout is not None else self._timeout
-            raise RegionUnavailable(region, f"no answer within {seconds:g} s") from exc
+            raise RegionUnreachable(region, f"no answer within {seconds:g} s") from exc
         except aiohttp.ServerDisconnectedError as exc:
             # The region may have acted on the request: a retry must reuse the same key.
-            raise RegionUnavailable(region, "connection closed before the response") from exc
+            raise RegionUnreachable(region, "connection closed before the response") from exc
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            raise RegionUnavailable(region, f"{type(exc).__name__}: {exc}") from exc
+            raise RegionUnreachable(region, f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         await self._session.close()

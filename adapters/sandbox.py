@@ -10,6 +10,8 @@ is the same everywhere:
   when a material is not provided, or to 不予受理 by the rules in `decide`.
 - `fault_middleware` injects latency, transient errors (in the region's own form),
   responses lost *after* the case was created, and down windows.
+- `SandboxCore.seen` keeps the trace headers (``X-Request-ID``, ``traceparent``)
+  of the latest business requests, so tests can check a trace reached the region.
 - ``GET /_sandbox/cases`` lists the cases; ``POST /_sandbox/down?seconds=S`` starts a
   down window. Neither is subject to faults.
 """
@@ -17,6 +19,7 @@ is the same everywhere:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import random
@@ -146,6 +149,7 @@ class SandboxCore:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.random = random.Random(options.seed)  # noqa: S311 - fault simulation, not crypto
         self.down_until = 0.0
+        self.seen: collections.deque[dict[str, str | None]] = collections.deque(maxlen=1000)
 
     def submit(
         self, idempotency_key: str, application_id: str | None, review: Review
@@ -272,6 +276,14 @@ def fault_middleware(core: SandboxCore, transient: TransientReply) -> Any:
     async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(_SANDBOX_PREFIX):
             return await handler(request)
+        # Recorded before any fault: a region that is down still saw the request arrive.
+        core.seen.append(
+            {
+                "path": request.path,
+                "request_id": request.headers.get("X-Request-ID"),
+                "traceparent": request.headers.get("traceparent"),
+            }
+        )
         options = core.options
         if time.monotonic() < core.down_until:
             return transient("系统维护中")

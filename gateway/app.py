@@ -25,6 +25,8 @@ from gateway.api import catalog as catalog_api
 from gateway.api import health
 from gateway.api import openapi as openapi_api
 from gateway.api import ops as ops_api
+from gateway.api import trace as trace_api
+from gateway.api.metrics import setup_metrics
 from gateway.app_keys import INSTALLATION_ID, SETTINGS, STORE
 from gateway.applications.attachments import AttachmentStore
 from gateway.applications.journal import Journal
@@ -33,6 +35,7 @@ from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.observability import problem_errors, request_context
+from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.relay.service import relay_context
 from gateway.security.jwks import GATEWAY_KEYS
 from gateway.security.pii import PiiCipher, load_keys
@@ -49,11 +52,13 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings) -> web.Application:
     """Build the gateway application for `settings`; resources open on start-up."""
     app = web.Application(
-        middlewares=[request_context, problem_errors],
+        middlewares=[request_context, http_metrics, problem_errors],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[health.READINESS_CHECKS] = {}
+    if settings.metrics.enabled:
+        setup_metrics(app, GatewayMetrics())  # before the relay, which reports to it
     app.cleanup_ctx.append(_catalog_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_audit_context)
@@ -67,6 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(audit_api.routes)
     app.router.add_routes(callbacks_api.routes)
     app.router.add_routes(ops_api.routes)
+    app.router.add_routes(trace_api.routes)
     app.cleanup_ctx.append(openapi_api.openapi_context)
     app.router.add_routes(openapi_api.routes)
     return app

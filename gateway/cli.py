@@ -25,6 +25,7 @@ from gateway.errors import TongbanError
 from gateway.relay.cli import deliveries_group
 from gateway.security import cli as security_cli
 from gateway.security.demo import prepare_demo_security
+from gateway.trace.cli import trace_command
 
 
 def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -136,6 +137,7 @@ main.add_command(deliveries_group)
 
 
 main.add_command(audit_cli.audit)
+main.add_command(trace_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

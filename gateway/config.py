@@ -426,6 +426,19 @@ class OpsSettings(_Section):
     )
 
 
+class MetricsSettings(_Section):
+    """``GET /metrics`` (Prometheus exposition)."""
+
+    enabled: bool = Field(True, description="Serve GET /metrics (counts only, no personal data).")
+    store_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="How long the store-derived gauges (queue depth, audit lag, overdue) "
+        "are reused between scrapes before the store is asked again.",
+    )
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -444,6 +457,7 @@ class Settings(_Section):
     pii: PiiSettings = PiiSettings()
     adapters: AdaptersSettings = AdaptersSettings()
     audit: AuditSettings = AuditSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def store_url(self) -> str:

@@ -27,6 +27,7 @@ part of the type, so callers decide from the class, not from message text::
     ├── PluginError                 adapter plugins missing, duplicate or broken at start-up
     ├── AdapterError                a region's adapter failed; ``.region`` names it
     │   ├── RegionUnavailable       transient: timeout, 5xx, busy, down; ``.retry_after`` if said
+    │   │   └── RegionUnreachable   no answer at all: timeout, refused or dropped connection
     │   ├── RegionRejected          permanent: the region refused; ``.code`` and ``.message``
     │   └── CallbackRejected        a pushed callback failed verification or parsing
     └── AuditError                  audit log
@@ -242,6 +243,14 @@ class RegionUnavailable(AdapterError):
     def __init__(self, region: str, message: str, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(region, message)
+
+
+class RegionUnreachable(RegionUnavailable):
+    """No answer came back at all: a timeout, a refused or a dropped connection.
+
+    Raised by the shared HTTP transport; a region that answered "busy" or 5xx is a plain
+    `RegionUnavailable`. The relay records that no response was received (trace hops).
+    """
 
 
 class RegionRejected(AdapterError):

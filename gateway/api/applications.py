@@ -41,7 +41,8 @@ from gateway.errors import (
     IdempotencyConflict,
     InvalidApplication,
 )
-from gateway.observability import request_id_of
+from gateway.observability import request_id_of, trace_id_of
+from gateway.observability.metrics import METRICS
 from gateway.security.auth import evidence_of, partner_of, partner_required, require_item_allowed
 
 APPLICATIONS = web.AppKey("applications", Deps)
@@ -226,7 +227,13 @@ async def submit_application(request: web.Request) -> web.Response:
         idempotency_key=key,
         evidence=evidence_of(request),
         signed_body=await request.read(),
+        trace_id=trace_id_of(request),
     )
+    metrics = request.app.get(METRICS)
+    if metrics is not None and result.status == 202 and not result.replayed:
+        item = _deps(request).catalog.get(str(body["item_code"]))  # validated: it exists
+        region = item.competent_region if item is not None else "unknown"
+        metrics.taken_in(str(body["channel"]), region)
     headers = {"Location": result.body["status_url"]}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -19,7 +19,9 @@ from gateway.relay.replay import replay_all_failed, replay_delivery
 routes = web.RouteTableDef()
 
 
-def _require_ops(request: web.Request) -> str:
+def require_ops(request: web.Request) -> str:
+    """The ops actor for a request bearing ``ops.token``; else a 404 (no token set) or
+    401 problem. Every ops route (``/v1/ops/...``, ``/v1/trace/{id}``) calls it first."""
     token = request.app[SETTINGS].ops.token
     if token is None:
         raise Problem(404, detail="The ops API is off on this gateway (set ops.token).")
@@ -35,7 +37,7 @@ def _require_ops(request: web.Request) -> str:
 
 @routes.get("/v1/ops/deliveries")
 async def list_deliveries(request: web.Request) -> web.Response:
-    _require_ops(request)
+    require_ops(request)
     state = request.query.get("state")
     if state is not None and state not in deliveries.STATES:
         raise Problem(
@@ -58,7 +60,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 @routes.post("/v1/ops/deliveries/{id}/replay")
 async def replay_one(request: web.Request) -> web.Response:
-    actor = _require_ops(request)
+    actor = require_ops(request)
     result = await replay_delivery(
         request.app[STORE],
         request.match_info["id"],
@@ -73,7 +75,7 @@ async def replay_one(request: web.Request) -> web.Response:
 
 @routes.post("/v1/ops/deliveries/replay-failed")
 async def replay_failed(request: web.Request) -> web.Response:
-    actor = _require_ops(request)
+    actor = require_ops(request)
     results = await replay_all_failed(
         request.app[STORE],
         actor=actor,

@@ -68,13 +68,15 @@ async def submit(
     idempotency_key: str | None,
     evidence: SubmissionEvidence | None = None,
     signed_body: bytes | None = None,
+    trace_id: str | None = None,
 ) -> IntakeResult:
     """Check `body` and take the application in; see the module docstring for answers.
 
     A partner's submission comes with its `evidence` (the verified RFC 9421
     signature) and the exact `signed_body` bytes: both are kept with the
     application (the body sealed like other personal data), so the signature can
-    be re-checked later. Raises `InvalidApplication` (every bad field; nothing is
+    be re-checked later. `trace_id` (W3C) is kept with the application and sent
+    downstream in its envelope. Raises `InvalidApplication` (every bad field; nothing is
     written) or `IdempotencyConflict`.
     """
     request, item = validate_request(body, deps.catalog)
@@ -84,7 +86,7 @@ async def submit(
     for attempt in (1, 2):
         try:
             return await _take_in(
-                deps, request, item, request_id, caller, idempotency_key, digest, signed
+                deps, request, item, request_id, caller, idempotency_key, digest, signed, trace_id
             )
         except UniqueViolation as exc:
             if attempt == 2 or "idempotency" not in (exc.constraint or str(exc)):
@@ -152,6 +154,7 @@ async def _take_in(
     idempotency_key: str | None,
     digest: str,
     signed: proof.Signed | None,
+    trace_id: str | None,
 ) -> IntakeResult:
     now = state_machine.now_utc()
     today = state_machine.local_date(now)
@@ -185,8 +188,9 @@ async def _take_in(
             result = IntakeResult(200, body, duplicate_of=existing)
         else:
             row = await _insert(
-                deps, conn, request, item, materials, blind, print_, now, request_id, caller, signed
-            )
+                deps, conn, request, item, materials, blind, print_, now,
+                request_id, caller, signed, trace_id,
+            )  # fmt: skip
             await _enqueue_submission(deps, conn, row, request, item, request_id)
             position = await state_machine.record_event(
                 conn,
@@ -264,6 +268,7 @@ async def _insert(
     request_id: str,
     caller: str,
     signed: proof.Signed | None,
+    trace_id: str | None,
 ) -> dict[str, Any]:
     application_id = str(uuid6.uuid7())
     today = state_machine.local_date(now)
@@ -276,6 +281,7 @@ async def _insert(
     row: dict[str, Any] = {
         "id": application_id,
         "request_id": request_id,
+        "trace_id": trace_id,
         "item_code": item.code,
         "receiving_region": request.receiving_region,
         "competent_region": item.competent_region,

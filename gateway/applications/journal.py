@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit import AuditLog, Position, looks_personal
+from gateway.observability.tracecontext import trace_for
 from gateway.security.pii import PiiCipher
 from gateway.store import Connection
 
@@ -141,6 +142,9 @@ class Journal:
     ) -> Position:
         """Append the audit entry for one history event on `conn`; return its position.
 
+        The entry's trace id is the current trace (`bind_trace`: the request or relay
+        job at work), else the application's own.
+
         Raises `InvalidAuditEntry` (a malformed actor or request id) or `StoreError`;
         either way the caller's transaction, history event included, rolls back.
         """
@@ -150,6 +154,7 @@ class Journal:
             actor=audit_actor(actor),
             application_id=str(application["id"]),
             request_id=request_id or None,
+            trace_id=trace_for(application),
             region=application.get("competent_region"),
             data=self.data(
                 kind,

@@ -1,4 +1,4 @@
-"""Logging, request ids and error rendering shared by every route."""
+"""Logging, request ids, trace context, metrics and error rendering shared by every route."""
 
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import (
@@ -7,13 +7,29 @@ from gateway.observability.middleware import (
     problem_errors,
     request_context,
     request_id_of,
+    trace_id_of,
+)
+from gateway.observability.tracecontext import (
+    TRACEPARENT_HEADER,
+    TraceContext,
+    bind_trace,
+    current_trace_id,
+    parse_traceparent,
+    trace_for,
 )
 
 __all__ = [
     "REQUEST_ID_HEADER",
+    "TRACEPARENT_HEADER",
+    "TraceContext",
+    "bind_trace",
     "configure_logging",
+    "current_trace_id",
     "new_request_id",
+    "parse_traceparent",
     "problem_errors",
     "request_context",
     "request_id_of",
+    "trace_for",
+    "trace_id_of",
 ]

@@ -1,8 +1,10 @@
 """structlog, configured once per process.
 
 Production writes one JSON object per line; the demo writes coloured, aligned text
-for people. Context bound with `structlog.contextvars` (request id, application id,
-region) is merged into every event.
+for people. Context bound with `structlog.contextvars` (request id, trace id, application
+id, region) is merged into every event. Just before rendering, `redaction_processor`
+masks ID numbers, mobile numbers and names in every field (tracebacks included),
+so personal data never reaches a log line unmasked.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sys
 from typing import Literal
 
 import structlog
+
+from gateway.observability.redaction import redaction_processor
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -39,6 +43,7 @@ def configure_logging(
             structlog.processors.dict_tracebacks
             if format == "json"
             else structlog.dev.set_exc_info,
+            redaction_processor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),

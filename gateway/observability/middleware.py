@@ -1,10 +1,13 @@
-"""Request-scoped middleware: the request id, one log event per request, errors.
+"""Request-scoped middleware: the request id, the trace, one log event per request, errors.
 
 `request_context` accepts a sane incoming ``X-Request-ID`` (never rewriting a
 client's id that is sane), otherwise makes one; it echoes it in the response and
-binds it into the log context. `problem_errors` turns every error into RFC 9457
-problem+json: clients never see a stack trace, and each 500 is logged with its
-request id.
+binds it into the log context. It also accepts a valid W3C ``traceparent`` (a
+malformed one starts a new trace, never fails the request) or starts a trace, and
+makes its trace id current for the request (`tracecontext.bind_trace`).
+
+`problem_errors` turns every error into RFC 9457 problem+json: clients never see
+a stack trace, and each 500 is logged with its request id.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.api.problems import Problem, from_http_exception, problem_response
+from gateway.observability.tracecontext import TraceContext, bind_trace, incoming_trace
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
+TRACE = web.RequestKey("trace", TraceContext)
 # Printable, no spaces or quotes, bounded: safe to echo in a header and a log line.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
@@ -37,16 +42,26 @@ def request_id_of(request: web.Request) -> str | None:
     return request.get(REQUEST_ID)
 
 
+def trace_id_of(request: web.Request) -> str | None:
+    """The W3C trace id `request_context` gave this request."""
+    trace = request.get(TRACE)
+    return None if trace is None else trace.trace_id
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request its id, log its outcome and duration, echo the id back."""
     incoming = request.headers.get(REQUEST_ID_HEADER)
     request_id = incoming if incoming and _SANE_REQUEST_ID.match(incoming) else new_request_id()
     request[REQUEST_ID] = request_id
+    trace, accepted = incoming_trace(request.headers)
+    request[TRACE] = trace
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
+    with bind_trace(trace.trace_id, request_id=request_id):
         if incoming and incoming != request_id:
             log.warning("http.request_id_replaced", reason="malformed", length=len(incoming))
+        if not accepted and "traceparent" in request.headers:
+            log.info("http.traceparent_refused", reason="malformed")
         status = 500
         try:
             response = await handler(request)

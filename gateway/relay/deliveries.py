@@ -204,11 +204,13 @@ async def record_attempt(conn: Connection, **values: Any) -> None:
     await conn.execute(
         """
         INSERT INTO delivery_attempts (delivery_id, attempt, instance, started_at, ended_at,
-            duration_ms, outcome, error_class, region_code, http_status, detail)
+            duration_ms, outcome, error_class, region_code, http_status, detail,
+            request_sent_at, response_received_at, calls)
         VALUES (:delivery_id, :attempt, :instance, :started_at, :ended_at, :duration_ms,
-            :outcome, :error_class, :region_code, :http_status, :detail)
+            :outcome, :error_class, :region_code, :http_status, :detail,
+            :request_sent_at, :response_received_at, :calls)
         """,
-        values,
+        {"request_sent_at": None, "response_received_at": None, "calls": None, **values},
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import uuid6
 
 from gateway.envelope import Envelope, EnvelopeBody
+from gateway.observability.tracecontext import trace_for
 from gateway.security.pii import PiiCipher
 from gateway.store import Connection, Row
 
@@ -29,12 +30,17 @@ def new_envelope(
     idempotency_key: str,
     task_code: str | None = None,
 ) -> Envelope:
-    """An envelope for `application` (a row of ``applications``) carrying `body`."""
+    """An envelope for `application` (a row of ``applications``) carrying `body`.
+
+    Its trace id is the current trace (the request that causes it), else the
+    application's own, so the region's side of the call joins the same trace.
+    """
     return Envelope(
         envelope_id=str(uuid6.uuid7()),
         idempotency_key=idempotency_key,
         application_id=application["id"],
         request_id=request_id,
+        trace_id=trace_for(application),
         item_code=application["item_code"],
         task_code=task_code,
         receiving_region=application["receiving_region"],

@@ -28,6 +28,7 @@ from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.catalog.catalog import Catalog
 from gateway.config import RegionRelaySettings, Settings
 from gateway.envelope import Envelope
+from gateway.observability.metrics import METRICS
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
 from gateway.relay.outbox import open_envelope
@@ -104,6 +105,7 @@ def relay_context(
             lease=timedelta(seconds=settings.relay.lease_seconds),
             poll_interval=settings.relay.poll_interval,
             in_call_attempts=settings.relay.in_call_attempts,
+            on_attempt=app[METRICS].attempt if METRICS in app else None,
         )
         app[RELAY] = worker
         app[health.READINESS_CHECKS]["relay"] = _readiness(worker)

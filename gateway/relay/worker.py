@@ -5,7 +5,11 @@ a retry policy. A region that is closed (maintenance, off-hours) or whose breake
 is open is simply not claimed from: its deliveries wait without burning attempts.
 A call gets a few quick in-call retries (tenacity) for timeouts and dropped
 connections; after that the durable schedule of the policy takes over, persisted
-in the outbox. Every attempt is recorded. Outcomes reach the rest of the gateway
+in the outbox. Every attempt is recorded, with the per-hop times of its last
+in-call try (request sent, response received), and reported to an optional
+`AttemptObserver` (the metrics). Each job runs with its delivery, application,
+region, request id and trace id bound (`bind_trace`), so its log lines and audit
+entries carry them. Outcomes reach the rest of the gateway
 through a `DeliveryListener`, in the same transaction that settles the delivery.
 """
 
@@ -22,7 +26,8 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from gateway.envelope import Envelope, RegionAck
-from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.errors import AdapterError, RegionRejected, RegionUnavailable, RegionUnreachable
+from gateway.observability.tracecontext import bind_trace
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
@@ -58,6 +63,20 @@ class DeliveryListener(Protocol):
     ) -> None: ...
 
 
+AttemptObserver = Callable[[str, str, str, float], None]
+"""``(region, outcome, delivery state after it, duration_seconds)``: told of every
+recorded attempt; must not block."""
+
+
+@dataclass
+class _Hops:
+    """Per-hop times of one attempt's last in-call try, and how many tries it made."""
+
+    calls: int = 0
+    sent_at: datetime | None = None
+    received_at: datetime | None = None
+
+
 @dataclass
 class RegionLane:
     """One region's limits and state inside the worker."""
@@ -89,6 +108,7 @@ class RelayWorker:
         poll_interval: float = 1.0,
         in_call_attempts: int = 2,
         clock: Callable[[], datetime] = utcnow,
+        on_attempt: AttemptObserver | None = None,
     ) -> None:
         self._store = store
         self._adapters = adapters
@@ -100,6 +120,7 @@ class RelayWorker:
         self._poll_interval = poll_interval
         self._in_call_attempts = in_call_attempts
         self._clock = clock
+        self._on_attempt = on_attempt
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
@@ -194,7 +215,8 @@ class RelayWorker:
         self._wake.set()
 
     async def _deliver(self, record: DeliveryRecord, lane: RegionLane) -> None:
-        with structlog.contextvars.bound_contextvars(
+        with bind_trace(
+            record.envelope.trace_id,
             delivery_id=record.id,
             application_id=record.application_id,
             region=record.region,
@@ -208,10 +230,11 @@ class RelayWorker:
             started_at, started = self._clock(), time.perf_counter()
             ack: RegionAck | None = None
             error: Exception | None = None
+            hops = _Hops()
             try:
                 if adapter is None:
                     raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
-                ack = await self._send(adapter, envelope)
+                ack = await self._send(adapter, envelope, hops)
             except asyncio.CancelledError:
                 lane.breaker.release()
                 raise
@@ -223,7 +246,7 @@ class RelayWorker:
                 lane.breaker.record_success()  # the region answered: it is up
             else:
                 lane.breaker.record_failure()
-            await self._settle(record, lane, ack, error, started_at, ended_at, duration_ms)
+            await self._settle(record, lane, ack, error, hops, started_at, ended_at, duration_ms)
 
     async def _with_case_no(self, record: DeliveryRecord) -> Envelope:
         """Follow-ups name the case the region opened for the submission."""
@@ -234,7 +257,9 @@ class RelayWorker:
             case_no = await deliveries.submission_case_no(conn, record.application_id)
         return envelope.model_copy(update={"region_case_no": case_no})
 
-    async def _send(self, adapter: RegionClient, envelope: Envelope) -> RegionAck | None:
+    async def _send(
+        self, adapter: RegionClient, envelope: Envelope, hops: _Hops
+    ) -> RegionAck | None:
         send = {
             "submission": adapter.submit,
             "supplement": adapter.send_supplement,
@@ -253,7 +278,18 @@ class RelayWorker:
         )
         async for attempt in retrying:
             with attempt:
-                return await send(envelope)
+                hops.calls += 1
+                hops.sent_at, hops.received_at = self._clock(), None
+                try:
+                    answer = await send(envelope)
+                except Exception as exc:
+                    # A refusal or "busy" is an answer; a timeout or a dropped connection
+                    # is not, nor is a failure of our own before or after the call.
+                    if isinstance(exc, AdapterError) and not isinstance(exc, RegionUnreachable):
+                        hops.received_at = self._clock()
+                    raise
+                hops.received_at = self._clock()
+                return answer
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def _reschedule_untried(self, record: DeliveryRecord, lane: RegionLane) -> None:
@@ -278,6 +314,7 @@ class RelayWorker:
         lane: RegionLane,
         ack: RegionAck | None,
         error: Exception | None,
+        hops: _Hops,
         started_at: datetime,
         ended_at: datetime,
         duration_ms: float,
@@ -333,11 +370,18 @@ class RelayWorker:
                 region_code=getattr(error, "code", None),
                 http_status=getattr(error, "http_status", None),
                 detail=None if error is None else str(error)[:500],
+                request_sent_at=deliveries.to_db(hops.sent_at) if hops.sent_at else None,
+                response_received_at=(
+                    deliveries.to_db(hops.received_at) if hops.received_at else None
+                ),
+                calls=hops.calls,
             )
             if state == deliveries.DELIVERED:
                 await self._listener.delivered(conn, record, ack)
             elif dead is not None:
                 await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+        if self._on_attempt is not None:
+            self._on_attempt(record.region, outcome, state, duration_ms / 1000)
         event = {"delivered": "relay.delivered", "rejected": "relay.rejected"}.get(
             outcome, "relay.failed_attempt"
         )
