@@ -19,6 +19,7 @@ from gateway import __version__
 from gateway.adapters_cli import adapters_command, sandbox_command
 from gateway.audit import cli as audit_cli
 from gateway.catalog.cli import catalog
+from gateway.cli_support import config_option
 from gateway.config import Settings, load_settings
 from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
@@ -70,14 +71,6 @@ def _run_server(settings: Settings, banner: bool) -> None:
         raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from exc
 
 
-_config_option = click.option(
-    "--config",
-    "config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="TOML settings file (see deploy/tongban.example.toml).",
-)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tongban")
 def main() -> None:
@@ -85,14 +78,14 @@ def main() -> None:
 
 
 @main.command()
-@_config_option
+@config_option
 def serve(config: Path | None) -> None:
     """Run the gateway alone, for production."""
     _run_server(_load(config), banner=False)
 
 
 @main.command()
-@_config_option
+@config_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
     "--data-dir",

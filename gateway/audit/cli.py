@@ -20,23 +20,10 @@ from gateway.audit.export import verify_export, write_export
 from gateway.audit.proofs import ProofService
 from gateway.audit.service import checkpoint_key_path, origin_for
 from gateway.audit.verify import Report, verify_store
-from gateway.config import Settings, load_settings
+from gateway.cli_support import config_option, require_database, settings_or_fail
+from gateway.config import Settings
 from gateway.errors import TongbanError
 from gateway.store import Store, open_store
-
-_config_option = click.option(
-    "--config",
-    "config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="TOML settings file (see deploy/tongban.example.toml).",
-)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except TongbanError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _gateway_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
@@ -44,13 +31,6 @@ def _gateway_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     if not path.exists():
         raise click.ClickException(f"no checkpoint key at {path}; pass --key with the public key")
     return load_public_keys(path)
-
-
-def _require_database(settings: Settings) -> None:
-    """Refuse to create an empty database just to verify or export it."""
-    url = settings.store_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise click.ClickException(f"no database at {url.removeprefix('sqlite:///')}")
 
 
 async def _open(settings: Settings) -> tuple[Store, str | None]:
@@ -75,7 +55,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@_config_option
+@config_option
 @click.option(
     "--file",
     "file",
@@ -97,8 +77,8 @@ def verify(config: Path | None, file: Path | None, key: Path | None, as_json: bo
         if file is not None:
             report, pinned = verify_export(file, keys)
         else:
-            settings = _settings(config)
-            _require_database(settings)
+            settings = settings_or_fail(config)
+            require_database(settings)
             keys = keys if keys is not None else _gateway_keys(settings)
             report, pinned = asyncio.run(_verify_store(settings, keys)), True
     except TongbanError as exc:
@@ -131,7 +111,7 @@ def _print_report(report: Report, pinned: bool) -> None:
 
 
 @audit.command("export")
-@_config_option
+@config_option
 @click.option(
     "--from", "first", type=click.IntRange(min=0), default=0, show_default=True,
     help="First entry (sequence number).",
@@ -147,8 +127,8 @@ def _print_report(report: Report, pinned: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def export(config: Path | None, first: int, last: int | None, out: Path, as_json: bool) -> None:
     """Write entries, checkpoints and proofs an auditor can verify offline."""
-    settings = _settings(config)
-    _require_database(settings)
+    settings = settings_or_fail(config)
+    require_database(settings)
     keys = _gateway_keys(settings)
 
     async def run() -> dict[str, Any]:

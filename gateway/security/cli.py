@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import click
 
+from gateway.cli_support import config_option
 from gateway.config import load_settings
 from gateway.errors import TongbanError
 from gateway.security.client import (
@@ -25,12 +26,6 @@ from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.wiring import key_store
 
-_config_option = click.option(
-    "--config",
-    "config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="TOML settings file (see deploy/tongban.example.toml).",
-)
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -85,7 +80,7 @@ def keys() -> None:
 
 
 @keys.command()
-@_config_option
+@config_option
 @_json_option
 def generate(config: Path | None, as_json: bool) -> None:
     """Create the first signing key (refused if a key ring exists)."""
@@ -93,7 +88,7 @@ def generate(config: Path | None, as_json: bool) -> None:
 
 
 @keys.command()
-@_config_option
+@config_option
 @_json_option
 def show(config: Path | None, as_json: bool) -> None:
     """List the keys, which one signs, and which are published."""
@@ -101,7 +96,7 @@ def show(config: Path | None, as_json: bool) -> None:
 
 
 @keys.command()
-@_config_option
+@config_option
 @_json_option
 def rotate(config: Path | None, as_json: bool) -> None:
     """Make a new key active; the old one stays published for security.key_grace_days."""

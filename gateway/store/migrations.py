@@ -127,6 +127,6 @@ async def _migrate_locked(store: Store, migrations: list[Migration]) -> list[Mig
                     "applied_at": datetime.now(UTC).isoformat(),
                 },
             )
-        log.info("store.migrated", version=migration.version, name=migration.name)
+        log.info("store.migrated", version=migration.version, migration=migration.name)
         done.append(migration)
     return done

@@ -150,6 +150,14 @@ def in_flight(tmp_path: Path) -> int:
     return int(row[0])
 
 
+async def until_in_flight(tmp_path: Path, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while in_flight(tmp_path) == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError("no delivery went in flight")
+        await asyncio.sleep(0.005)
+
+
 async def signed(
     session: aiohttp.ClientSession,
     signer: RequestSigner,
@@ -207,7 +215,7 @@ async def submit_all(
     """Submit each key's application; return the keys that got no answer."""
     body = json.dumps(example(), ensure_ascii=False).encode()
     unanswered: list[str] = []
-    limit = asyncio.Semaphore(8)
+    limit = asyncio.Semaphore(4)
 
     async def one(session: aiohttp.ClientSession, key: str) -> None:
         async with limit:
@@ -251,8 +259,10 @@ async def crash_and_count(tmp_path: Path, *, applications: int, crashes: int) ->
             for round_no, chunk in enumerate(chunks):
                 submitting = asyncio.create_task(submit_all(gateway, signer, retry + chunk, run))
                 if round_no < crashes:
-                    # Kill while it is taking applications in and relaying them out.
-                    await asyncio.sleep(rng.uniform(0.05, 0.25))
+                    # Kill while it is taking applications in and relaying them out: once
+                    # deliveries are mid-call, at a slightly random moment after that.
+                    await until_in_flight(tmp_path)
+                    await asyncio.sleep(rng.uniform(0, 0.03))
                     await gateway.kill()
                     run.crashes += 1
                     run.in_flight_at_crash += in_flight(tmp_path)
