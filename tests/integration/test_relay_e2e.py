@@ -151,3 +151,16 @@ async def ops_deliveries(world: World, *, state: str) -> list[dict[str, Any]]:
 
 async def ops_post(world: World, path: str) -> ClientResponse:
     return await world.gateway.client.post(path, headers={"Authorization": f"Bearer {OPS_TOKEN}"})
+
+
+async def test_a_pull_region_is_polled_for_its_results(tmp_path: Path) -> None:
+    """Dongguan pushes nothing: the relay polls queryStatus until the case is decided."""
+    async with running_world(tmp_path) as world:
+        application_id = (await world.submit(example("multi_region_enterprise")))["id"]
+        await world.wait_for(partial(approved, world, application_id), what="approval by polling")
+        view = await world.application(application_id)
+    (case,) = world.sandboxes["dongguan"].cases()
+    assert case["application_id"] == application_id
+    assert view["region_case_no"] == case["case_no"]
+    region_moves = [e for e in view["history"] if str(e.get("actor", "")) == "region:dongguan"]
+    assert [e["to_status"] for e in region_moves][-1] == "approved"
