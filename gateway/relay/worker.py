@@ -32,6 +32,7 @@ from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
 from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener
+from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.reasons import exhausted_reason, rejected_reason
 from gateway.store import Connection, Store
@@ -124,6 +125,8 @@ class RelayWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
+        # Outcomes are written in shared transactions: one commit per batch, not per delivery.
+        self._commits = GroupCommitter(store)
 
     @property
     def lanes(self) -> Mapping[str, RegionLane]:
@@ -204,6 +207,7 @@ class RelayWorker:
                         conn, unsettled, owner=self._instance, now=self._clock()
                     )
                 log.info("relay.released", count=len(unsettled))
+        await self._commits.aclose()
         log.info("relay.stopped", instance=self._instance)
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -341,7 +345,8 @@ class RelayWorker:
                 dead = exhausted_reason(error, decision.give_up_reason or "gave up")
             else:
                 state, next_at = deliveries.PENDING, decision.retry_at
-        async with self._store.transaction() as conn:
+
+        async def write(conn: Connection) -> bool:
             ours = await deliveries.settle(
                 conn,
                 record,
@@ -355,8 +360,7 @@ class RelayWorker:
                 dead_detail=dead[1] if dead else None,
             )
             if not ours:
-                log.warning("relay.lease_lost", outcome=outcome)
-                return
+                return False
             await deliveries.record_attempt(
                 conn,
                 delivery_id=record.id,
@@ -380,6 +384,11 @@ class RelayWorker:
                 await self._listener.delivered(conn, record, ack)
             elif dead is not None:
                 await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+            return True
+
+        if not await self._commits.run(write):
+            log.warning("relay.lease_lost", outcome=outcome)
+            return
         if self._on_attempt is not None:
             self._on_attempt(record.region, outcome, state, duration_ms / 1000)
         event = {"delivered": "relay.delivered", "rejected": "relay.rejected"}.get(

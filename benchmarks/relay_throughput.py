@@ -1,0 +1,206 @@
+"""How fast the relay drains its outbox into a real sandbox, on this machine.
+
+N deliveries are written straight into the outbox (bypassing intake, which is
+measured by benchmarks/intake.py); then a RelayWorker with the real Shenzhen adapter,
+the shared aiohttp client and the real store delivers them to the Shenzhen sandbox
+(in another process, so the two don't share a core's event loop). Reported: deliveries/s
+to drain, median of several runs, per store setting.
+
+    .venv/bin/python benchmarks/relay_throughput.py [--count 2000] [--runs 3]
+
+PostgreSQL runs in a throwaway database on the local server (left for inspection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from adapters.http import AiohttpClient
+from adapters.shenzhen import create
+from gateway.adapters_registry import adapter_config
+from gateway.applications.journal import Journal
+from gateway.applications.relay_outcomes import ApplicationOutcomes
+from gateway.audit import AuditLog
+from gateway.catalog.models import Channel, HandlingMode, TrustLevel
+from gateway.config import AdaptersSettings, RegionRelaySettings
+from gateway.envelope import Delivery, Envelope, EnvelopeMaterial, Party, SubmissionBody
+from gateway.observability import configure_logging
+from gateway.relay.outbox import enqueue, open_envelope
+from gateway.relay.service import build_lane
+from gateway.relay.worker import RelayWorker
+from gateway.security.pii import PiiCipher, load_keys
+from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
+
+SANDBOX_PORT = 8191
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def envelope(application_id: str) -> Envelope:
+    material = EnvelopeMaterial(
+        material_id="id_card",
+        material_name="居民身份证",
+        provided=True,
+        trust_level=TrustLevel.B,
+        attachments=("a" * 64,),
+    )
+    return Envelope(
+        envelope_id=str(uuid.uuid4()),
+        idempotency_key=f"{application_id}:submission",
+        application_id=application_id,
+        request_id=uuid.uuid4().hex,
+        item_code="SZ-C-0001",
+        receiving_region="dongguan",
+        competent_region="shenzhen",
+        created_at=datetime.now(UTC),
+        body=SubmissionBody(
+            handling_mode=HandlingMode.PROXY,
+            channel=Channel.WINDOW,
+            applicant=Party(
+                kind="person", name="王小明", id_type="resident_id", id_number="11010519491231002X"
+            ),
+            materials=(material,),
+            delivery=Delivery(method="window_pickup"),
+        ),
+    )
+
+
+async def fill(store: Store, cipher: PiiCipher, count: int) -> None:
+    now = datetime.now(UTC).isoformat()
+    async with store.transaction() as conn:
+        for n in range(count):
+            application_id = f"bench-{n:06d}"
+            await conn.execute(
+                "INSERT INTO applications (id, request_id, item_code, receiving_region,"
+                " competent_region, channel, handling_mode, applicant_kind, applicant_index,"
+                " material_fingerprint, personal, masked, materials, status, anticipate_type,"
+                " promise_type, submitted_by, created_at, updated_at) VALUES (:id, 'r',"
+                " 'SZ-C-0001', 'dongguan', 'shenzhen', 'window', 'proxy', 'person', 'i', 'f',"
+                " 'sealed', '{}', '[]', 'received', 'working_day', 'working_day', 'bench', :now,"
+                " :now)",
+                {"id": application_id, "now": now},
+            )
+            await enqueue(conn, envelope(application_id), cipher=cipher)
+
+
+async def open_bench_store(tmp: str, backend: str) -> Store:
+    if backend == "postgres":
+        import asyncpg  # the [postgres] extra
+
+        from gateway.store.postgres import PostgresStore
+
+        name = f"tb_bench_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(POSTGRES)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        store: Store = await PostgresStore.open(
+            POSTGRES.rsplit("/", 1)[0] + f"/{name}", min_size=4, max_size=32
+        )
+    else:
+        store = await SQLiteStore.open(Path(tmp) / "bench.db", synchronous=backend)
+    await migrate(store, bundled_migrations(store.backend))
+    return store
+
+
+async def one_run(count: int, backend: str, concurrency: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_bench_store(tmp, backend)
+        cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
+        await fill(store, cipher, count)
+        settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
+        http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
+        adapter = create(adapter_config(settings, "shenzhen"), http)
+        lane = build_lane(RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai"))
+
+        def opener(row: Row) -> Envelope:
+            return open_envelope(row, cipher)
+
+        worker = RelayWorker(
+            store,
+            {"shenzhen": adapter},
+            {"shenzhen": lane},
+            ApplicationOutcomes(Journal(AuditLog(store.backend), cipher)),
+            opener=opener,
+            instance="bench",
+            poll_interval=0.01,
+        )
+        started = time.perf_counter()
+        task = asyncio.create_task(worker.run())
+        while True:
+            async with store.transaction() as conn:
+                row = await conn.fetch_one(
+                    "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'"
+                )
+            if row is not None and row["n"] >= count:
+                break
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        await worker.stop(1.0)
+        task.cancel()
+        await http.aclose()
+        await store.aclose()
+        return count / elapsed
+
+
+async def wait_for_sandbox() -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/cases"):
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise SystemExit("sandbox did not start")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    configure_logging("json", "warning")  # as in production: info lines are not the subject
+    # Our own CLI, started once before anything is measured.
+    sandbox = subprocess.Popen(  # noqa: ASYNC220, S603
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "sandbox",
+            "shenzhen",
+            "--port",
+            str(SANDBOX_PORT),
+            "--review-delay",
+            "3600",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_for_sandbox()
+        for backend in ("full", "normal", "postgres"):
+            rates = [await one_run(args.count, backend, args.concurrency) for _ in range(args.runs)]
+            label = "postgresql" if backend == "postgres" else f"sqlite synchronous={backend}"
+            print(
+                f"{label:<25} concurrency={args.concurrency}: "
+                f"median {statistics.median(rates):7.0f} deliveries/s "
+                f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; {args.count} each)"
+            )
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
