@@ -26,8 +26,7 @@ log = structlog.get_logger(__name__)
 @routes.post("/v1/regions/{region}/callbacks")
 async def region_callback(request: web.Request) -> web.StreamResponse:
     region = request.match_info["region"]
-    registry = request.app[ADAPTERS]
-    adapter = registry.get(region) if region in registry else None
+    adapter = request.app[ADAPTERS].get(region)
     if not isinstance(adapter, PushAdapter):
         raise Problem(404, detail=f"Region {region!r} does not push results to this gateway.")
     with structlog.contextvars.bound_contextvars(region=region):

@@ -268,14 +268,3 @@ async def replay(conn: Connection, delivery_id: str, *, now: datetime) -> bool:
         {"id": delivery_id, "now": to_db(now)},
     )
     return changed == 1
-
-
-async def counts(conn: Connection) -> dict[str, dict[str, int]]:
-    """Deliveries per region and state (queue depth, dead letters)."""
-    rows = await conn.fetch_all(
-        "SELECT region, state, COUNT(*) AS n FROM deliveries GROUP BY region, state"
-    )
-    result: dict[str, dict[str, int]] = {}
-    for row in rows:
-        result.setdefault(row["region"], {})[row["state"]] = int(row["n"])
-    return result

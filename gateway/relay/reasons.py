@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.errors import RegionRejected
 
 # Categories an adapter may set on RegionRejected.category, in the clerk's words.
 _CLERK_WORDS = {
@@ -34,7 +34,3 @@ def _detail(exc: BaseException) -> str:
             parts.append(f"{name}={value}")
     message = str(exc)
     return " ".join(parts) + (f": {message}" if message else "")
-
-
-def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, RegionUnavailable)

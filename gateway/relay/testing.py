@@ -8,7 +8,6 @@ idempotency key the way a real region must, so tests can count cases.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.envelope import Envelope, RegionAck
@@ -71,11 +70,3 @@ class RecordingListener:
         self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
     ) -> None:
         self.dead.append((record.id, reason_zh, detail))
-
-
-def script(*outcomes: Exception | None) -> list[Exception | None]:
-    return list(outcomes)
-
-
-def ids(records: Iterable[DeliveryRecord]) -> list[str]:
-    return [record.id for record in records]
