@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,11 +40,19 @@ from gateway.envelope import Delivery, Envelope, EnvelopeMaterial, Party, Submis
 from gateway.observability import configure_logging
 from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.service import build_lane
+from gateway.relay.testing import RecordingListener
 from gateway.relay.worker import RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
 
-SANDBOX_PORT = 8191
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SANDBOX_PORT = free_port()  # never a stale sandbox from an earlier run
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -113,7 +122,7 @@ async def open_bench_store(tmp: str, backend: str) -> Store:
     return store
 
 
-async def one_run(count: int, backend: str, concurrency: int) -> float:
+async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_bench_store(tmp, backend)
         cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
@@ -130,7 +139,9 @@ async def one_run(count: int, backend: str, concurrency: int) -> float:
             store,
             {"shenzhen": adapter},
             {"shenzhen": lane},
-            ApplicationOutcomes(Journal(AuditLog(store.backend), cipher)),
+            ApplicationOutcomes(Journal(AuditLog(store.backend), cipher))
+            if bookkeeping
+            else RecordingListener(),
             opener=opener,
             instance="bench",
             poll_interval=0.01,
@@ -153,9 +164,11 @@ async def one_run(count: int, backend: str, concurrency: int) -> float:
         return count / elapsed
 
 
-async def wait_for_sandbox() -> None:
+async def wait_for_sandbox(sandbox: subprocess.Popen[bytes]) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(100):
+            if sandbox.poll() is not None:
+                raise SystemExit(f"sandbox exited with {sandbox.returncode}")
             try:
                 async with session.get(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/cases"):
                     return
@@ -169,6 +182,11 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--no-bookkeeping",
+        action="store_true",
+        help="skip the applications' status/history/audit writes (to see what they cost)",
+    )
     args = parser.parse_args()
     configure_logging("json", "warning")  # as in production: info lines are not the subject
     # Our own CLI, started once before anything is measured.
@@ -188,7 +206,7 @@ async def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        await wait_for_sandbox()
+        await wait_for_sandbox(sandbox)
         for backend in ("full", "normal", "postgres"):
             rates = [await one_run(args.count, backend, args.concurrency) for _ in range(args.runs)]
             label = "postgresql" if backend == "postgres" else f"sqlite synchronous={backend}"
