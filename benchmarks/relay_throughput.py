@@ -122,6 +122,80 @@ async def open_bench_store(tmp: str, backend: str) -> Store:
     return store
 
 
+async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) -> None:
+    """One relay worker process draining a shared PostgreSQL outbox (scale-out mode)."""
+    from gateway.store.postgres import PostgresStore
+
+    configure_logging("json", "warning")
+    store = await PostgresStore.open(dsn, min_size=2, max_size=16)
+    cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+    settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
+    http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
+    adapter = create(adapter_config(settings, "shenzhen"), http)
+    lane = build_lane(RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai"))
+
+    def opener(row: Row) -> Envelope:
+        return open_envelope(row, cipher)
+
+    worker = RelayWorker(
+        store,
+        {"shenzhen": adapter},
+        {"shenzhen": lane},
+        ApplicationOutcomes(Journal(AuditLog("postgres"), cipher)),
+        opener=opener,
+        instance=f"bench-{uuid.uuid4().hex[:6]}",
+        poll_interval=0.01,
+    )
+    task = asyncio.create_task(worker.run())
+    while True:
+        async with store.transaction() as conn:
+            row = await conn.fetch_one(
+                "SELECT COUNT(*) AS n FROM deliveries WHERE state <> 'delivered'"
+            )
+        if row is not None and row["n"] == 0:
+            break
+        await asyncio.sleep(0.02)
+    await worker.stop(1.0)
+    task.cancel()
+    await http.aclose()
+    await store.aclose()
+
+
+async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
+    """`processes` gateway relay workers on one PostgreSQL outbox; deliveries/s overall."""
+    import asyncpg
+
+    from gateway.store.postgres import PostgresStore
+
+    name = f"tb_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    with tempfile.TemporaryDirectory() as keys_dir:
+        store = await PostgresStore.open(dsn, min_size=2, max_size=8)
+        await migrate(store, bundled_migrations("postgres"))
+        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+        await fill(store, cipher, count)
+        await store.aclose()
+        started = time.perf_counter()
+        workers = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--drain",
+                dsn,
+                str(SANDBOX_PORT),
+                str(concurrency),
+                keys_dir,
+            )
+            for _ in range(processes)
+        ]
+        for process in workers:
+            await process.wait()
+        return count / (time.perf_counter() - started)
+
+
 async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_bench_store(tmp, backend)
@@ -183,12 +257,23 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="also measure N relay processes sharing one PostgreSQL outbox (scale-out)",
+    )
+    parser.add_argument("--drain", nargs=4, help=argparse.SUPPRESS)  # internal: one worker
+    parser.add_argument(
         "--no-bookkeeping",
         action="store_true",
         help="skip the applications' status/history/audit writes (to see what they cost)",
     )
     args = parser.parse_args()
     configure_logging("json", "warning")  # as in production: info lines are not the subject
+    if args.drain:
+        dsn, port, concurrency, keys_dir = args.drain
+        await drain_as_worker(dsn, int(port), int(concurrency), keys_dir)
+        return
     # Our own CLI, started once before anything is measured.
     sandbox = subprocess.Popen(  # noqa: ASYNC220, S603
         [
@@ -212,6 +297,16 @@ async def main() -> None:
             label = "postgresql" if backend == "postgres" else f"sqlite synchronous={backend}"
             print(
                 f"{label:<25} concurrency={args.concurrency}: "
+                f"median {statistics.median(rates):7.0f} deliveries/s "
+                f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; {args.count} each)"
+            )
+        for processes in range(1, args.processes + 1):
+            rates = [
+                await scale_out_run(args.count, processes, args.concurrency)
+                for _ in range(args.runs)
+            ]
+            print(
+                f"postgresql, {processes} relay process(es), concurrency={args.concurrency} each: "
                 f"median {statistics.median(rates):7.0f} deliveries/s "
                 f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; {args.count} each)"
             )
