@@ -30,6 +30,7 @@ from gateway.api.metrics import setup_metrics
 from gateway.app_keys import INSTALLATION_ID, SETTINGS, STORE
 from gateway.applications.attachments import AttachmentStore
 from gateway.applications.journal import Journal
+from gateway.applications.notices import PartnerNotices
 from gateway.applications.records import Deps
 from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
@@ -136,7 +137,9 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
             media_types=settings.attachments.media_types,
         ),
         settings=settings.applications,
-        journal=Journal(app[AUDIT].log, cipher),
+        journal=Journal(
+            app[AUDIT].log, cipher, PartnerNotices.from_settings(settings.security, cipher)
+        ),
         signer=keys.sign_receipt if can_sign else None,
     )
     log.info(

@@ -1,7 +1,8 @@
 """The messages exchanged with regions: envelopes out, status events back.
 
 An `Envelope` is the canonical form of one thing the gateway delivers to a region
-(a submission, a supplement, a withdrawal or a rating). Adapters translate it into
+(a submission, a supplement, a withdrawal or a rating), or to a partner (a
+status notice, its webhook). Adapters translate it into
 the region's native protocol; the relay delivers it; the security layer signs its
 canonical JSON. Its ``idempotency_key`` stays the same across every retry and
 replay, so a region that sees it twice creates one case.
@@ -98,8 +99,27 @@ class RatingBody(_Frozen):
     comment: str | None = None
 
 
+class StatusNoticeBody(_Frozen):
+    """A status change told to the partner that submitted the application (its webhook).
+
+    Goes to the partner, not a region, and carries no personal data: only the
+    statuses, when, and the identifiers the partner already holds.
+    """
+
+    kind: Literal["status_notice"] = "status_notice"
+    application_id: str
+    status: Status
+    previous_status: Status | None = None
+    occurred_at: datetime
+    region_case_no: str | None = None
+    event_seq: int | None = Field(
+        None, description="Position of the change in the gateway's audit log (grows per change)."
+    )
+
+
 EnvelopeBody = Annotated[
-    SubmissionBody | SupplementBody | WithdrawalBody | RatingBody, Field(discriminator="kind")
+    SubmissionBody | SupplementBody | WithdrawalBody | RatingBody | StatusNoticeBody,
+    Field(discriminator="kind"),
 ]
 
 

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.audit import AuditLog, Position, looks_personal
 from gateway.observability.tracecontext import trace_for
 from gateway.security.pii import PiiCipher
 from gateway.store import Connection
+
+if TYPE_CHECKING:
+    from gateway.applications.notices import PartnerNotices
 
 # Detail members kept in the clear: values the gateway made or checked itself.
 _CLEAR = frozenset(
@@ -82,10 +85,16 @@ def audit_actor(actor: str) -> str:
 
 @dataclass(frozen=True)
 class Journal:
-    """The audit log the history is mirrored into, and the key that pseudonymises free text."""
+    """The audit log the history is mirrored into, and the key that pseudonymises free text.
+
+    `notices`, when set, queues partner webhooks for status changes: every
+    transition already receives the journal, so this is how the partner settings
+    reach it.
+    """
 
     audit: AuditLog
     cipher: PiiCipher
+    notices: PartnerNotices | None = None
 
     def pseudonym(self, name: str, value: Any) -> str:
         """A keyed digest of `value` (separated by member `name`), for the audit data."""

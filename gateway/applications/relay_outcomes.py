@@ -4,7 +4,9 @@ The relay calls these inside the transaction that settles the delivery, so the
 application's status and the delivery's state never disagree. A region may
 already have reported on the case (a callback can overtake the relay's own
 bookkeeping), so an outcome that no longer fits the application's status is
-recorded in its history instead of moving it.
+recorded in its history instead of moving it. A partner's status notice never
+moves the application: a delivered one leaves no history event, a dead one
+leaves ``status_notice_failed``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 import structlog
 
 from gateway.applications.journal import Journal
+from gateway.applications.notices import NOTICE_KIND
 from gateway.applications.state_machine import Origin, load, record_event, transition
 from gateway.applications.status import Status
 from gateway.envelope import RegionAck
@@ -34,6 +37,8 @@ class ApplicationOutcomes:
     async def delivered(
         self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
     ) -> None:
+        if record.kind == NOTICE_KIND:
+            return  # the delivery row and its attempts say it; the history stays the case's own
         now = datetime.now(UTC)
         case_no = ack.region_case_no if ack else None
         row = await load(conn, record.application_id)
@@ -71,6 +76,8 @@ class ApplicationOutcomes:
     ) -> None:
         now = datetime.now(UTC)
         row = await load(conn, record.application_id)
+        # A failed status notice (kind status_notice) only leaves a history event:
+        # ``status_notice_failed``, which queues no notice (only transitions do).
         if record.kind == "submission" and Status(row["status"]) is Status.RECEIVED:
             await transition(
                 conn,

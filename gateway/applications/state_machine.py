@@ -7,7 +7,9 @@ a change against it, moves the row, keeps the deadline clocks and appends the
 history event, all on the caller's transaction. `apply_status_event` takes a
 region's `StatusEvent` and never fails on a late, repeated or out-of-order one:
 it is absorbed and recorded as ignored, and a final state never moves back.
-Every history event is mirrored into the audit log (`Journal`) on the same transaction.
+Every history event is mirrored into the audit log (`Journal`) on the same transaction;
+every transition (and only a transition) also queues the submitting partner's
+status notice (`Journal.notices`).
 """
 
 from __future__ import annotations
@@ -217,7 +219,8 @@ async def transition(
 
     Checks the table (raises `TransitionRefused`), keeps the deadline clocks
     (started on acceptance, paused during 特别程序), applies `changes` (extra
-    columns, e.g. ``region_case_no``) and appends the history event.
+    columns, e.g. ``region_case_no``), appends the history event and, when the
+    journal has `notices`, queues the submitting partner's webhook.
     """
     moment = at or now_utc()
     row = await load(conn, application_id)
@@ -235,7 +238,7 @@ async def transition(
     if changed != 1:  # someone moved it between our read and write (PostgreSQL)
         raise TransitionRefused(application_id, current.value, target.value, "办件状态已被并发修改")
     updated = {**row, **values}
-    await record_event(
+    position = await record_event(
         conn,
         updated,
         "transition",
@@ -247,6 +250,15 @@ async def transition(
         region_event_id=region_event_id,
         detail=detail,
     )
+    if journal.notices is not None:
+        await journal.notices.queue(
+            conn,
+            updated,
+            previous=current,
+            status=target,
+            occurred_at=moment,
+            event_seq=position.seq,
+        )
     log.info(
         "application.transition",
         application_id=application_id,

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from gateway.applications.journal import Journal
+from gateway.applications.notices import PartnerNotices
 from gateway.audit import AuditLog
 from gateway.cli_support import config_option, require_database, settings_or_fail, with_store
 from gateway.config import Settings
@@ -102,4 +103,7 @@ def _journal(settings: Settings, store: Store) -> Journal:
     """
     pii = settings.pii
     keys = load_keys(pii.keys, pii.active_key, pii.index_key, settings.data_dir)
-    return Journal(AuditLog(store.backend), PiiCipher(keys))
+    cipher = PiiCipher(keys)
+    return Journal(
+        AuditLog(store.backend), cipher, PartnerNotices.from_settings(settings.security, cipher)
+    )

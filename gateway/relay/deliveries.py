@@ -7,9 +7,11 @@ under the same idempotency key, so the region creates one case however often it
 hears it. Every settle checks the lease is still ours, so a slow worker whose lease
 was taken over cannot overwrite the newer outcome.
 
-Per application, deliveries go in order: one is claimable only once every earlier
-delivery of its application is delivered (a supplement never overtakes its
-submission). SQL is kept here as data; PostgreSQL adds ``FOR UPDATE SKIP LOCKED``
+Per application and destination, deliveries go in order: one is claimable only
+once every earlier delivery of its application to the same destination is
+delivered (a supplement never overtakes its submission; a partner's status
+notices arrive in order), while a partner's dead webhook endpoint never holds
+back what goes to the region. SQL is kept here as data; PostgreSQL adds ``FOR UPDATE SKIP LOCKED``
 so several gateway processes can claim side by side.
 """
 
@@ -96,6 +98,7 @@ WHERE id IN (
       AND NOT EXISTS (
           SELECT 1 FROM deliveries e
           WHERE e.application_id = d.application_id
+            AND e.region = d.region
             AND e.state <> 'delivered'
             AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))
     ORDER BY d.next_attempt_at, d.id

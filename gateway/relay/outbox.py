@@ -51,10 +51,14 @@ def new_envelope(
     )
 
 
-async def enqueue(conn: Connection, envelope: Envelope, *, cipher: PiiCipher) -> str:
-    """Write a pending delivery of `envelope` to its competent region; return its id.
+async def enqueue(
+    conn: Connection, envelope: Envelope, *, cipher: PiiCipher, destination: str | None = None
+) -> str:
+    """Write a pending delivery of `envelope`; return its id.
 
-    Raises `UniqueViolation` if a delivery with the same idempotency key exists.
+    It goes to `destination` (a lane key, e.g. ``partner:<id>`` for a webhook),
+    by default the envelope's competent region. Raises `UniqueViolation` if a
+    delivery with the same idempotency key exists.
     """
     now = datetime.now(UTC).isoformat()
     sealed = cipher.seal(envelope.model_dump(mode="json"), bound_to=envelope.envelope_id)
@@ -66,7 +70,7 @@ async def enqueue(conn: Connection, envelope: Envelope, *, cipher: PiiCipher) ->
             "id": envelope.envelope_id,
             "application_id": envelope.application_id,
             "kind": envelope.kind,
-            "region": envelope.competent_region,
+            "region": destination or envelope.competent_region,
             "key": envelope.idempotency_key,
             "envelope": sealed,
             "now": now,

@@ -11,6 +11,7 @@ _CLERK_WORDS = {
     "signature": "签名失败",
     "duplicate": "对方系统已有此件",
     "not_allowed": "对方不受理此事项",
+    "webhook": "合作方回调地址拒收状态通知",
 }
 
 

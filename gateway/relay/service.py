@@ -1,6 +1,7 @@
 """The relay inside the gateway process: worker, region lanes, polling, readiness.
 
-`relay_context` is a `cleanup_ctx`: it builds one lane per adapter's region from
+`relay_context` is a `cleanup_ctx`: it builds one lane per adapter's region, and
+one per partner with a webhook ``callback_url`` (``partner:<id>``), from
 `Settings.relay`, starts the worker and the pollers as tasks, reports each
 region's breaker in ``/readyz``, and on shutdown lets in-flight calls finish for
 the grace period before releasing what is left (nothing is lost: released
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,19 +23,23 @@ import structlog
 from aiohttp import web
 
 from adapters.base import PollAdapter
+from gateway.adapters_registry import HTTP_CLIENT
 from gateway.api import health
 from gateway.api.applications import APPLICATIONS
 from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.catalog.catalog import Catalog
 from gateway.config import RegionRelaySettings, Settings
 from gateway.envelope import Envelope
+from gateway.errors import KeyStoreError
 from gateway.observability.metrics import METRICS
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
 from gateway.relay.outbox import open_envelope
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.results import poll_forever
-from gateway.relay.worker import RegionClient, RegionLane, RelayWorker
+from gateway.relay.webhooks import PartnerWebhookClient, webhook_clients
+from gateway.relay.worker import Destination, RegionLane, RelayWorker
+from gateway.security.jwks import GATEWAY_KEYS
 from gateway.store import Row, Store
 
 RELAY = web.AppKey("relay", RelayWorker)
@@ -94,11 +99,17 @@ def relay_context(
         def opener(row: Row) -> Envelope:
             return open_envelope(row, cipher)
 
-        clients: Mapping[str, RegionClient] = {region: adapters[region] for region in adapters}
+        clients: dict[str, Destination] = {region: adapters[region] for region in adapters}
+        lanes = build_lanes(settings, list(clients), app[catalog_key])
+        webhooks = _webhook_clients(app, settings)
+        clients.update(webhooks)
+        lanes.update(
+            {key: build_lane(settings.relay.for_region(key), DEFAULT_TIMEZONE) for key in webhooks}
+        )
         worker = RelayWorker(
             store,
             clients,
-            build_lanes(settings, list(clients), app[catalog_key]),
+            lanes,
             ApplicationOutcomes(journal),
             opener=opener,
             instance=instance_name(),
@@ -129,6 +140,23 @@ def relay_context(
                     await task
 
     return context
+
+
+def _webhook_clients(app: web.Application, settings: Settings) -> dict[str, PartnerWebhookClient]:
+    """A webhook client per partner with a callback URL, if the gateway can sign.
+
+    A gateway that cannot sign (no key ring or no passphrase) sends no webhooks:
+    the notices wait in the outbox (no lane claims them) until it can.
+    """
+    partners = settings.security.partners
+    if not any(partner.callback_url for partner in partners.values()):
+        return {}
+    try:
+        signer = app[GATEWAY_KEYS].request_signer()
+    except KeyStoreError as exc:
+        log.warning("relay.webhooks_unsigned", error=str(exc), hint="notices wait in the outbox")
+        return {}
+    return webhook_clients(partners, app[HTTP_CLIENT], signer)
 
 
 def _readiness(worker: RelayWorker) -> health.ReadinessCheck:

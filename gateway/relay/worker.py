@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -50,6 +50,25 @@ class RegionClient(Protocol):
     async def withdraw(self, envelope: Envelope) -> RegionAck | None: ...
 
     async def send_rating(self, envelope: Envelope) -> RegionAck | None: ...
+
+
+class NoticeClient(Protocol):
+    """What the relay needs of a partner webhook sender (`gateway.relay.webhooks`)."""
+
+    async def notify(self, envelope: Envelope) -> RegionAck | None: ...
+
+
+Destination = RegionClient | NoticeClient
+"""A region's adapter or a partner's webhook sender: the client of one lane."""
+
+# The client method for each kind of envelope; a client lacking it cannot take that kind.
+_SENDERS = {
+    "submission": "submit",
+    "supplement": "send_supplement",
+    "withdrawal": "withdraw",
+    "rating": "send_rating",
+    "status_notice": "notify",
+}
 
 
 class DeliveryListener(Protocol):
@@ -99,7 +118,7 @@ class RelayWorker:
     def __init__(
         self,
         store: Store,
-        adapters: Mapping[str, RegionClient],
+        adapters: Mapping[str, Destination],
         lanes: Mapping[str, RegionLane],
         listener: DeliveryListener,
         *,
@@ -255,21 +274,21 @@ class RelayWorker:
     async def _with_case_no(self, record: DeliveryRecord) -> Envelope:
         """Follow-ups name the case the region opened for the submission."""
         envelope = record.envelope
-        if envelope.kind == "submission" or envelope.region_case_no is not None:
+        if envelope.kind in ("submission", "status_notice") or envelope.region_case_no is not None:
             return envelope
         async with self._store.transaction() as conn:
             case_no = await deliveries.submission_case_no(conn, record.application_id)
         return envelope.model_copy(update={"region_case_no": case_no})
 
     async def _send(
-        self, adapter: RegionClient, envelope: Envelope, hops: _Hops
+        self, adapter: Destination, envelope: Envelope, hops: _Hops
     ) -> RegionAck | None:
-        send = {
-            "submission": adapter.submit,
-            "supplement": adapter.send_supplement,
-            "withdrawal": adapter.withdraw,
-            "rating": adapter.send_rating,
-        }[envelope.kind]
+        send: Callable[[Envelope], Awaitable[RegionAck | None]] | None = getattr(
+            adapter, _SENDERS.get(envelope.kind, ""), None
+        )
+        if send is None:
+            region = envelope.competent_region
+            raise RegionRejected(region, "no-handler", f"cannot deliver a {envelope.kind}")
         # Quick retries only for failures with no advice from the region (timeouts,
         # resets); a region that says "busy, retry after N s" is taken at its word.
         retrying = AsyncRetrying(

@@ -12,12 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.applications.status import Status
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
 from gateway.envelope import (
     Delivery,
     Envelope,
     EnvelopeMaterial,
     Party,
+    RegionAck,
+    StatusNoticeBody,
     SubmissionBody,
     SupplementBody,
 )
@@ -87,7 +90,7 @@ class Harness:
     def open(self, row: Row) -> Envelope:
         return open_envelope(row, self.cipher)
 
-    async def queue(self, env: Envelope) -> str:
+    async def queue(self, env: Envelope, destination: str | None = None) -> str:
         """Enqueue `env` (adding its application row for a submission) at the clock's time."""
         async with self.store.transaction() as conn:
             if env.kind == "submission":
@@ -101,7 +104,7 @@ class Harness:
                     " 'working_day', 'working_day', 'test', :now, :now)",
                     {"id": env.application_id, "now": self.clock().isoformat()},
                 )
-            delivery_id = await enqueue(conn, env, cipher=self.cipher)
+            delivery_id = await enqueue(conn, env, cipher=self.cipher, destination=destination)
             # enqueue stamps wall-clock times; these tests run on their own clock.
             await conn.execute(
                 "UPDATE deliveries SET created_at = :t, next_attempt_at = :t, queued_at = :t"
@@ -331,3 +334,72 @@ async def test_stop_releases_calls_still_in_flight(h: Harness) -> None:
     assert record.state == "pending"
     assert record.attempts == 0
     assert await h.attempts(delivery_id) == []
+
+
+@dataclass
+class ScriptedPartner:
+    """A partner webhook endpoint for the worker: answers `script`, then takes everything."""
+
+    script: list[Exception | None] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+
+    async def notify(self, envelope: Envelope) -> RegionAck | None:
+        outcome = self.script.pop(0) if self.script else None
+        if outcome is not None:
+            raise outcome
+        assert isinstance(envelope.body, StatusNoticeBody)
+        self.seen.append(envelope.body.status.value)
+        return None
+
+
+def notice(application_id: str, status: Status, seq: int) -> Envelope:
+    body = StatusNoticeBody(
+        application_id=application_id, status=status, occurred_at=T0, event_seq=seq
+    )
+    return envelope(application_id).model_copy(
+        update={
+            "envelope_id": uuid.uuid4().hex,
+            "idempotency_key": f"{application_id}:notice:{seq}",
+            "body": body,
+        }
+    )
+
+
+async def test_order_is_per_destination_a_dead_webhook_holds_back_only_its_notices(
+    h: Harness,
+) -> None:
+    region = ScriptedRegion("shenzhen")
+    down = RegionUnavailable("partner:p", "HTTP 503")
+    partner = ScriptedPartner([down, down])
+    submission = await h.queue(envelope("app-1"))
+    h.clock.advance(seconds=1)
+    forwarded = await h.queue(notice("app-1", Status.FORWARDED, 1), "partner:p")
+    h.clock.advance(seconds=1)
+    supplement = await h.queue(envelope("app-1", "supplement"))
+    h.clock.advance(seconds=1)
+    accepted = await h.queue(notice("app-1", Status.ACCEPTED, 2), "partner:p")
+    policy = RetryPolicy(base_delay=timedelta(seconds=1))
+    worker = RelayWorker(
+        h.store,
+        {"shenzhen": region, "partner:p": partner},
+        {"shenzhen": RegionLane(), "partner:p": RegionLane(policy=policy)},
+        h.listener,
+        opener=h.open,
+        instance="gw-a",
+        in_call_attempts=1,
+        clock=h.clock,
+    )
+    await round_trip(worker)  # submission delivered; the first notice fails
+    await round_trip(worker)  # the supplement goes although the partner is down
+    assert region.kinds() == ["submission", "supplement"]
+    assert (await h.state(supplement)).state == "delivered"
+    assert (await h.state(forwarded)).state == "pending"
+    assert (await h.state(accepted)).attempts == 0  # waits behind the earlier notice
+    h.clock.advance(hours=1)
+    await round_trip(worker)  # fails again
+    assert (await h.state(accepted)).attempts == 0
+    h.clock.advance(hours=1)
+    await round_trip(worker)
+    await round_trip(worker)
+    assert partner.seen == ["forwarded", "accepted"]
+    assert {(await h.state(i)).state for i in (submission, forwarded, accepted)} == {"delivered"}
