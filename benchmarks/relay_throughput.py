@@ -103,23 +103,37 @@ async def fill(store: Store, cipher: PiiCipher, count: int) -> None:
             await enqueue(conn, envelope(application_id), cipher=cipher)
 
 
-async def open_bench_store(tmp: str, backend: str) -> Store:
-    if backend == "postgres":
-        import asyncpg  # the [postgres] extra
+async def create_database() -> str:
+    """A throwaway database on the local server; its DSN."""
+    import asyncpg  # the [postgres] extra
 
+    name = f"tb_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    return POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(dsn: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
+
+
+async def open_bench_store(tmp: str, backend: str) -> tuple[Store, str | None]:
+    """The store to measure, and the throwaway PostgreSQL database's DSN (to drop)."""
+    dsn: str | None = None
+    if backend == "postgres":
         from gateway.store.postgres import PostgresStore
 
-        name = f"tb_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(POSTGRES)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        store: Store = await PostgresStore.open(
-            POSTGRES.rsplit("/", 1)[0] + f"/{name}", min_size=4, max_size=32
-        )
+        dsn = await create_database()
+        store: Store = await PostgresStore.open(dsn, min_size=4, max_size=32)
     else:
         store = await SQLiteStore.open(Path(tmp) / "bench.db", synchronous=backend)
     await migrate(store, bundled_migrations(store.backend))
-    return store
+    return store, dsn
 
 
 async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) -> None:
@@ -163,15 +177,9 @@ async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) 
 
 async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
     """`processes` gateway relay workers on one PostgreSQL outbox; deliveries/s overall."""
-    import asyncpg
-
     from gateway.store.postgres import PostgresStore
 
-    name = f"tb_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    dsn = await create_database()
     with tempfile.TemporaryDirectory() as keys_dir:
         store = await PostgresStore.open(dsn, min_size=2, max_size=8)
         await migrate(store, bundled_migrations("postgres"))
@@ -193,12 +201,14 @@ async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
         ]
         for process in workers:
             await process.wait()
-        return count / (time.perf_counter() - started)
+        rate = count / (time.perf_counter() - started)
+    await drop_database(dsn)
+    return rate
 
 
 async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_bench_store(tmp, backend)
+        store, dsn = await open_bench_store(tmp, backend)
         cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
         await fill(store, cipher, count)
         settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
@@ -235,6 +245,8 @@ async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bo
         task.cancel()
         await http.aclose()
         await store.aclose()
+        if dsn is not None:
+            await drop_database(dsn)
         return count / elapsed
 
 
