@@ -147,18 +147,31 @@ APPLICATIONS_CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
 EXAMPLES = REPO / "contracts" / "examples"
 
 
+CatalogueSettings = Callable[..., Settings]
+
+
 @pytest.fixture
-def applications_settings(tmp_path: Path) -> Settings:
-    """Settings whose catalogue is the small composed one the application tests rely on,
-    with the test partners registered."""
-    return load_settings(
-        environ={},
-        overrides={
+def catalogue_settings(tmp_path: Path) -> CatalogueSettings:
+    """Builds settings on the small composed catalogue the application tests rely on, with
+    the test partners registered; keyword sections are merged over it, per section."""
+
+    def build(**sections: dict[str, Any]) -> Settings:
+        overrides: dict[str, Any] = {
             "data_dir": str(tmp_path / "var"),
             "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
             "security": {"partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER)},
-        },
-    )
+        }
+        for name, values in sections.items():
+            overrides[name] = {**overrides.get(name, {}), **values}
+        return load_settings(environ={}, overrides=overrides)
+
+    return build
+
+
+@pytest.fixture
+def applications_settings(catalogue_settings: CatalogueSettings) -> Settings:
+    """Settings on the test catalogue with the test partners registered."""
+    return catalogue_settings()
 
 
 async def upload_examples(client: SignedClient) -> None:

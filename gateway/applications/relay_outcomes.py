@@ -50,6 +50,7 @@ class ApplicationOutcomes:
                 Status.FORWARDED,
                 origin=Origin.RELAY,
                 journal=self._journal,
+                current_row=row,
                 actor=RELAY_ACTOR,
                 at=now,
                 changes={"region_case_no": case_no} if case_no else None,
@@ -85,6 +86,7 @@ class ApplicationOutcomes:
                 Status.RELAY_FAILED,
                 origin=Origin.RELAY,
                 journal=self._journal,
+                current_row=row,
                 actor=RELAY_ACTOR,
                 at=now,
                 detail={"delivery_id": record.id, "reason": reason_zh},
@@ -111,6 +113,7 @@ class ApplicationOutcomes:
                 Status.RECEIVED,
                 origin=Origin.RELAY,
                 journal=self._journal,
+                current_row=row,
                 actor=actor,
                 detail={"delivery_id": delivery["id"], "replay": True},
             )

@@ -214,8 +214,12 @@ async def transition(
     region_event_id: str | None = None,
     changes: Mapping[str, Any] | None = None,
     detail: Mapping[str, Any] | None = None,
+    current_row: Row | None = None,
 ) -> Row:
     """Move the application to `target`; return the updated row.
+
+    `current_row` is the application as the caller just read it in this
+    transaction, to save reading it again (the update still checks its status).
 
     Checks the table (raises `TransitionRefused`), keeps the deadline clocks
     (started on acceptance, paused during 特别程序), applies `changes` (extra
@@ -223,7 +227,7 @@ async def transition(
     journal has `notices`, queues the submitting partner's webhook.
     """
     moment = at or now_utc()
-    row = await load(conn, application_id)
+    row = current_row if current_row is not None else await load(conn, application_id)
     current = Status(row["status"])
     check(application_id, current, target, origin)
     values: dict[str, Any] = dict(changes or {})

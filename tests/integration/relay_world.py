@@ -145,22 +145,7 @@ async def running_world(
     `settings` are extra gateway settings (merged over the world's own, per section).
     """
     port = free_port()
-    servers: list[TestServer] = []
-    sandboxes: dict[str, Sandbox] = {}
-    credentials = AdaptersSettings()
-    try:
-        for region, plugin in discover(SANDBOX_GROUP).items():
-            factory = plugin.factory
-            options = SandboxOptions(
-                review_delay=0.05,
-                callback_url=f"http://127.0.0.1:{port}/v1/regions/{region}/callbacks",
-                **sandbox_options,
-            )
-            app = factory(options, credentials.for_region(region))
-            server = TestServer(app, host="127.0.0.1")
-            await server.start_server()
-            servers.append(server)
-            sandboxes[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
+    async with running_sandboxes(port, **sandbox_options) as sandboxes:
         urls = {r: s.url for r, s in sandboxes.items()}
         app_settings = world_settings(tmp_path, port, urls, settings)
         server = TestServer(create_app(app_settings), host="127.0.0.1", port=port)
@@ -168,6 +153,30 @@ async def running_world(
             gateway = SignedClient(test_client, PARTNER)
             await upload_example_attachments(gateway)
             yield World(gateway, sandboxes)
+
+
+@asynccontextmanager
+async def running_sandboxes(
+    gateway_port: int, **sandbox_options: Any
+) -> AsyncIterator[dict[str, Sandbox]]:
+    """Every installed region sandbox on a free loopback port, pushing results to the
+    gateway that will listen on `gateway_port`."""
+    servers: list[TestServer] = []
+    sandboxes: dict[str, Sandbox] = {}
+    credentials = AdaptersSettings()
+    try:
+        for region, plugin in discover(SANDBOX_GROUP).items():
+            options = SandboxOptions(
+                review_delay=0.05,
+                callback_url=f"http://127.0.0.1:{gateway_port}/v1/regions/{region}/callbacks",
+                **sandbox_options,
+            )
+            app = plugin.factory(options, credentials.for_region(region))
+            server = TestServer(app, host="127.0.0.1")
+            await server.start_server()
+            servers.append(server)
+            sandboxes[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
+        yield sandboxes
     finally:
         for server in servers:
             await server.close()

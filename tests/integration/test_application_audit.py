@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from partner_signing import OTHER_PARTNER, PARTNER, SignedClient, partners_setting
+from partner_signing import PARTNER, SignedClient
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
@@ -27,7 +27,7 @@ from gateway.audit.checkpoints import (
     load_public_keys_from_jwks,
     signature_problem,
 )
-from gateway.config import load_settings
+from gateway.config import Settings
 from gateway.envelope import StatusEvent
 from gateway.errors import InvalidAuditEntry, SignatureError
 from gateway.security import KeyStore, verify_receipt
@@ -43,19 +43,9 @@ def example(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[SignedClient]:
+async def client(catalogue_settings: Callable[..., Settings]) -> AsyncIterator[SignedClient]:
     """The gateway with an unlocked key ring (receipts signed), signing as `PARTNER`."""
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path / "var"),
-            "catalog": {"directory": str(REPO / "tests/data/applications_catalogue")},
-            "security": {
-                "key_passphrase": PASSPHRASE,
-                "partners": partners_setting(PARTNER, OTHER_PARTNER),
-            },
-        },
-    )
+    settings = catalogue_settings(security={"key_passphrase": PASSPHRASE})
     KeyStore(settings.data_dir / "keys", PASSPHRASE).generate()
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
         signed = SignedClient(test_client, PARTNER)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from partner_signing import PARTNER, SignedClient, partners_setting
+from partner_signing import PARTNER, SignedClient
 
 from gateway.app import STORE
+from gateway.config import Settings
 
 Client = SignedClient
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
@@ -131,23 +133,14 @@ async def test_business_duplicate_answers_with_the_existing_application(
     assert await count(applications_client, "applications") == 1
 
 
-async def test_duplicate_detection_can_be_turned_off(tmp_path: Path) -> None:
+async def test_duplicate_detection_can_be_turned_off(
+    catalogue_settings: Callable[..., Settings],
+) -> None:
     from aiohttp.test_utils import TestServer
 
     from gateway.app import create_app
-    from gateway.config import load_settings
 
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path / "var"),
-            "catalog": {
-                "directory": str(EXAMPLES.parents[1] / "tests/data/applications_catalogue")
-            },
-            "applications": {"duplicate_window_minutes": 0},
-            "security": {"partners": partners_setting(PARTNER)},
-        },
-    )
+    settings = catalogue_settings(applications={"duplicate_window_minutes": 0})
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
         client = SignedClient(test_client, PARTNER)
         body = example("full_online_enterprise")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from partner_signing import PARTNER, SignedClient, multipart, partners_setting
+from partner_signing import PARTNER, SignedClient, multipart
 from structlog.typing import EventDict
 
 from gateway.api.applications import APPLICATIONS
@@ -276,23 +277,14 @@ async def test_attachments_are_content_addressed_and_limited(
     assert leftovers == []
 
 
-async def test_attachment_over_the_size_limit_is_a_413(tmp_path: Path) -> None:
+async def test_attachment_over_the_size_limit_is_a_413(
+    catalogue_settings: Callable[..., Settings],
+) -> None:
     from aiohttp.test_utils import TestServer
 
     from gateway.app import create_app
-    from gateway.config import load_settings
 
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path / "var"),
-            "catalog": {
-                "directory": str(EXAMPLES.parents[1] / "tests/data/applications_catalogue")
-            },
-            "attachments": {"max_bytes": 1000},
-            "security": {"partners": partners_setting(PARTNER)},
-        },
-    )
+    settings = catalogue_settings(attachments={"max_bytes": 1000})
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
         client = SignedClient(test_client, PARTNER)
         response = await client.post(
@@ -301,7 +293,7 @@ async def test_attachment_over_the_size_limit_is_a_413(tmp_path: Path) -> None:
             headers={"Content-Type": "application/pdf"},
         )
         assert response.status == 413
-        assert not list((tmp_path / "var" / "attachments").rglob("*.pdf"))
+        assert not list((settings.data_dir / "attachments").rglob("*.pdf"))
 
 
 async def test_no_personal_data_in_the_database_file_or_logs(

@@ -18,21 +18,23 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from partner_signing import PARTNER
-from relay_world import EXAMPLES, TEST_CATALOGUE, URL_SETTING, Sandbox, example, free_port
+from relay_world import (
+    EXAMPLES,
+    TEST_CATALOGUE,
+    URL_SETTING,
+    Sandbox,
+    example,
+    free_port,
+    running_sandboxes,
+)
 
-from adapters.sandbox import CORE, SandboxOptions
-from gateway.adapters_registry import SANDBOX_GROUP, discover
-from gateway.config import AdaptersSettings
 from gateway.security import RequestSigner
 
 
@@ -171,29 +173,6 @@ async def signed(
         return response.status, await response.json(content_type=None)
 
 
-@asynccontextmanager
-async def sandboxes_for(port: int) -> AsyncIterator[dict[str, Sandbox]]:
-    servers: list[TestServer] = []
-    started: dict[str, Sandbox] = {}
-    credentials = AdaptersSettings()
-    try:
-        for region, plugin in discover(SANDBOX_GROUP).items():
-            options = SandboxOptions(
-                latency_ms=80.0,  # deliveries are still in flight when the gateway dies
-                review_delay=0.05,
-                callback_url=f"http://127.0.0.1:{port}/v1/regions/{region}/callbacks",
-            )
-            app = plugin.factory(options, credentials.for_region(region))
-            server = TestServer(app, host="127.0.0.1")
-            await server.start_server()
-            servers.append(server)
-            started[region] = Sandbox(region, str(server.make_url("")).rstrip("/"), app[CORE])
-        yield started
-    finally:
-        for server in servers:
-            await server.close()
-
-
 async def upload_attachments(gateway: GatewayProcess, signer: RequestSigner) -> None:
     async with aiohttp.ClientSession() as session:
         for path in sorted((EXAMPLES / "attachments").iterdir()):
@@ -245,7 +224,8 @@ async def crash_and_count(tmp_path: Path, *, applications: int, crashes: int) ->
     run = CrashRun()
     port = free_port()
     signer = RequestSigner(PARTNER.key, PARTNER.keyid)
-    async with sandboxes_for(port) as sandboxes:
+    # Latency keeps deliveries in flight when the gateway dies.
+    async with running_sandboxes(port, latency_ms=80.0) as sandboxes:
         shenzhen = sandboxes["shenzhen"]
         gateway = GatewayProcess(
             gateway_config(tmp_path, port, sandboxes), port, tmp_path / "gw.log"
