@@ -16,7 +16,7 @@ from structlog.typing import EventDict
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
-from gateway.applications.state_machine import apply_status_event
+from gateway.applications.state_machine import apply_status_event, local_date, now_utc
 from gateway.applications.status import Status
 from gateway.config import Settings
 from gateway.envelope import StatusEvent
@@ -128,8 +128,9 @@ async def test_overdue_and_due_soon_are_queryable(applications_client: Client) -
             "UPDATE applications SET promised_due = '2020-01-06' WHERE id = :id", {"id": late}
         )
         await conn.execute(
+            # Due today on the mainland calendar, which is the gateway's (not UTC's).
             "UPDATE applications SET promised_due = :d WHERE id = :id",
-            {"d": datetime.now(UTC).date().isoformat(), "id": soon},
+            {"d": local_date(now_utc()).isoformat(), "id": soon},
         )
         await conn.execute(
             "UPDATE applications SET promised_due = '2099-01-05' WHERE id = :id", {"id": fine}
