@@ -55,6 +55,31 @@ async def test_region_down_then_back_delivers_everything_once_in_order(tmp_path:
             await world.wait_for(partial(approved, world, application_id), what="approvals")
 
 
+async def test_follow_ups_queued_while_down_reach_the_region_after_their_submissions(
+    tmp_path: Path,
+) -> None:
+    """A withdrawal that overtook its submission would name no case and be refused."""
+    async with running_world(tmp_path) as world:
+        shenzhen = world.sandboxes["shenzhen"]
+        shenzhen.go_down(1.0)
+        ids = [(await world.submit(example()))["id"] for _ in range(3)]
+        for application_id in ids:
+            response = await world.gateway.post(
+                f"/v1/applications/{application_id}/withdrawal", json={"reason": "申请人不再需要"}
+            )
+            assert response.status == 202, await response.json()
+        await world.wait_for(
+            lambda: [case["status"] for case in shenzhen.cases()] == ["withdrawn"] * 3,
+            seconds=20,
+            what="three cases withdrawn at the region",
+        )
+        failed = await ops_deliveries(world, state="failed")
+    cases = shenzhen.cases()
+    assert sorted(case["application_id"] for case in cases) == sorted(ids)
+    assert all(case["times_submitted"] == 1 for case in cases)
+    assert failed == []
+
+
 async def test_a_lost_response_does_not_create_a_second_case(tmp_path: Path) -> None:
     async with running_world(tmp_path) as world:
         shenzhen = world.sandboxes["shenzhen"]
