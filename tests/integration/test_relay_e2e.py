@@ -61,13 +61,15 @@ async def test_follow_ups_queued_while_down_reach_the_region_after_their_submiss
     """A withdrawal that overtook its submission would name no case and be refused."""
     async with running_world(tmp_path) as world:
         shenzhen = world.sandboxes["shenzhen"]
-        shenzhen.go_down(1.0)
+        shenzhen.go_down(60)  # until both kinds are queued, however slow this machine is
         ids = [(await world.submit(example()))["id"] for _ in range(3)]
         for application_id in ids:
             response = await world.gateway.post(
                 f"/v1/applications/{application_id}/withdrawal", json={"reason": "申请人不再需要"}
             )
             assert response.status == 202, await response.json()
+        assert shenzhen.cases() == []  # nothing has gone out yet: order is the relay's to keep
+        shenzhen.go_down(0)
         await world.wait_for(
             lambda: [case["status"] for case in shenzhen.cases()] == ["withdrawn"] * 3,
             seconds=20,
