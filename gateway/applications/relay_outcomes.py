@@ -20,7 +20,7 @@ from gateway.applications.notices import NOTICE_KIND
 from gateway.applications.state_machine import Origin, load, record_event, transition
 from gateway.applications.status import Status
 from gateway.envelope import RegionAck
-from gateway.relay.deliveries import DeliveryRecord
+from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.store import Connection, Row
 
 log = structlog.get_logger(__name__)
@@ -73,7 +73,7 @@ class ApplicationOutcomes:
         )
 
     async def dead_lettered(
-        self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
+        self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
     ) -> None:
         now = datetime.now(UTC)
         row = await load(conn, record.application_id)
