@@ -8,18 +8,35 @@ submission's acknowledgement was recorded.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from relay_world import FAST_RELAY, World, example, running_world
 from structlog.typing import EventDict
 
+from adapters.shenzhen import protocol
 from gateway.api.applications import APPLICATIONS
 from gateway.app_keys import STORE
+from gateway.applications.journal import Journal
+from gateway.applications.state_machine import (
+    EventOutcome,
+    apply_parked_events,
+    apply_status_event,
+)
+from gateway.applications.status import Status
+from gateway.audit import AuditLog
+from gateway.config import AdaptersSettings
+from gateway.envelope import StatusEvent
 from gateway.relay.deliveries import UNREADABLE_FORMAT_ZH
 from gateway.relay.reasons import DUPLICATE_CASE_NO_ZH
+from gateway.security.pii import PiiCipher, PiiKeys
+from gateway.store import Store, bundled_migrations, migrate
 
 # Short leases: a delivery left in flight by a crashed task would be claimed and
 # sent again within the test, so "sent once" is a real check.
@@ -129,3 +146,118 @@ async def test_an_unreadable_outbox_row_is_dead_lettered_alone(
     assert "nonsense" not in dead["dead_detail"]  # what the row holds is not quoted
     assert fine["state"] == "delivered"
     assert [c["application_id"] for c in shenzhen_cases] == [same_region]
+
+
+def shenzhen_push(event_id: str, case_no: str, status: Status, at: datetime) -> tuple[bytes, str]:
+    """A result pushed the way Shenzhen does, signed, but without our application id."""
+    credentials = AdaptersSettings().for_region("shenzhen")
+    raw = json.dumps(
+        {
+            "eventId": event_id,
+            "caseNo": case_no,
+            "statusCode": protocol.CODE_OF_STATUS[status],
+            "statusTime": at.isoformat(),
+            "opinion": "已受理",
+        }
+    ).encode()
+    params = protocol.signed_params(credentials["app_id"], credentials["app_secret"], raw)
+    return raw, f"/v1/regions/shenzhen/callbacks?{urlencode(params)}"
+
+
+async def push(world: World, event_id: str, case_no: str, status: Status, at: datetime) -> None:
+    raw, path = shenzhen_push(event_id, case_no, status, at)
+    response = await world.gateway.client.post(
+        path, data=raw, headers={"Content-Type": "application/json"}
+    )
+    answer = await response.json()
+    assert response.status == 200, answer
+    assert answer["code"] == protocol.OK
+
+
+async def region_transitions(world: World, application_id: str) -> list[dict[str, Any]]:
+    history = (await world.application(application_id))["history"]
+    return [e for e in history if e.get("actor") == "region:shenzhen"]
+
+
+async def test_a_result_pushed_before_the_submission_settled_is_applied_when_it_lands(
+    tmp_path: Path, world_settings: dict[str, Any]
+) -> None:
+    async with running_world(tmp_path, settings=world_settings) as world:
+        shenzhen = world.sandboxes["shenzhen"]
+        # The region creates the case but its answer is lost, so our side has no case
+        # number yet; and it pushes nothing by itself, so only our push moves the case.
+        shenzhen.set_options(drop_response_rate=1.0, review_delay=3600)
+        application_id = (await world.submit(example()))["id"]
+        await world.wait_for(lambda: shenzhen.cases(), what="the case at the region")
+        case_no = shenzhen.cases()[0]["case_no"]
+
+        accepted_at = datetime.now(UTC)
+        await push(world, "early-1", case_no, Status.ACCEPTED, accepted_at)
+        await push(world, "early-1", case_no, Status.ACCEPTED, accepted_at)  # pushed again
+        assert await world.status_of(application_id) == "received"
+
+        shenzhen.set_options(drop_response_rate=0.0)  # the relay's retry gets the answer
+        await world.wait_for(status_is(world, application_id, "accepted"), what="the early event")
+        await push(world, "early-1", case_no, Status.ACCEPTED, accepted_at)  # and again
+        view = await world.application(application_id)
+        moves = await region_transitions(world, application_id)
+        async with world.gateway.app[STORE].transaction() as conn:
+            recorded = await conn.fetch_one(
+                "SELECT outcome, application_id, event FROM region_events"
+                " WHERE event_id = 'early-1'"
+            )
+
+    assert view["region_case_no"] == case_no
+    assert view["status"] == "accepted"
+    statuses = [e["to_status"] for e in view["history"] if e.get("to_status")]
+    assert statuses == ["received", "forwarded", "accepted"]
+    (move,) = moves  # applied once, though pushed three times
+    assert move["to_status"] == "accepted"
+    assert move["region_event_id"] == "early-1"
+    assert recorded == {"outcome": "applied", "application_id": application_id, "event": None}
+
+
+async def test_an_event_racing_the_case_number_into_the_store_is_not_lost(store: Store) -> None:
+    """The event's transaction runs while the one recording the case number is open.
+
+    On PostgreSQL neither sees the other's uncommitted rows: without a lock the
+    event would be parked after the number's transaction looked for parked events.
+    """
+    await migrate(store, bundled_migrations(store.backend))
+    journal = Journal(
+        AuditLog(store.backend), PiiCipher(PiiKeys({"k1": bytes(32)}, "k1", bytes(32)))
+    )
+    now = datetime.now(UTC).isoformat()
+    async with store.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO applications (id, request_id, item_code, receiving_region,"
+            " competent_region, channel, handling_mode, applicant_kind, applicant_index,"
+            " material_fingerprint, personal, masked, materials, status, anticipate_type,"
+            " promise_type, submitted_by, created_at, updated_at) VALUES ('app-1', 'r', 'X',"
+            " 'shenzhen', 'shenzhen', 'window', 'proxy', 'person', 'i', 'f', 'sealed', '{}',"
+            " '[]', 'forwarded', 'working_day', 'working_day', 'test', :now, :now)",
+            {"now": now},
+        )
+    early = StatusEvent(
+        event_id="race-1",
+        region="shenzhen",
+        region_case_no="SZ-9",
+        status=Status.ACCEPTED,
+        occurred_at=datetime.now(UTC),
+    )
+
+    async def push() -> EventOutcome:
+        async with store.transaction() as conn:
+            return await apply_status_event(conn, early, journal=journal)
+
+    async with store.transaction() as conn:
+        await conn.execute("UPDATE applications SET region_case_no = 'SZ-9' WHERE id = 'app-1'")
+        landed = await conn.fetch_one("SELECT * FROM applications WHERE id = 'app-1'")
+        assert landed is not None
+        assert await apply_parked_events(conn, landed, journal=journal) == []
+        racing = asyncio.create_task(push())
+        await asyncio.wait({racing}, timeout=0.5)  # every chance to overtake the commit
+    assert await racing is EventOutcome.APPLIED
+    async with store.transaction() as conn:
+        row = await conn.fetch_one("SELECT status FROM applications WHERE id = 'app-1'")
+    assert row == {"status": "accepted"}
