@@ -406,18 +406,20 @@ class RelayWorker:
             else:
                 state, next_at = deliveries.PENDING, decision.retry_at
 
-        async def settle_row(conn: Connection, state: str, dead: tuple[str, str] | None) -> bool:
+        async def settle_row(
+            conn: Connection, to_state: str, why_dead: tuple[str, str] | None
+        ) -> bool:
             ours = await deliveries.settle(
                 conn,
                 record,
                 owner=self._instance,
                 now=now,
-                state=state,
+                state=to_state,
                 next_attempt_at=next_at,
                 region_case_no=ack.region_case_no if ack else None,
                 last_error=None if error is None else f"{type(error).__name__}: {error}",
-                dead_reason_zh=dead[0] if dead else None,
-                dead_detail=dead[1] if dead else None,
+                dead_reason_zh=why_dead[0] if why_dead else None,
+                dead_detail=why_dead[1] if why_dead else None,
             )
             if ours:
                 await deliveries.record_attempt(
