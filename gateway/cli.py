@@ -75,7 +75,8 @@ def _run_server(settings: Settings, banner: str | None, last_words: str = "") ->
     except TongbanError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # e.g. the port is taken
-        raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from exc
+        where = f"{settings.server.host}:{settings.server.port}"
+        raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
