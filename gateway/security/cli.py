@@ -8,6 +8,7 @@ import mimetypes
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import click
@@ -108,8 +109,25 @@ def partner() -> None:
     """The reference partner client: signs requests exactly as a partner should."""
 
 
+def _base_url(_context: click.Context, _param: click.Parameter, value: str) -> str:
+    """Refuse a URL without http:// or https:// here, not later as an odd request error."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value
+    if "://" not in value:
+        raise click.BadParameter(
+            f"the scheme is missing: write http://{value} (or https://{value})"
+        )
+    raise click.BadParameter(f"{value} is not an http:// or https:// URL")
+
+
 _partner_options = [
-    click.option("--url", required=True, help="The gateway's base URL, e.g. https://gw.example"),
+    click.option(
+        "--url",
+        required=True,
+        callback=_base_url,
+        help="The gateway's base URL, e.g. https://gw.example",
+    ),
     click.option(
         "--key",
         "key_path",
