@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -49,6 +50,13 @@ def _time(value: str | None) -> str:
 def _short_time(value: str | None) -> str:
     """``2025-01-31T08:00:00.123Z`` → ``01-31 08:00:00`` (UTC)."""
     return _time(value)[:14]
+
+
+def _clip(text: str, cells: int = 48) -> str:
+    """`text` cut to `cells` terminal cells with an ellipsis; --verbose shows it whole."""
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, cells - 1).rstrip() + "…"
 
 
 def _status(value: str | None) -> Text:
@@ -106,7 +114,7 @@ def _event_step(item: dict[str, Any]) -> tuple[RenderableType, ...]:
         _STEP.get(item["kind"], item["kind"].removeprefix("application.")),
         item["actor"],
         _status(item["to_status"]),
-        item["message"] or "",
+        _clip(item["message"] or ""),
     )
 
 
@@ -121,7 +129,7 @@ def _attempt_step(item: dict[str, Any]) -> tuple[RenderableType, ...]:
         f"{item['delivery_kind']} #{item['attempt']}",
         f"→ {item['region']}",
         Text(result, style=_OUTCOME_STYLE.get(item["outcome"], "red")),
-        error,
+        _clip(error),
     )
 
 
