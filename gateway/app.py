@@ -96,21 +96,21 @@ async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = await open_store(settings)
-    app[STORE] = store
-    app[INSTALLATION_ID] = await _installation_id(store)
-
-    async def store_ready() -> dict[str, Any]:
-        await store.ping()
-        return {"backend": store.backend}
-
-    app[health.READINESS_CHECKS]["store"] = store_ready
-    log.info(
-        "gateway.started",
-        version=__version__,
-        store=store.backend,
-        installation_id=app[INSTALLATION_ID],
-    )
     try:
+        app[STORE] = store
+        app[INSTALLATION_ID] = await _installation_id(store)
+
+        async def store_ready() -> dict[str, Any]:
+            await store.ping()
+            return {"backend": store.backend}
+
+        app[health.READINESS_CHECKS]["store"] = store_ready
+        log.info(
+            "gateway.started",
+            version=__version__,
+            store=store.backend,
+            installation_id=app[INSTALLATION_ID],
+        )
         yield
     finally:
         await store.aclose()
