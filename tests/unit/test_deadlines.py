@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from structlog.typing import EventDict
-
 from gateway.applications import deadlines
 from gateway.catalog.models import Item, Source
 
@@ -47,13 +45,21 @@ def test_due_dates_for_an_item() -> None:
     assert (due.legal, due.promised, due.exact) == (date(2026, 3, 30), date(2026, 3, 9), True)
 
 
-def test_beyond_the_calendar_data_weekdays_are_used_and_flagged(logs: list[EventDict]) -> None:
-    deadlines._warn_beyond.cache_clear()
-    far = date(2031, 1, 1)  # assumes the installed package has no 2031 data
+def test_beyond_the_loaded_years_weekdays_are_counted_and_flagged_missing() -> None:
+    far = date(2061, 1, 3)  # a Monday, decades past the last shipped file
     assert not deadlines.is_covered(far)
-    due = deadlines.due_dates(item(anticipate_day=3), date(2031, 1, 3))  # a Friday
-    assert due.legal == date(2031, 1, 8)
+    due = deadlines.due_dates(item(anticipate_day=3), date(2061, 1, 7))  # a Friday
+    assert due.legal == date(2061, 1, 12)
+    assert (due.exact, due.basis.status) == (False, "missing")
+
+
+def test_a_case_taken_on_28_december_2026_skips_new_year_2027_and_is_provisional() -> None:
+    # 20 working days from Monday 2026-12-28: 29-31 Dec, then 2027 from 4 January, with
+    # Friday 1 January (元旦, statutory) off. Monday to Friday would give 25 January.
+    due = deadlines.due_dates(item(anticipate_day=20), date(2026, 12, 28))
+    assert not deadlines.is_working_day(date(2027, 1, 1))
+    assert due.legal == date(2027, 1, 26)
     assert due.exact is False
-    deadlines.is_working_day(date(2031, 6, 2))
-    warnings = [e for e in logs if e["event"] == "deadlines.calendar_beyond_data"]
-    assert [w["year"] for w in warnings] == [2031]  # once per year, however many days
+    assert due.basis.status == "provisional"
+    assert due.basis.inexact_years() == [2027]
+    assert due.as_dict()["calendar_exact"] is False
