@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gateway.applications import deadlines
+from gateway.applications import deadlines, records
 from gateway.catalog.models import Item, Source
 
 
@@ -63,3 +63,21 @@ def test_a_case_taken_on_28_december_2026_skips_new_year_2027_and_is_provisional
     assert due.basis.status == "provisional"
     assert due.basis.inexact_years() == [2027]
     assert due.as_dict()["calendar_exact"] is False
+
+
+def test_the_receipt_flags_dates_that_rest_on_an_unpublished_year() -> None:
+    row = {
+        "legal_due": "2027-01-26",
+        "promised_due": "2027-01-05",
+        "supplement_due": None,
+        "competent_region": "shenzhen",
+    }
+    basis = records.receipt_basis(row, date(2026, 12, 28))
+    assert (basis.status, basis.inexact_years()) == ("provisional", [2027])
+    text = records._notice([], None, basis)
+    assert "2027年的节假日安排尚未由国务院办公厅公布，上述日期为暂定" in text
+    exact = records.receipt_basis(
+        {**row, "legal_due": "2026-12-31", "promised_due": None}, date(2026, 12, 3)
+    )
+    assert exact.exact
+    assert "暂定" not in records._notice([], None, exact)
