@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,13 +25,14 @@ import structlog
 from aiohttp import web
 
 from gateway.api.applications import APPLICATIONS
+from gateway.api.catalog import CATALOG
 from gateway.api.health import READINESS_CHECKS
 from gateway.app_keys import SETTINGS, STORE
 from gateway.applications import deadlines
 from gateway.applications.journal import Journal
 from gateway.applications.state_machine import local_date
 from gateway.config import Settings
-from gateway.errors import CalendarError
+from gateway.errors import CalendarError, CalendarProblem
 from gateway.holidays.files import read_all, signature
 from gateway.holidays.recompute import recompute_open_cases
 from gateway.holidays.workdays import STATUSES, WorkCalendar, changed_years
@@ -70,6 +71,7 @@ def load_configured(settings: Settings) -> tuple[WorkCalendar, tuple[tuple[str, 
 async def calendar_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     calendar, files = await asyncio.to_thread(load_configured, settings)
+    _check_regions(calendar, app[CATALOG].regions)
     deadlines.use(calendar)
     state = app[CALENDAR] = CalendarState(calendar, files, datetime.now(UTC))
     _publish(app, state)
@@ -123,6 +125,7 @@ async def reload(app: web.Application, journal: Journal) -> list[int]:
         return []
     try:
         calendar, files = await asyncio.to_thread(load_configured, settings)
+        _check_regions(calendar, app[CATALOG].regions)
     except CalendarError as exc:
         state.files, state.reload_error = files, str(exc)
         log.error("calendar.reload_refused", problems=[str(p) for p in exc.problems])
@@ -137,6 +140,19 @@ async def reload(app: web.Application, journal: Journal) -> list[int]:
         result = await recompute_open_cases(app[STORE], journal, years=years, actor=ACTOR)
         state.recomputed = result.as_dict()
     return years
+
+
+def _check_regions(calendar: WorkCalendar, regions: Iterable[str]) -> None:
+    """A region file for no region of the catalogue would apply nowhere: refuse it."""
+    known = set(regions)
+    problems = [
+        CalendarProblem(schedule.path, f"unknown region {region!r} (catalogue: {sorted(known)})", 1)
+        for region, years in sorted(calendar.regional.items())
+        if region not in known
+        for schedule in years.values()
+    ]
+    if problems:
+        raise CalendarError(problems)
 
 
 def _publish(app: web.Application, state: CalendarState) -> None:

@@ -24,6 +24,7 @@ from gateway.cli import main
 from gateway.config import Settings
 from gateway.envelope import StatusEvent
 from gateway.holidays import runtime
+from gateway.holidays.recompute import recompute_open_cases
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 
@@ -182,3 +183,25 @@ async def test_readiness_and_metrics_say_which_years_are_exact_provisional_or_mi
     assert 'tongban_calendar_year_status{status="provisional",year="2027"} 1.0' in text
     assert 'tongban_calendar_year_status{status="exact",year="2027"} 0.0' in text
     assert 'tongban_calendar_year_status{status="exact",year="2026"} 1.0' in text
+
+
+async def test_due_dates_counted_monday_to_friday_before_the_upgrade_are_recomputed(
+    applications_client: SignedClient,
+) -> None:
+    case_id = await accepted_case(applications_client, datetime(2026, 12, 28, 2, tzinfo=UTC))
+    store, journal = applications_client.app[STORE], applications_client.app[APPLICATIONS].journal
+    # What migration 0009 leaves for a case chinesecalendar 1.11 counted Monday to Friday.
+    async with store.transaction() as conn:
+        await conn.execute(
+            "UPDATE applications SET legal_due = '2027-01-25', calendar_basis = 'missing' "
+            "WHERE id = :id",
+            {"id": case_id},
+        )
+    result = await recompute_open_cases(store, journal, years=[], actor="system:calendar")
+    assert (result.changed, result.moved) == ([case_id], 1)
+    view = await case(applications_client, case_id)
+    assert (view["due"]["legal"], view["due"]["calendar_basis"]) == ("2027-01-26", "provisional")
+    assert view["history"][-1]["actor"] == "system:calendar"
+    assert view["history"][-1]["detail"]["previous_calendar_basis"] == "missing"
+    again = await recompute_open_cases(store, journal, years=[2027], actor="system:calendar")
+    assert (again.examined, again.changed) == (1, [])
