@@ -9,24 +9,29 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiohttp import web
 from click.testing import CliRunner
 from partner_signing import SignedClient
 
 from gateway.api.applications import APPLICATIONS
-from gateway.app import STORE
+from gateway.app import STORE, create_app
 from gateway.applications.state_machine import apply_status_event
 from gateway.applications.status import Status
 from gateway.cli import main
 from gateway.config import Settings
 from gateway.envelope import StatusEvent
+from gateway.errors import CalendarError
 from gateway.holidays import runtime
 from gateway.holidays.recompute import recompute_open_cases
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
+CALENDAR_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calendar"
 
 # TEST DATA. A made-up 2027 schedule: New Year's Day off and Saturday 9 January worked.
 TEST_2027 = """\
@@ -205,3 +210,23 @@ async def test_due_dates_counted_monday_to_friday_before_the_upgrade_are_recompu
     assert view["history"][-1]["detail"]["previous_calendar_basis"] == "missing"
     again = await recompute_open_cases(store, journal, years=[2027], actor="system:calendar")
     assert (again.examined, again.changed) == (1, [])
+
+
+async def test_a_region_file_for_no_catalogue_region_fails_start_up(
+    catalogue_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    directory = tmp_path / "calendar"
+    directory.mkdir()
+    for source in CALENDAR_DIR.glob("CN-*.toml"):
+        (directory / source.name).write_bytes(source.read_bytes())
+    (directory / "atlantis-2027.toml").write_text(
+        'year = 2027\nregion = "atlantis"\ndays_off = []\n\n[[sources]]\n'
+        'kind = "local_notice"\ntitle = "测试数据"\nunverified = ["number", "date", "url"]\n',
+        encoding="utf-8",
+    )
+    runner = web.AppRunner(create_app(catalogue_settings(calendar={"directory": str(directory)})))
+    try:
+        with pytest.raises(CalendarError, match=r"atlantis-2027.toml:1: unknown region 'atlantis'"):
+            await runner.setup()
+    finally:
+        await runner.cleanup()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from gateway.applications import deadlines, records
+from gateway.applications import deadlines, records, state_machine
 from gateway.catalog.models import Item, Source
+from gateway.holidays.files import read_all
+from gateway.holidays.workdays import WorkCalendar
+
+CALENDAR_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calendar"
 
 
 def item(**limits: object) -> Item:
@@ -81,3 +86,25 @@ def test_the_receipt_flags_dates_that_rest_on_an_unpublished_year() -> None:
     )
     assert exact.exact
     assert "暂定" not in records._notice([], None, exact)
+
+
+def test_a_cases_clock_counts_its_competent_regions_extra_days_off(tmp_path: Path) -> None:
+    for name in ("CN-2026.toml", "CN-2027.toml"):
+        (tmp_path / name).write_bytes((CALENDAR_DIR / name).read_bytes())
+    (tmp_path / "shenzhen-2026.toml").write_text(
+        'year = 2026\nregion = "shenzhen"\n\ndays_off = [\n'
+        '  { date = 2026-12-29, name = "测试用地方休息日" },\n]\n\n[[sources]]\n'
+        'kind = "local_notice"\ntitle = "测试数据：并非真实的地方通知"\n'
+        'unverified = ["number", "date", "url"]\n',
+        encoding="utf-8",
+    )
+    deadlines.use(WorkCalendar(read_all(tmp_path, None)))
+    row = {"anticipate_day": 3, "anticipate_type": "working_day", "promise_day": None}
+    row["promise_type"] = "working_day"
+    monday = date(2026, 12, 28)
+    shenzhen = state_machine.due_columns({**row, "competent_region": "shenzhen"}, monday, 0)
+    dongguan = state_machine.due_columns({**row, "competent_region": "dongguan"}, monday, 0)
+    assert shenzhen["legal_due"] == "2027-01-04"  # 30, 31 December, then 4 January
+    assert dongguan["legal_due"] == "2026-12-31"
+    assert shenzhen["calendar_basis"] == "provisional"
+    assert dongguan["calendar_basis"] == "exact"
