@@ -259,7 +259,10 @@ def _validate(
             lines.source(0),
         )
     if provisional and basis is None:
-        refuse("a provisional year needs 'basis': what it follows from and what is missing", 1)
+        refuse(
+            "a provisional year needs 'basis': what it follows from and what is missing",
+            lines.key("provisional") or 1,
+        )
     days_off = _entries(document, "days_off", year, lines, refuse)
     working = _entries(document, "working_days", year, lines, refuse)
     if region != NATIONAL and working:

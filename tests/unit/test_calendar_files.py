@@ -118,7 +118,7 @@ def test_an_exact_year_needs_a_notice_and_its_fields_or_unverified(tmp_path: Pat
 def test_provisional_needs_a_basis_and_syntax_errors_name_the_line(tmp_path: Path) -> None:
     text = GOOD.replace("provisional = false", "provisional = true")
     assert refusal(tmp_path, "CN-2030.toml", text) == [
-        f"{tmp_path / 'CN-2030.toml'}:1: a provisional year needs 'basis': what it follows "
+        f"{tmp_path / 'CN-2030.toml'}:2: a provisional year needs 'basis': what it follows "
         "from and what is missing"
     ]
     (problem,) = refusal(tmp_path, "CN-2030.toml", GOOD.replace("]\n\nworking", "\n\nworking"))
