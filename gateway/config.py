@@ -113,13 +113,17 @@ class CatalogSettings(_Section):
     )
 
 
+BUNDLED_CALENDAR_DIRECTORY = Path("catalogs/calendar")
+"""The shipped holiday calendar, found like the catalogue (relative to the working directory).
+The one place to repoint its default (e.g. to package data)."""
+
+
 class CalendarSettings(_Section):
     """The working-day calendar: holiday schedules per year (CN-YYYY.toml, REGION-YYYY.toml)."""
 
-    directory: Path | None = Field(
-        None,
-        description="Directory of the shipped calendar files, one per year (and region); "
-        "default <catalog.directory>/calendar.",
+    directory: Path = Field(
+        BUNDLED_CALENDAR_DIRECTORY,
+        description="Directory of the shipped calendar files, one per year (and region).",
     )
     imported_directory: Path | None = Field(
         None,
@@ -480,11 +484,6 @@ class Settings(_Section):
     adapters: AdaptersSettings = AdaptersSettings()
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
-
-    @property
-    def calendar_directory(self) -> Path:
-        """The shipped calendar files: the one place their directory is resolved."""
-        return self.calendar.directory or self.catalog.directory / "calendar"
 
     @property
     def calendar_imported_directory(self) -> Path:

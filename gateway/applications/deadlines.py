@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from gateway.catalog.models import Item, TimeUnit
-from gateway.config import Settings
+from gateway.config import BUNDLED_CALENDAR_DIRECTORY
 from gateway.holidays.files import read_all
 from gateway.holidays.workdays import Basis, WorkCalendar
 
@@ -38,9 +38,9 @@ def use(calendar: WorkCalendar) -> None:
 
 
 def calendar() -> WorkCalendar:
-    """The active calendar (the default settings' files, read once, if none was installed)."""
+    """The active calendar (the shipped files, read once, if none was installed)."""
     if not _active:
-        _active.append(WorkCalendar(read_all(Settings().calendar_directory, None)))
+        _active.append(WorkCalendar(read_all(BUNDLED_CALENDAR_DIRECTORY, None)))
     return _active[0]
 
 

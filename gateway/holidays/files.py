@@ -1,6 +1,6 @@
 """Calendar directories: read every year, render a year back to TOML, notice changes.
 
-Two directories are read: the bundled one (`Settings.calendar_directory`, the
+Two directories are read: the bundled one (`calendar.directory`, the
 years shipped with the gateway) and the imported one (`tongban calendar import`
 writes there, under the data directory, so an upgrade never loses a loaded
 notice). A year in the imported directory replaces the bundled year, except

@@ -82,7 +82,7 @@ def config_file(tmp_path: Path, settings: Settings) -> Path:
     path = tmp_path / "tongban.toml"
     path.write_text(
         f'data_dir = "{settings.data_dir}"\n\n'
-        f'[calendar]\ndirectory = "{settings.calendar_directory}"\n',
+        f'[calendar]\ndirectory = "{settings.calendar.directory}"\n',
         encoding="utf-8",
     )
     return path
