@@ -114,6 +114,31 @@ class CatalogSettings(_Section):
     )
 
 
+BUNDLED_CALENDAR_DIRECTORY = Path("catalogs/calendar")
+"""The shipped holiday calendar, found like the catalogue (relative to the working directory).
+The one place to repoint its default (e.g. to package data)."""
+
+
+class CalendarSettings(_Section):
+    """The working-day calendar: holiday schedules per year (CN-YYYY.toml, REGION-YYYY.toml)."""
+
+    directory: Path = Field(
+        BUNDLED_CALENDAR_DIRECTORY,
+        description="Directory of the shipped calendar files, one per year (and region).",
+    )
+    imported_directory: Path | None = Field(
+        None,
+        description="Where `tongban calendar import` writes years; they replace shipped "
+        "ones. Default <data_dir>/calendar.",
+    )
+    reload_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often a running gateway looks for changed calendar files and "
+        "recomputes the due dates that depend on them.",
+    )
+
+
 class LogSettings(_Section):
     """Structured logging."""
 
@@ -449,6 +474,7 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     catalog: CatalogSettings = CatalogSettings()
+    calendar: CalendarSettings = CalendarSettings()
     log: LogSettings = LogSettings()
     relay: RelaySettings = RelaySettings()
     ops: OpsSettings = OpsSettings()
@@ -459,6 +485,11 @@ class Settings(_Section):
     adapters: AdaptersSettings = AdaptersSettings()
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
+
+    @property
+    def calendar_imported_directory(self) -> Path:
+        """Where imported calendar years live (default: <data_dir>/calendar)."""
+        return self.calendar.imported_directory or self.data_dir / "calendar"
 
     @property
     def store_url(self) -> str:
