@@ -135,7 +135,8 @@ class PartnerKeySettings(_Section):
         "RFC 7638 JWK thumbprint.",
     )
     public_key: str = Field(
-        description="Ed25519 public key: PEM (BEGIN PUBLIC KEY) or the JWK 'x' (base64url)."
+        description="Ed25519 public key: PEM (BEGIN PUBLIC KEY) or the JWK 'x' (base64url); "
+        "or SM2 (alg sm2-sm3): PEM or the hex point 04||x||y."
     )
     not_before: AwareDatetime | None = Field(None, description="Refused before this instant.")
     not_after: AwareDatetime | None = Field(None, description="Refused from this instant on.")

@@ -138,7 +138,7 @@ _partner_options = [
         "key_path",
         required=True,
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        help="The partner's Ed25519 private key (PKCS#8 PEM).",
+        help="The partner's Ed25519 or SM2 private key (PKCS#8 PEM).",
     ),
     click.option("--key-id", "key_id", required=True, help="The keyid the gateway knows it by."),
     click.option(

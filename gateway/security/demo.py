@@ -94,9 +94,10 @@ def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
 
     partner_dir = data_dir / DEMO_PARTNER
     key_file = partner_dir / "private-key.pem"
-    if key_file.exists():
-        private = load_partner_key(key_file)
-    else:
+    loaded = load_partner_key(key_file) if key_file.exists() else None
+    if isinstance(loaded, Ed25519PrivateKey):
+        private = loaded
+    else:  # none yet (the demo partner signs with Ed25519)
         private = Ed25519PrivateKey.generate()
         write_private_file(
             key_file,
