@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import DecryptionError, InvalidKey, InvalidSignature
+from gateway.errors import CryptoUnavailable, DecryptionError, InvalidKey, InvalidSignature
 from gateway.security import sm2_formats, sm2_openssl
 from gateway.security.sm2 import DEFAULT_ID, SM2PrivateKey, SM2PublicKey, library_version
 
@@ -326,3 +326,13 @@ def test_thumbprint_is_stable_and_repr_shows_no_secret() -> None:
     assert PUBLIC.thumbprint() == SM2PublicKey.from_pem(PUBLIC.to_pem()).thumbprint()
     assert KEY.to_pem(None).decode() not in repr(KEY)
     assert PUBLIC.thumbprint() in repr(KEY)
+
+
+def test_a_missing_system_library_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sm2_openssl, "SONAME", "libcrypto-absent.so.3")
+    monkeypatch.setattr(sm2_openssl, "_lib_instance", None)
+    with pytest.raises(CryptoUnavailable, match=r"libcrypto-absent\.so\.3.*libssl3"):
+        SM2PrivateKey.generate()
+    with pytest.raises(CryptoUnavailable):
+        library_version()
+    monkeypatch.undo()  # the real library again, for the fixture's queue check
