@@ -60,28 +60,6 @@ def per_cpu_second(operation: Callable[[], object], seconds: float) -> float:
     return done / (time.thread_time() - started)
 
 
-def python_work_rate(seconds: float, background: Callable[[], object] | None) -> float:
-    """Iterations/s of a pure-Python loop, with `background` looping in another thread."""
-    stop = threading.Event()
-
-    def loop(operation: Callable[[], object]) -> None:
-        while not stop.is_set():
-            operation()
-
-    worker = threading.Thread(target=loop, args=(background,)) if background else None
-    if worker:
-        worker.start()
-    deadline = time.perf_counter() + seconds
-    count = 0
-    while time.perf_counter() < deadline:
-        sum(range(100))
-        count += 1
-    stop.set()
-    if worker:
-        worker.join()
-    return count / seconds
-
-
 def rss_kib() -> int:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
@@ -114,15 +92,6 @@ def main() -> None:
         two = throughput(operation, 2, args.seconds)
         cpu = per_cpu_second(operation, args.seconds)
         print(f"{label:<32} {one:>10,.0f}/s {two:>10,.0f}/s  (x{two / one:.2f}) {cpu:>8,.0f}/s")
-
-    # The event loop's view: Python work on one thread while another verifies. If the
-    # binding held the GIL, the Python thread would get about half as much done.
-    alone = python_work_rate(args.seconds, None)
-    beside = python_work_rate(args.seconds, lambda: public.verify(signature, MESSAGE))
-    print(
-        f"Python work beside SM2 verifies in another thread: {beside / alone:.0%} of its rate "
-        "alone (about 100% when the GIL is released and a core is free, ~50% if it were held)"
-    )
 
     # Direct: one long foreign call (sign 64 MiB: SM3 over it) in a thread, while this
     # thread counts. Were the GIL held for the call (ctypes.PyDLL), this thread would
