@@ -25,12 +25,15 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from aiohttp import web
 
 from gateway.envelope import Envelope, RegionAck, StatusEvent
 from gateway.errors import PluginError, RegionRejected, RegionUnavailable
+
+if TYPE_CHECKING:
+    from gateway.security.sm2 import SM2PrivateKey
 
 ENTRY_POINT_GROUP = "tongban.adapters"
 
@@ -68,6 +71,9 @@ class AdapterConfig:
     credentials: Mapping[str, str] = field(default_factory=dict)
     signer: RequestSigner | None = None
     verifier: RequestVerifier | None = None
+    sm2_key: SM2PrivateKey | None = None
+    """The gateway's SM2 key, for regions whose protocol signs with SM2 (Zhangjiagang);
+    None until ``tongban keys generate --alg sm2`` has run and the key is unlocked."""
 
     def credential(self, name: str) -> str:
         """The credential `name`; raises `PluginError` at start-up when it is not set."""

@@ -25,6 +25,8 @@ from adapters.http import AiohttpClient
 from gateway.api import health
 from gateway.config import AdaptersSettings, Settings
 from gateway.errors import PluginError, RegionUnavailable
+from gateway.security.jwks import GATEWAY_KEYS
+from gateway.security.sm2 import SM2PrivateKey
 
 SANDBOX_GROUP = "tongban.sandboxes"
 
@@ -97,7 +99,9 @@ class AdapterRegistry(Mapping[str, Adapter]):
             await adapter.aclose()
 
 
-def adapter_config(settings: AdaptersSettings, region: str) -> AdapterConfig:
+def adapter_config(
+    settings: AdaptersSettings, region: str, *, sm2_key: SM2PrivateKey | None = None
+) -> AdapterConfig:
     """The `AdapterConfig` of `region`: its URL, credentials, timeouts and callback URL."""
     values = settings.for_region(region)
     base_url = values.pop("base_url", "")
@@ -110,11 +114,16 @@ def adapter_config(settings: AdaptersSettings, region: str) -> AdapterConfig:
         health_timeout=settings.health_timeout,
         callback_url=f"{settings.callback_base_url.rstrip('/')}/v1/regions/{region}/callbacks",
         credentials=values,
+        sm2_key=sm2_key,
     )
 
 
 def open_adapters(
-    settings: AdaptersSettings, http: HttpClient, plugins: Mapping[str, Plugin] | None = None
+    settings: AdaptersSettings,
+    http: HttpClient,
+    plugins: Mapping[str, Plugin] | None = None,
+    *,
+    sm2_key: SM2PrivateKey | None = None,
 ) -> AdapterRegistry:
     """One adapter per required region; `PluginError` if a region has none or a factory fails."""
     plugins = discover() if plugins is None else plugins
@@ -129,7 +138,7 @@ def open_adapters(
     for region in settings.regions:
         plugin = plugins[region]
         try:
-            adapter = plugin.factory(adapter_config(settings, region), http)
+            adapter = plugin.factory(adapter_config(settings, region, sm2_key=sm2_key), http)
         except PluginError:
             raise
         except Exception as exc:  # third-party factories may fail in any way
@@ -181,7 +190,9 @@ def adapters_context(
             pool_size=settings.adapters.pool_size,
         )
         try:
-            registry = open_adapters(settings.adapters, http)
+            keys = app.get(GATEWAY_KEYS)  # loaded first (gateway.security.wiring)
+            sm2_key = keys.sm2_private_key if keys is not None else None
+            registry = open_adapters(settings.adapters, http, sm2_key=sm2_key)
         except BaseException:
             await http.aclose()
             raise

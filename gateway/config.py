@@ -161,7 +161,8 @@ class PartnerKeySettings(_Section):
         "RFC 7638 JWK thumbprint.",
     )
     public_key: str = Field(
-        description="Ed25519 public key: PEM (BEGIN PUBLIC KEY) or the JWK 'x' (base64url)."
+        description="Ed25519 public key: PEM (BEGIN PUBLIC KEY) or the JWK 'x' (base64url); "
+        "or SM2 (alg sm2-sm3): PEM or the hex point 04||x||y."
     )
     not_before: AwareDatetime | None = Field(None, description="Refused before this instant.")
     not_after: AwareDatetime | None = Field(None, description="Refused from this instant on.")
@@ -314,13 +315,12 @@ class AdaptersSettings(_Section):
     )
     zhangjiagang_url: str = Field("http://127.0.0.1:8103", description="Zhangjiagang 国密 API.")
     zhangjiagang_app_id: str = Field("tongban-demo", description="Our appId at Zhangjiagang.")
-    zhangjiagang_sm4_key: SecretStr = Field(
-        SecretStr("0123456789abcdeffedcba9876543210"),
-        description=f"SM4 key, 32 hex digits; {_DEMO}.",
-    )
-    zhangjiagang_mac_key: SecretStr = Field(
-        SecretStr("00112233445566778899aabbccddeeff"),
-        description=f"HMAC-SM3 key, hex; {_DEMO}.",
+    zhangjiagang_sm2_public_key: str = Field(
+        "04d504f50a79a683257fb052a12a6f68c51fc777a63af87104c77dde1606c3daa2"
+        "05aff2319910e2a10943e18ef782ff357a9b5297d73004b604d7c5e63b36092e",
+        description="Zhangjiagang's SM2 public key (PEM, or the hex point 04||x||y): "
+        f"verifies its answers and results, receives our session keys; {_DEMO}. "
+        "Our own SM2 key is the gateway's (`tongban keys generate --alg sm2`).",
     )
     peer_url: str = Field("http://127.0.0.1:8104", description="The peer Tongban gateway.")
     plugins: dict[str, dict[str, str]] = Field(
@@ -344,8 +344,7 @@ class AdaptersSettings(_Section):
             "zhangjiagang": {
                 "base_url": self.zhangjiagang_url,
                 "app_id": self.zhangjiagang_app_id,
-                "sm4_key": self.zhangjiagang_sm4_key.get_secret_value(),
-                "mac_key": self.zhangjiagang_mac_key.get_secret_value(),
+                "sm2_public_key": self.zhangjiagang_sm2_public_key,
             },
             "peer": {"base_url": self.peer_url},
         }

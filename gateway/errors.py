@@ -160,6 +160,22 @@ class SignatureError(SecurityError):
         super().__init__(message)
 
 
+class InvalidSignature(SecurityError):
+    """A signature is malformed or does not verify (SM2: any bad DER, r, s, key or ID)."""
+
+
+class DecryptionError(SecurityError):
+    """A ciphertext is malformed, was tampered with, or is not for this key."""
+
+
+class InvalidKey(SecurityError, ValueError):
+    """Key material that cannot be used: malformed, off the curve, wrong type or passphrase."""
+
+
+class CryptoUnavailable(SecurityError):
+    """The library behind an algorithm is missing (SM2: the system OpenSSL 3)."""
+
+
 class ApplicationError(TongbanError):
     """Something about an application (办件) is refused."""
 

@@ -1,4 +1,4 @@
-"""Zhangjiagang (320582): 国密 JSON, SM4-encrypted and HMAC-SM3, results pushed (MODELLED)."""
+"""Zhangjiagang (320582): 国密 JSON, SM2-signed, SM4 in SM2 envelopes, pushed (MODELLED)."""
 
 from adapters.zhangjiagang.adapter import ZhangjiagangAdapter, create
 from adapters.zhangjiagang.sandbox import create_sandbox

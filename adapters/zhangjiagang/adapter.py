@@ -1,16 +1,26 @@
-"""The Zhangjiagang adapter: 国密 JSON (SM4-encrypted data, HMAC-SM3), results pushed.
+"""The Zhangjiagang adapter: 国密 JSON, SM2-signed, SM4-encrypted under SM2 envelopes.
 
-Contract: contracts/regions/zhangjiagang.md (MODELLED). ``retCode`` ``000000`` is
-success and its answer must carry a valid MAC; ``3xxxxx`` codes and HTTP 5xx are
+Contract: contracts/regions/zhangjiagang.md (MODELLED). Each request is sealed
+under a fresh SM4 session key, sent in an SM2 envelope to the region's public key,
+and signed with the gateway's SM2 key; the region's answers (under the same session
+key) and pushed results (under a key enveloped to us) must carry the region's SM2
+signature. ``retCode`` ``000000`` is success; ``3xxxxx`` codes and HTTP 5xx are
 `RegionUnavailable`, other codes `RegionRejected`.
+
+Without the gateway's SM2 key (``tongban keys generate --alg sm2`` and the key
+passphrase) the adapter still starts, but every delivery is `RegionUnavailable`:
+deliveries wait in the outbox until the key exists, and none is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from datetime import datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from adapters.base import (
@@ -34,7 +44,16 @@ from gateway.envelope import (
     SupplementBody,
     WithdrawalBody,
 )
-from gateway.errors import CallbackRejected, PluginError, RegionRejected, RegionUnavailable
+from gateway.errors import (
+    CallbackRejected,
+    InvalidKey,
+    PluginError,
+    RegionRejected,
+    RegionUnavailable,
+)
+from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
+
+log = structlog.get_logger(__name__)
 
 
 class ZhangjiagangAdapter(AdapterBase):
@@ -43,12 +62,24 @@ class ZhangjiagangAdapter(AdapterBase):
     def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
         super().__init__(config, http)
         self._app_id = config.credential("app_id")
-        self._sm4_key = config.credential("sm4_key")
-        self._mac_key = config.credential("mac_key")
         try:  # a bad key fails start-up, not the first delivery
-            protocol.seal(self._app_id, self._sm4_key, self._mac_key, {})
-        except ValueError as exc:
-            raise PluginError(f"adapter 'zhangjiagang': bad sm4_key or mac_key: {exc}") from exc
+            self._region_key = SM2PublicKey.load(config.credential("sm2_public_key"))
+        except InvalidKey as exc:
+            raise PluginError(f"adapter 'zhangjiagang': bad sm2_public_key: {exc}") from exc
+        self._key = config.sm2_key
+        if self._key is None:
+            log.warning(
+                "adapter.zhangjiagang.no_sm2_key",
+                hint="`tongban keys generate --alg sm2` and set the key passphrase; "
+                "deliveries wait until then",
+            )
+
+    def _signing_key(self) -> SM2PrivateKey:
+        if self._key is None:
+            raise RegionUnavailable(
+                self.region, "the gateway has no SM2 key (tongban keys generate --alg sm2)"
+            )
+        return self._key
 
     async def submit(self, envelope: Envelope) -> RegionAck:
         body = envelope.body
@@ -99,13 +130,26 @@ class ZhangjiagangAdapter(AdapterBase):
         )
         if response.status != 200:
             raise RegionUnavailable(self.region, f"heartbeat answered HTTP {response.status}")
-        return {"url": self._config.base_url}
+        return {"url": self._config.base_url, "can_sign": self._key is not None}
 
     async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
-        """Check the pushed wrapper's MAC and freshness, decrypt it, map the status."""
+        """Check the pushed wrapper's SM2 signature and freshness, open it, map the status."""
         try:
             wrapper = json.loads(await request.read())
-            data = protocol.open_sealed(self._app_id, self._sm4_key, self._mac_key, wrapper)
+            if not isinstance(wrapper, dict):
+                raise ValueError("the body is not a JSON object")
+            if self._key is None:  # cannot open the envelope: refuse, the region retries
+                raise ValueError("the gateway has no SM2 key to open the envelope")
+            opened = await asyncio.to_thread(  # SM2: about 2 ms of C, off the event loop
+                functools.partial(
+                    protocol.open_sealed,
+                    self._app_id,
+                    wrapper,
+                    sender=self._region_key,
+                    recipient=self._key,
+                )
+            )
+            data = opened.data
         except protocol.ProtocolError as exc:
             reason = {"100001": "signature", "100003": "stale"}.get(exc.code, "malformed")
             raise CallbackRejected(self.region, reason, str(exc)) from exc
@@ -143,7 +187,15 @@ class ZhangjiagangAdapter(AdapterBase):
                 "caseNo": require_case_no(self.region, envelope),
                 **content,
             }
-        wrapper = protocol.seal(self._app_id, self._sm4_key, self._mac_key, content)
+        wrapper, session_key = await asyncio.to_thread(  # SM2 sign + envelope: ~2 ms of C
+            functools.partial(
+                protocol.seal,
+                self._app_id,
+                self._signing_key(),
+                content,
+                recipient=self._region_key,
+            )
+        )
         headers = {"Content-Type": "application/json; charset=utf-8", **envelope_headers(envelope)}
         response = await self._http.request(
             "POST",
@@ -165,9 +217,17 @@ class ZhangjiagangAdapter(AdapterBase):
             raise RegionRejected(self.region, code or f"HTTP{response.status}", message)
         try:
             # Answers are checked for integrity, not freshness: they come on our own request.
-            data = protocol.open_sealed(
-                self._app_id, self._sm4_key, self._mac_key, answer, check_time=False
+            opened = await asyncio.to_thread(
+                functools.partial(
+                    protocol.open_sealed,
+                    self._app_id,
+                    answer,
+                    sender=self._region_key,
+                    session_key=session_key,
+                    check_time=False,
+                )
             )
+            data = opened.data
             case_no = str(data["caseNo"])
         except (protocol.ProtocolError, KeyError, TypeError) as exc:
             # Cannot trust the answer; the same bizSerialNo makes a retry safe.

@@ -1,16 +1,28 @@
 """A stand-in for Zhangjiagang's 国密 API (contracts/regions/zhangjiagang.md).
 
-Checks each wrapper's HMAC-SM3 and freshness and refuses bad ones (100001/100003),
-decrypts with SM4, deduplicates by ``bizSerialNo``, answers with sealed data, and
-pushes status changes, sealed the same way, to its configured callback URL.
+Verifies each request's SM2 signature against the gateway's SM2 key and its
+freshness and refuses bad ones (100001/100003), opens the SM2 envelope with its own
+SM2 key and decrypts with SM4, deduplicates by ``bizSerialNo``, answers sealed
+under the request's session key and signed, and pushes status changes, signed and
+enveloped to the gateway's key, to its configured callback URL.
+
+Its keys (``credentials``): ``region_sm2_private_key`` (PEM; default: the demo key
+below, whose public half is the gateway's default ``zhangjiagang_sm2_public_key``)
+and ``gateway_sm2_public_key`` (PEM or hex). Without the latter it fetches the
+gateway's published SM2 keys from the JWK Set beside its callback URL
+(``/.well-known/tongban/keys``), as a region would on registration, and picks the
+one named by each request's ``keyId``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from adapters.base import json_bytes
@@ -26,8 +38,17 @@ from adapters.sandbox import (
     sandbox_app,
 )
 from adapters.zhangjiagang import protocol
+from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 _ERROR_CODES = {"invalid": "200001", "not_found": "200004", "conflict": "200005"}
+
+# The sandbox's own key: a DEMO key, public in this repository; never a real region's.
+DEMO_REGION_KEY_PEM = b"""-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqBHM9VAYItBG0wawIBAQQgCcu6osEHSi9Gmsoj
+gPX1YXHMbB3ESrd9QraQh+xnB4ihRANCAATVBPUKeaaDJX+wUqEqb2jFH8d3pjr4
+cQTHfd4WBsPaogWv8jGZEOKhCUPhjveC/zV6m1KX1zAEtgTXxeY7Ngku
+-----END PRIVATE KEY-----
+"""
 
 
 def _error(code: str, message: str | None = None, status: int = 200) -> web.Response:
@@ -35,18 +56,69 @@ def _error(code: str, message: str | None = None, status: int = 200) -> web.Resp
     return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
+class GatewayKeys:
+    """The gateway's SM2 public keys by key id: configured, or read from its JWK Set."""
+
+    def __init__(self, configured: SM2PublicKey | None, callback_url: str | None) -> None:
+        self._keys: dict[str, SM2PublicKey] = {}
+        self._newest: SM2PublicKey | None = configured
+        if configured is not None:
+            self._keys[configured.thumbprint()] = configured
+        self._jwks_url = None
+        if configured is None and callback_url:
+            parts = urlsplit(callback_url)
+            self._jwks_url = f"{parts.scheme}://{parts.netloc}/.well-known/tongban/keys"
+        self._lock = asyncio.Lock()
+
+    async def get(self, key_id: str) -> SM2PublicKey | None:
+        """The key `key_id`, fetching the JWK Set once more if it is not known yet."""
+        if key_id not in self._keys:
+            await self._fetch()
+        return self._keys.get(key_id)
+
+    async def newest(self) -> SM2PublicKey | None:
+        """The key to envelope results to: the last one that signed, else the newest listed."""
+        if self._newest is None:
+            await self._fetch()
+        return self._newest
+
+    def signed_with(self, key: SM2PublicKey) -> None:
+        self._newest = key
+
+    async def _fetch(self) -> None:
+        if self._jwks_url is None:
+            return
+        async with self._lock:
+            try:
+                timeout = aiohttp.ClientTimeout(total=3)
+                async with (
+                    aiohttp.ClientSession(timeout=timeout) as session,
+                    session.get(self._jwks_url) as response,
+                ):
+                    document = await response.json(content_type=None)
+                for jwk in document.get("keys", []):
+                    if jwk.get("crv") == "SM2":
+                        key = SM2PublicKey.from_jwk(jwk)
+                        self._keys[key.thumbprint()] = key
+                        self._newest = self._newest or key
+            except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
+                log.warning("sandbox.gateway_keys_unavailable", url=self._jwks_url, error=str(exc))
+
+
 def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Zhangjiagang sandbox; ``credentials``: ``app_id``, ``sm4_key``, ``mac_key``."""
-    app_id, sm4_key, mac_key = (
-        credentials["app_id"],
-        credentials["sm4_key"],
-        credentials["mac_key"],
+    """The Zhangjiagang sandbox; ``credentials``: ``app_id`` and the optional keys above."""
+    app_id = credentials["app_id"]
+    region_pem = credentials.get("region_sm2_private_key")
+    region_key = SM2PrivateKey.from_pem(region_pem.encode() if region_pem else DEMO_REGION_KEY_PEM)
+    configured = credentials.get("gateway_sm2_public_key")
+    gateway_keys = GatewayKeys(
+        SM2PublicKey.load(configured) if configured else None, options.callback_url
     )
     pusher = Pusher()
     nonces: set[str] = set()
 
-    def sealed(payload: Any) -> web.Response:
-        wrapper = protocol.seal(app_id, sm4_key, mac_key, payload)
+    def sealed(payload: Any, session_key: bytes) -> web.Response:
+        wrapper, _ = protocol.seal(app_id, region_key, payload, session_key=session_key)
         body = {"retCode": protocol.OK, "retMsg": "成功", **wrapper}
         return web.Response(body=json_bytes(body), content_type="application/json")
 
@@ -64,7 +136,12 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             "missingMaterials": list(event.missing),
             "certNo": f"ZJGZ-{case.case_no}" if event.status.value == "approved" else None,
         }
-        raw = json_bytes(protocol.seal(app_id, sm4_key, mac_key, payload))
+        recipient = await gateway_keys.newest()
+        if recipient is None:
+            log.warning("sandbox.push_no_gateway_key", case_no=case.case_no)
+            return
+        wrapper, _ = protocol.seal(app_id, region_key, payload, recipient=recipient)
+        raw = json_bytes(wrapper)
         answer = await pusher.post(options.callback_url, raw, {"Content-Type": "application/json"})
         if answer is not None and json.loads(answer).get("retCode") != protocol.OK:
             log.warning("sandbox.push_not_acknowledged", case_no=case.case_no)
@@ -72,30 +149,36 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
     core = SandboxCore("ZJG320582", options, push)
     routes = web.RouteTableDef()
 
-    async def opened(request: web.Request) -> dict[str, Any] | web.Response:
+    async def opened(request: web.Request) -> tuple[dict[str, Any], bytes] | web.Response:
         try:
             wrapper = json.loads(await request.read())
             if not isinstance(wrapper, dict):
                 raise TypeError("not an object")
         except (ValueError, TypeError):
             return _error("200001", "报文不是合法 JSON")
+        sender = await gateway_keys.get(str(wrapper.get("keyId", "")))
+        if sender is None:
+            return _error("100001", "未知的签名密钥 keyId")
         try:
-            data = protocol.open_sealed(app_id, sm4_key, mac_key, wrapper)
+            message = protocol.open_sealed(app_id, wrapper, sender=sender, recipient=region_key)
         except protocol.ProtocolError as exc:
             return _error(exc.code)
+        gateway_keys.signed_with(sender)
         nonce = str(wrapper.get("nonce"))
         if nonce in nonces:
             return _error("100003")
         nonces.add(nonce)
+        data = message.data
         if not isinstance(data, dict) or not data.get("bizSerialNo"):
             return _error("200001", "缺少 bizSerialNo")
-        return data
+        return data, message.session_key
 
     @routes.post(protocol.PATHS["submission"])
     async def submit(request: web.Request) -> web.Response:
-        data = await opened(request)
-        if isinstance(data, web.Response):
-            return data
+        request_data = await opened(request)
+        if isinstance(request_data, web.Response):
+            return request_data
+        data, session_key = request_data
         try:
             materials = {m["materialId"]: bool(m["provided"]) for m in data["materials"]}
             applicant = data["applicant"]
@@ -105,12 +188,13 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         except (KeyError, TypeError, ValueError) as exc:
             return _error("200001", f"参数校验失败: {exc}")
         case, duplicate = core.submit(data["bizSerialNo"], data.get("applyNo"), review)
-        return sealed({"caseNo": case.case_no, "duplicate": duplicate})
+        return sealed({"caseNo": case.case_no, "duplicate": duplicate}, session_key)
 
     async def followup(request: web.Request, action: str) -> web.Response:
-        data = await opened(request)
-        if isinstance(data, web.Response):
-            return data
+        request_data = await opened(request)
+        if isinstance(request_data, web.Response):
+            return request_data
+        data, session_key = request_data
         case_no = str(data.get("caseNo", ""))
         try:
             if action == "supplement":
@@ -124,7 +208,7 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             return _error(_ERROR_CODES[exc.kind], exc.message)
         except (KeyError, TypeError, ValueError) as exc:
             return _error("200001", f"参数校验失败: {exc}")
-        return sealed({"caseNo": case_no})
+        return sealed({"caseNo": case_no}, session_key)
 
     @routes.post(protocol.PATHS["supplement"])
     async def supplement(request: web.Request) -> web.Response:

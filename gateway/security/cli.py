@@ -28,13 +28,25 @@ from gateway.security.client import (
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.partner_summary import application_summary
-from gateway.security.wiring import key_store
+from gateway.security.sm2_keys import SM2KeyRing
+from gateway.security.wiring import key_store, sm2_key_store
 
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+_alg_option = click.option(
+    "--alg",
+    type=click.Choice(["ed25519", "sm2"]),
+    default="ed25519",
+    show_default=True,
+    help="Which key ring: Ed25519 (default) or SM2 (where a region requires 国密).",
+)
 
 
-def _ring_document(ring: KeyRing, grace: timedelta) -> dict[str, Any]:
+def _ring_document(ring: KeyRing | SM2KeyRing, grace: timedelta) -> dict[str, Any]:
     now = datetime.now(UTC)
+    if isinstance(ring, SM2KeyRing):
+        jwks = {"keys": [key.jwk() for key in ring.published(now, grace)]}
+    else:
+        jwks = ring.jwks(now, grace)
     return {
         "active": ring.active_kid,
         "keys": [
@@ -46,11 +58,11 @@ def _ring_document(ring: KeyRing, grace: timedelta) -> dict[str, Any]:
             }
             for key in ring.keys
         ],
-        "jwks": ring.jwks(now, grace),
+        "jwks": jwks,
     }
 
 
-def _print_ring(ring: KeyRing, grace: timedelta, as_json: bool) -> None:
+def _print_ring(ring: KeyRing | SM2KeyRing, grace: timedelta, as_json: bool) -> None:
     document = _ring_document(ring, grace)
     if as_json:
         click.echo(json.dumps(document, indent=2))
@@ -62,10 +74,12 @@ def _print_ring(ring: KeyRing, grace: timedelta, as_json: bool) -> None:
         click.echo(f"{key['kid']}  created {key['created_at']}  {state}")
 
 
-def _key_command(action: str, config: Path | None, as_json: bool) -> None:
+def _key_command(
+    action: str, config: Path | None, as_json: bool, alg: str = "ed25519", pem: bool = False
+) -> None:
     try:
         settings = load_settings(config)
-        store = key_store(settings)
+        store = sm2_key_store(settings) if alg == "sm2" else key_store(settings)
         grace = timedelta(days=settings.security.key_grace_days)
         if action == "generate":
             ring = store.generate()
@@ -75,36 +89,45 @@ def _key_command(action: str, config: Path | None, as_json: bool) -> None:
             ring = store.load_ring()
     except TongbanError as exc:
         raise click.ClickException(str(exc)) from exc
+    if pem:
+        if not isinstance(ring, SM2KeyRing):
+            raise click.UsageError("--pem is for the SM2 key (--alg sm2)")
+        click.echo(ring.active.public_key.to_pem().decode("ascii"), nl=False)
+        return
     _print_ring(ring, grace, as_json)
 
 
 @click.group("keys")
 def keys() -> None:
-    """The gateway's Ed25519 signing keys (passphrase: TONGBAN_SECURITY__KEY_PASSPHRASE)."""
+    """The gateway's signing keys, Ed25519 or SM2 (passphrase: TONGBAN_SECURITY__KEY_PASSPHRASE)."""
 
 
 @keys.command()
 @config_option
 @_json_option
-def generate(config: Path | None, as_json: bool) -> None:
-    """Create the first signing key (refused if a key ring exists)."""
-    _key_command("generate", config, as_json)
+@_alg_option
+def generate(config: Path | None, as_json: bool, alg: str) -> None:
+    """Create the first key of --alg (refused if that key ring exists)."""
+    _key_command("generate", config, as_json, alg)
 
 
 @keys.command()
 @config_option
 @_json_option
-def show(config: Path | None, as_json: bool) -> None:
+@_alg_option
+@click.option("--pem", is_flag=True, help="SM2: print the active public key as PEM (SPKI).")
+def show(config: Path | None, as_json: bool, alg: str, pem: bool) -> None:
     """List the keys, which one signs, and which are published."""
-    _key_command("show", config, as_json)
+    _key_command("show", config, as_json, alg, pem)
 
 
 @keys.command()
 @config_option
 @_json_option
-def rotate(config: Path | None, as_json: bool) -> None:
+@_alg_option
+def rotate(config: Path | None, as_json: bool, alg: str) -> None:
     """Make a new key active; the old one stays published for security.key_grace_days."""
-    _key_command("rotate", config, as_json)
+    _key_command("rotate", config, as_json, alg)
 
 
 @click.group("partner")
@@ -136,7 +159,7 @@ _partner_options = [
         "key_path",
         required=True,
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        help="The partner's Ed25519 private key (PKCS#8 PEM).",
+        help="The partner's Ed25519 or SM2 private key (PKCS#8 PEM).",
     ),
     click.option("--key-id", "key_id", required=True, help="The keyid the gateway knows it by."),
     click.option(

@@ -20,12 +20,14 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from yarl import URL
 
-from gateway.errors import KeyStoreError
+from gateway.errors import InvalidKey, KeyStoreError
 from gateway.security.outbound import RequestSigner
+from gateway.security.sm2 import SM2PrivateKey
 
 APPLICATIONS_PATH = "/v1/applications"
 ATTACHMENTS_PATH = "/v1/attachments"
@@ -45,22 +47,29 @@ class Reply:
         return self.status < 400
 
 
-def load_partner_key(path: Path, passphrase: str | None = None) -> Ed25519PrivateKey:
-    """Read the partner's Ed25519 private key (PKCS#8 PEM, optionally encrypted).
+def load_partner_key(
+    path: Path, passphrase: str | None = None
+) -> Ed25519PrivateKey | SM2PrivateKey:
+    """Read the partner's Ed25519 or SM2 private key (PKCS#8 PEM, optionally encrypted).
 
     Raises `KeyStoreError` if the file is unreadable, encrypted without the right
-    passphrase, or not an Ed25519 key.
+    passphrase, or neither an Ed25519 nor an SM2 key.
     """
+    secret = passphrase.encode("utf-8") if passphrase else None
     try:
-        key = serialization.load_pem_private_key(
-            path.read_bytes(), password=passphrase.encode("utf-8") if passphrase else None
-        )
+        data = path.read_bytes()
+        key = serialization.load_pem_private_key(data, password=secret)
     except OSError as exc:
         raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnsupportedAlgorithm:
+        try:  # cryptography has no SM2
+            return SM2PrivateKey.from_pem(data, secret)
+        except InvalidKey as exc:
+            raise KeyStoreError(f"cannot load {path}: {exc}") from exc
     except (ValueError, TypeError) as exc:
         raise KeyStoreError(f"cannot load {path}: wrong passphrase or not a PEM key") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyStoreError(f"{path} is not an Ed25519 private key")
+        raise KeyStoreError(f"{path} is not an Ed25519 or SM2 private key")
     return key
 
 

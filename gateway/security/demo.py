@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.security.client import load_partner_key
 from gateway.security.keys import KeyStore, b64url, raw_public, thumbprint, write_private_file
+from gateway.security.sm2_keys import SM2KeyStore
 
 DEMO_PARTNER = "demo-partner"
 
@@ -93,12 +94,16 @@ def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
     store = KeyStore(keys_dir, passphrase)
     if not store.exists():
         store.generate()
+    sm2_store = SM2KeyStore(keys_dir, passphrase)  # Zhangjiagang's sandbox requires 国密
+    if not sm2_store.exists():
+        sm2_store.generate()
 
     partner_dir = data_dir / DEMO_PARTNER
     key_file = partner_dir / "private-key.pem"
-    if key_file.exists():
-        private = load_partner_key(key_file)
-    else:
+    loaded = load_partner_key(key_file) if key_file.exists() else None
+    if isinstance(loaded, Ed25519PrivateKey):
+        private = loaded
+    else:  # none yet (the demo partner signs with Ed25519)
         private = Ed25519PrivateKey.generate()
         write_private_file(
             key_file,

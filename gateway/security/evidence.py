@@ -17,8 +17,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.errors import InvalidSignature as SM2InvalidSignature
 from gateway.errors import SignatureError
 from gateway.security.digest import verify_content_digest
+from gateway.security.sm2 import SM2PublicKey
 
 
 class SubmissionEvidence(BaseModel):
@@ -43,7 +45,7 @@ class SubmissionEvidence(BaseModel):
 
 
 def verify_evidence(
-    evidence: SubmissionEvidence, public_key: Ed25519PublicKey, body: bytes
+    evidence: SubmissionEvidence, public_key: Ed25519PublicKey | SM2PublicKey, body: bytes
 ) -> None:
     """Re-verify stored evidence offline. Raises `SignatureError` if anything disagrees.
 
@@ -51,10 +53,13 @@ def verify_evidence(
     and that the base's ``content-digest`` line is the one received and matches it.
     """
     try:
-        public_key.verify(
-            base64.b64decode(evidence.signature), evidence.signature_base.encode("ascii")
-        )
-    except (InvalidSignature, ValueError) as exc:
+        signature = base64.b64decode(evidence.signature)
+        base = evidence.signature_base.encode("ascii")
+        if isinstance(public_key, SM2PublicKey):  # alg sm2-sm3: r||s, default ID
+            public_key.verify(signature, base, encoding="raw")
+        else:
+            public_key.verify(signature, base)
+    except (InvalidSignature, SM2InvalidSignature, ValueError) as exc:
         raise SignatureError("signature_invalid", "the stored signature does not verify") from exc
     if hashlib.sha256(body).hexdigest() != evidence.body_sha256:
         raise SignatureError("digest_mismatch", "the body is not the one received")

@@ -17,6 +17,8 @@ from gateway.errors import KeyStoreError
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.receipts import sign_receipt
+from gateway.security.sm2 import SM2PrivateKey
+from gateway.security.sm2_keys import SM2KeyRing
 
 PATH = "/.well-known/tongban/keys"
 MEDIA_TYPE = "application/jwk-set+json"
@@ -28,16 +30,22 @@ class GatewayKeys:
 
     `ring` is None until ``tongban keys generate`` has run; `private_key` is None
     when no passphrase is configured (the gateway then publishes but cannot sign).
+    `sm2_ring` and `sm2_private_key` are the same for the SM2 key (``--alg sm2``),
+    used where a region requires 国密; published beside the Ed25519 keys.
     """
 
     ring: KeyRing | None
     grace: timedelta
     private_key: Ed25519PrivateKey | None = None
+    sm2_ring: SM2KeyRing | None = None
+    sm2_private_key: SM2PrivateKey | None = None
 
     def jwks(self, now: datetime | None = None) -> dict[str, Any]:
-        if self.ring is None:
-            return {"keys": []}
-        return self.ring.jwks(now or datetime.now(UTC), self.grace)
+        now = now or datetime.now(UTC)
+        keys = self.ring.jwks(now, self.grace)["keys"] if self.ring is not None else []
+        if self.sm2_ring is not None:
+            keys += [key.jwk() for key in self.sm2_ring.published(now, self.grace)]
+        return {"keys": keys}
 
     def _signing_key(self) -> tuple[Ed25519PrivateKey, str]:
         if self.ring is None or self.private_key is None:

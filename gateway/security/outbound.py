@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.security.digest import content_digest
 from gateway.security.signatures import DEFAULT_LABEL, HttpMessage, sign
+from gateway.security.sm2 import SM2PrivateKey
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -37,7 +38,7 @@ class SignRequest(Protocol):
 
 
 class RequestSigner:
-    """Signs requests with one Ed25519 key (`keyid` names it to the verifier).
+    """Signs requests with one Ed25519 or SM2 key (`keyid` names it to the verifier).
 
     `expires_in` (seconds) adds an ``expires`` parameter; `clock` returns Unix
     seconds and is injectable for tests.
@@ -45,7 +46,7 @@ class RequestSigner:
 
     def __init__(
         self,
-        private_key: Ed25519PrivateKey,
+        private_key: Ed25519PrivateKey | SM2PrivateKey,
         keyid: str,
         *,
         expires_in: int | None = None,

@@ -13,8 +13,9 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.config import SecuritySettings
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InvalidKey
 from gateway.security.keys import load_public_key, thumbprint
+from gateway.security.sm2 import SM2PublicKey
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class PartnerKey:
     """One partner public key and its validity window (either end may be open)."""
 
     keyid: str
-    public_key: Ed25519PublicKey
+    public_key: Ed25519PublicKey | SM2PublicKey
     not_before: datetime | None = None
     not_after: datetime | None = None
 
@@ -76,6 +77,22 @@ class Partner:
         return self.items.allows(item_code)
 
 
+def load_partner_public_key(text: str) -> Ed25519PublicKey | SM2PublicKey:
+    """An Ed25519 key (PEM or JWK ``x``) or an SM2 key (PEM or hex ``04||x||y``).
+
+    Raises `ValueError` naming both readings when it is neither.
+    """
+    try:
+        return load_public_key(text)
+    except ValueError as ed25519_problem:
+        try:
+            return SM2PublicKey.load(text)
+        except InvalidKey as sm2_problem:
+            raise ValueError(
+                f"neither an Ed25519 key ({ed25519_problem}) nor an SM2 key ({sm2_problem})"
+            ) from sm2_problem
+
+
 class PartnerRegistry:
     """Every configured partner, looked up by id or by signing key id."""
 
@@ -105,13 +122,18 @@ class PartnerRegistry:
             keys = []
             for index, key_config in enumerate(config.keys):
                 try:
-                    public_key = load_public_key(key_config.public_key)
+                    public_key = load_partner_public_key(key_config.public_key)
                 except ValueError as exc:
                     where = f"security.partners.{partner_id}.keys.{index}.public_key"
                     raise ConfigError("security.partners", [(where, str(exc))]) from exc
                 keys.append(
                     PartnerKey(
-                        keyid=key_config.keyid or thumbprint(public_key),
+                        keyid=key_config.keyid
+                        or (
+                            public_key.thumbprint()
+                            if isinstance(public_key, SM2PublicKey)
+                            else thumbprint(public_key)
+                        ),
                         public_key=public_key,
                         not_before=key_config.not_before,
                         not_after=key_config.not_after,

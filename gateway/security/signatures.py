@@ -1,4 +1,4 @@
-"""RFC 9421 HTTP Message Signatures with Ed25519: the signature base, signing, verifying.
+"""RFC 9421 HTTP Message Signatures with Ed25519 or SM2: the signature base, signing, verifying.
 
 This module is the mechanism only: it builds the signature base for a message,
 parses ``Signature-Input`` / ``Signature``, signs and checks the Ed25519 signature.
@@ -15,6 +15,12 @@ which the tests use as the independent implementation both ways: our verifier
 must name the exact failed check (stale vs future ``created``, unknown vs expired
 key), which that package reports only as message text of one exception type.
 Structured-field parsing and serialising is delegated to ``http-sf`` (RFC 9651).
+
+Algorithms: ``ed25519`` (RFC 9421 §3.3.6) and ``sm2-sm3``, a name we define
+(contracts/signatures-sm2.md; the IANA registry has none): SM2 over SM3(Z_A ||
+signature base) with the default ID ``1234567812345678``, the signature value being
+the 64 bytes ``r || s`` as RFC 9421 §3.3.4 does for ECDSA. The key decides the
+algorithm; an ``alg`` parameter naming another is refused.
 """
 
 from __future__ import annotations
@@ -30,9 +36,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from http_sf.innerlist import ser_innerlist
 
+from gateway.errors import InvalidSignature as SM2InvalidSignature
 from gateway.errors import SignatureError
+from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 ALGORITHM = "ed25519"
+SM2_ALGORITHM = "sm2-sm3"
+ALGORITHMS = frozenset({ALGORITHM, SM2_ALGORITHM})
 DEFAULT_LABEL = "sig1"
 DERIVED = frozenset(
     {"@method", "@target-uri", "@authority", "@scheme", "@path", "@query", "@request-target"}
@@ -188,9 +198,14 @@ class SignedHeaders:
         return {"Signature-Input": self.signature_input, "Signature": self.signature}
 
 
+def algorithm_of(key: Ed25519PrivateKey | Ed25519PublicKey | SM2PrivateKey | SM2PublicKey) -> str:
+    """The RFC 9421 ``alg`` value for `key`'s type."""
+    return SM2_ALGORITHM if isinstance(key, SM2PrivateKey | SM2PublicKey) else ALGORITHM
+
+
 def sign(
     message: HttpMessage,
-    private_key: Ed25519PrivateKey,
+    private_key: Ed25519PrivateKey | SM2PrivateKey,
     *,
     keyid: str,
     components: Sequence[str],
@@ -203,14 +218,17 @@ def sign(
 
     Raises `SignatureError` if a covered component is missing from the message.
     """
-    params: dict[str, Any] = {"created": created, "keyid": keyid, "alg": ALGORITHM}
+    params: dict[str, Any] = {"created": created, "keyid": keyid, "alg": algorithm_of(private_key)}
     if expires is not None:
         params["expires"] = expires
     if nonce is not None:
         params["nonce"] = nonce
     params_value = serialize_params(components, params)
     base = signature_base(message, components, params_value)
-    signature = private_key.sign(base.encode("ascii"))
+    if isinstance(private_key, SM2PrivateKey):
+        signature = private_key.sign(base.encode("ascii"), encoding="raw")
+    else:
+        signature = private_key.sign(base.encode("ascii"))
     encoded = base64.b64encode(signature).decode("ascii")
     return SignedHeaders(
         signature_input=f"{label}={params_value}", signature=f"{label}=:{encoded}:", base=base
@@ -259,17 +277,27 @@ def parse_signature(message: HttpMessage, label: str | None = None) -> ParsedSig
 
 
 def verify_signature(
-    message: HttpMessage, parsed: ParsedSignature, public_key: Ed25519PublicKey
+    message: HttpMessage, parsed: ParsedSignature, public_key: Ed25519PublicKey | SM2PublicKey
 ) -> str:
     """Check `parsed` over `message` with `public_key`; return the signature base.
 
-    Only the cryptography and the base: parameters are the caller's policy.
-    Raises `SignatureError` ``signature_invalid`` if it does not verify.
+    Only the cryptography and the base: parameters are the caller's policy, except
+    ``alg``, which must name `public_key`'s algorithm when present.
+    Raises `SignatureError` ``algorithm_unsupported`` for another ``alg``,
+    ``signature_invalid`` if it does not verify.
     """
+    alg = parsed.str_param("alg")
+    if alg is not None and alg != algorithm_of(public_key):
+        raise SignatureError(
+            "algorithm_unsupported", f"this keyid's key signs with {algorithm_of(public_key)!r}"
+        )
     base = signature_base(message, parsed.components, parsed.signature_params)
     try:
-        public_key.verify(parsed.signature, base.encode("ascii"))
-    except InvalidSignature as exc:
+        if isinstance(public_key, SM2PublicKey):
+            public_key.verify(parsed.signature, base.encode("ascii"), encoding="raw")
+        else:
+            public_key.verify(parsed.signature, base.encode("ascii"))
+    except (InvalidSignature, SM2InvalidSignature) as exc:
         raise SignatureError(
             "signature_invalid", "the signature does not verify over this request"
         ) from exc

@@ -23,6 +23,7 @@ from gateway.security.keys import KeyStore
 from gateway.security.nonces import NonceStore
 from gateway.security.partners import PartnerRegistry
 from gateway.security.ratelimit import RateLimiter
+from gateway.security.sm2_keys import SM2KeyStore
 from gateway.store import Store
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,14 @@ def key_store(settings: Settings) -> KeyStore:
     return KeyStore(security.keys_dir or settings.data_dir / "keys", passphrase)
 
 
+def sm2_key_store(settings: Settings) -> SM2KeyStore:
+    """The gateway's SM2 ring, in the same directory and under the same passphrase."""
+    store = key_store(settings)
+    security = settings.security
+    passphrase = security.key_passphrase.get_secret_value() if security.key_passphrase else None
+    return SM2KeyStore(store.directory, passphrase)
+
+
 def load_gateway_keys(settings: Settings) -> GatewayKeys:
     """Read the key ring and unlock the active key if a passphrase is set (blocking).
 
@@ -43,13 +52,23 @@ def load_gateway_keys(settings: Settings) -> GatewayKeys:
     """
     store = key_store(settings)
     grace = timedelta(days=settings.security.key_grace_days)
+    unlock = settings.security.key_passphrase is not None
+    sm2_store = sm2_key_store(settings)
+    sm2_ring = sm2_store.load_ring() if sm2_store.exists() else None
+    sm2_private = sm2_store.load_private(sm2_ring.active_kid) if sm2_ring and unlock else None
     if not store.exists():
-        return GatewayKeys(ring=None, grace=grace)
+        return GatewayKeys(ring=None, grace=grace, sm2_ring=sm2_ring, sm2_private_key=sm2_private)
     ring = store.load_ring()
     private = None
-    if settings.security.key_passphrase is not None:
+    if unlock:
         private = store.load_private(ring.active_kid)
-    return GatewayKeys(ring=ring, grace=grace, private_key=private)
+    return GatewayKeys(
+        ring=ring,
+        grace=grace,
+        private_key=private,
+        sm2_ring=sm2_ring,
+        sm2_private_key=sm2_private,
+    )
 
 
 def setup_security(app: web.Application, settings: Settings, store_key: web.AppKey[Store]) -> None:
@@ -63,6 +82,7 @@ def setup_security(app: web.Application, settings: Settings, store_key: web.AppK
             "security.keys_loaded",
             active_kid=keys.ring.active_kid if keys.ring else None,
             can_sign=keys.private_key is not None,
+            sm2_kid=keys.sm2_ring.active_kid if keys.sm2_ring else None,
         )
         if keys.ring is None:
             log.warning("security.no_gateway_key", hint="run `tongban keys generate`")

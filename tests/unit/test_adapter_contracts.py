@@ -9,6 +9,7 @@ tests/integration/test_outbound_client.py.)
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -29,10 +30,12 @@ from adapters.shenzhen import protocol as sz
 from adapters.testing import MockHttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter
 from adapters.zhangjiagang import protocol as zjg
+from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
 from gateway.applications.status import Status
 from gateway.config import AdaptersSettings
 from gateway.envelope import Envelope
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "regions"
 BASE = "http://region.test"
@@ -244,60 +247,138 @@ async def test_dongguan_html_error_page_is_transient(http: MockHttpClient, regio
 # --- Zhangjiagang ---------------------------------------------------------------
 
 
-async def test_zhangjiagang_sealed_answer_example_is_opened(
+EXAMPLE_GATEWAY_KEY = SM2PrivateKey.from_pem(
+    (
+        Path(__file__).resolve().parents[1] / "data" / "zhangjiagang_example_gateway_key.pem"
+    ).read_bytes()
+)
+REGION_DEMO_KEY = SM2PrivateKey.from_pem(DEMO_REGION_KEY_PEM)
+
+
+def zjg_config() -> AdapterConfig:
+    return AdapterConfig(
+        "zhangjiagang",
+        BASE,
+        credentials=SETTINGS.for_region("zhangjiagang"),
+        sm2_key=EXAMPLE_GATEWAY_KEY,
+    )
+
+
+def test_zhangjiagang_documented_keys_are_the_ones_in_use() -> None:
+    gateway_jwk = json.loads(example("zhangjiagang", "example-gateway-jwk"))
+    assert SM2PublicKey.from_jwk(gateway_jwk) == EXAMPLE_GATEWAY_KEY.public_key()
+    assert gateway_jwk["kid"] == EXAMPLE_GATEWAY_KEY.public_key().thumbprint()
+    region_jwk = json.loads(example("zhangjiagang", "region-demo-jwk"))
+    configured = SM2PublicKey.load(SETTINGS.for_region("zhangjiagang")["sm2_public_key"])
+    assert SM2PublicKey.from_jwk(region_jwk) == REGION_DEMO_KEY.public_key() == configured
+
+
+def test_zhangjiagang_request_and_answer_examples_open_as_documented() -> None:
+    request = json.loads(example("zhangjiagang", "submit-request"))
+    opened = zjg.open_sealed(
+        "tongban-demo",
+        request,
+        sender=EXAMPLE_GATEWAY_KEY.public_key(),
+        recipient=REGION_DEMO_KEY,
+        check_time=False,
+    )
+    assert opened.data == json.loads(example("zhangjiagang", "submit-request-data"))
+    answer = json.loads(example("zhangjiagang", "submit-ok"))
+    data = zjg.open_sealed(
+        "tongban-demo",
+        answer,
+        sender=REGION_DEMO_KEY.public_key(),
+        session_key=opened.session_key,
+        check_time=False,
+    ).data
+    assert data == {"caseNo": "ZJG32058220250301000001", "duplicate": False}
+
+
+def answering_region(request: Any) -> HttpResponse:
+    """The region's side as documented: open the request, answer under its session key."""
+    opened = zjg.open_sealed(
+        "tongban-demo",
+        json.loads(request.content),
+        sender=EXAMPLE_GATEWAY_KEY.public_key(),
+        recipient=REGION_DEMO_KEY,
+    )
+    assert opened.key_id == EXAMPLE_GATEWAY_KEY.public_key().thumbprint()
+    answer, _ = zjg.seal(
+        "tongban-demo",
+        REGION_DEMO_KEY,
+        {"caseNo": f"ZJG-{opened.data['bizSerialNo']}", "duplicate": False},
+        session_key=opened.session_key,
+    )
+    return HttpResponse(200, {}, json.dumps({"retCode": "000000", **answer}).encode())
+
+
+async def test_zhangjiagang_adapter_seals_and_opens_as_documented() -> None:
+    http = MockHttpClient(answering_region)
+    ack = await ZhangjiagangAdapter(zjg_config(), http).submit(envelope())
+    assert ack.region_case_no == "ZJG-dlv-7f3a"
+    [request] = http.requests
+    wrapper = json.loads(request.content)
+    assert (wrapper["encType"], wrapper["signType"]) == ("SM4/CBC/PKCS7", "SM2/SM3")
+
+
+async def test_zhangjiagang_answer_to_another_request_is_not_trusted(
     http: MockHttpClient, region: Region
 ) -> None:
+    """The documented answer is genuine, but sealed under another request's session key."""
     region.post(ANY, body=example("zhangjiagang", "submit-ok"))
-    ack = await ZhangjiagangAdapter(config("zhangjiagang"), http).submit(envelope())
-    assert ack.region_case_no == "ZJG32058220250301000001"
-    _, kwargs = sent(region)
-    creds = SETTINGS.for_region("zhangjiagang")
-    data = zjg.open_sealed(
-        "tongban-demo", creds["sm4_key"], creds["mac_key"], json.loads(kwargs["data"])
-    )
-    assert data["bizSerialNo"] == "dlv-7f3a"
+    with pytest.raises(RegionUnavailable, match="verification"):
+        await ZhangjiagangAdapter(zjg_config(), http).submit(envelope())
 
 
 async def test_zhangjiagang_tampered_answer_is_not_trusted(
     http: MockHttpClient, region: Region
 ) -> None:
     answer = json.loads(example("zhangjiagang", "submit-ok"))
-    answer["mac"] = "00" * 32
+    answer["sign"] = base64.b64encode(b"\x30\x00").decode()
     region.post(ANY, body=json.dumps(answer))
     with pytest.raises(RegionUnavailable, match="verification"):
-        await ZhangjiagangAdapter(config("zhangjiagang"), http).submit(envelope())
+        await ZhangjiagangAdapter(zjg_config(), http).submit(envelope())
 
 
 @pytest.mark.parametrize(
     ("name", "error", "code"),
-    [("error-mac", RegionRejected, "100001"), ("error-busy", RegionUnavailable, None)],
+    [("error-sign", RegionRejected, "100001"), ("error-busy", RegionUnavailable, None)],
 )
 async def test_zhangjiagang_error_examples(
     http: MockHttpClient, region: Region, name: str, error: type[Exception], code: str | None
 ) -> None:
     region.post(ANY, body=example("zhangjiagang", name))
     with pytest.raises(error) as caught:
-        await ZhangjiagangAdapter(config("zhangjiagang"), http).submit(envelope())
+        await ZhangjiagangAdapter(zjg_config(), http).submit(envelope())
     if code is not None:
         assert caught.value.code == code  # type: ignore[attr-defined]
 
 
 def test_zhangjiagang_callback_example_decrypts_to_the_documented_data() -> None:
-    creds = SETTINGS.for_region("zhangjiagang")
     wrapper = json.loads(example("zhangjiagang", "callback"))
     data = zjg.open_sealed(
-        "tongban-demo", creds["sm4_key"], creds["mac_key"], wrapper, check_time=False
-    )
+        "tongban-demo",
+        wrapper,
+        sender=REGION_DEMO_KEY.public_key(),
+        recipient=EXAMPLE_GATEWAY_KEY,
+        check_time=False,
+    ).data
     assert data == json.loads(example("zhangjiagang", "callback-data"))
 
 
 def test_zhangjiagang_stale_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    creds = SETTINGS.for_region("zhangjiagang")
-    wrapper = zjg.seal("tongban-demo", creds["sm4_key"], creds["mac_key"], {"x": 1})
+    wrapper, _ = zjg.seal(
+        "tongban-demo", REGION_DEMO_KEY, {"x": 1}, recipient=EXAMPLE_GATEWAY_KEY.public_key()
+    )
     later = time.time() + zjg.MAX_SKEW_SECONDS + 1
     monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(zjg.ProtocolError) as caught:
-        zjg.open_sealed("tongban-demo", creds["sm4_key"], creds["mac_key"], wrapper)
+        zjg.open_sealed(
+            "tongban-demo",
+            wrapper,
+            sender=REGION_DEMO_KEY.public_key(),
+            recipient=EXAMPLE_GATEWAY_KEY,
+        )
     assert caught.value.code == "100003"
 
 

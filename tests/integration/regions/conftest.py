@@ -45,9 +45,17 @@ async def start_sandbox() -> AsyncIterator[Callable[..., Any]]:
     """Start a sandbox app on a free loopback port; returns its base URL."""
     servers: list[TestServer] = []
 
-    async def start(factory: SandboxFactory, region: str, **options: Any) -> str:
+    async def start(
+        factory: SandboxFactory,
+        region: str,
+        *,
+        credentials: dict[str, str] | None = None,
+        **options: Any,
+    ) -> str:
         options.setdefault("review_delay", 0.01)
-        app = factory(SandboxOptions(**options), SETTINGS.for_region(region))
+        app = factory(
+            SandboxOptions(**options), {**SETTINGS.for_region(region), **(credentials or {})}
+        )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

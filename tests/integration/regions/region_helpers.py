@@ -15,6 +15,7 @@ from adapters.sandbox import SandboxOptions
 from gateway.config import AdaptersSettings
 from gateway.envelope import Envelope, StatusEvent
 from gateway.errors import CallbackRejected
+from gateway.security.sm2 import SM2PrivateKey
 
 SETTINGS = AdaptersSettings()
 VALID_ID = "11010519491231002X"
@@ -115,7 +116,12 @@ SandboxFactory = Callable[[SandboxOptions, Mapping[str, str]], web.Application]
 
 
 def config(
-    region: str, base_url: str, callback_url: str | None = None, **credentials: str
+    region: str,
+    base_url: str,
+    callback_url: str | None = None,
+    *,
+    sm2_key: SM2PrivateKey | None = None,
+    **credentials: str,
 ) -> AdapterConfig:
     return AdapterConfig(
         region=region,
@@ -123,4 +129,5 @@ def config(
         timeout=2.0,
         callback_url=callback_url,
         credentials={**SETTINGS.for_region(region), **credentials},
+        sm2_key=sm2_key,
     )

@@ -1,28 +1,52 @@
-"""The Zhangjiagang adapter against its 国密 sandbox on loopback: SM4 + HMAC-SM3, pushed."""
+"""The Zhangjiagang adapter against its 国密 sandbox on loopback: SM2-signed, SM2 envelopes.
+
+The gateway's SM2 key is a fresh one here, given to the adapter (`AdapterConfig.sm2_key`)
+and its public half to the sandbox; the sandbox's key is its demo key, whose public
+half is the default ``zhangjiagang_sm2_public_key``.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from adapters.http import AiohttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter, create_sandbox, protocol
+from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.security.sm2 import SM2PrivateKey
 from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
-OTHER_KEY = "ffeeddccbbaa99887766554433221100"
+GATEWAY_KEY = SM2PrivateKey.generate()
+REGION_KEY = SM2PrivateKey.from_pem(DEMO_REGION_KEY_PEM)
+OTHER_KEY = SM2PrivateKey.generate()
+KNOWS_GATEWAY = {"gateway_sm2_public_key": GATEWAY_KEY.public_key().to_pem().decode()}
 
 
 async def adapter_for(
-    start: Start, http: AiohttpClient, receiver: Receiver, **options: Any
+    start: Start,
+    http: AiohttpClient,
+    receiver: Receiver,
+    *,
+    credentials: dict[str, str] | None = None,
+    **options: Any,
 ) -> ZhangjiagangAdapter:
-    url = await start(create_sandbox, "zhangjiagang", callback_url=receiver.url, **options)
-    adapter = ZhangjiagangAdapter(config("zhangjiagang", url), http)
+    url = await start(
+        create_sandbox,
+        "zhangjiagang",
+        callback_url=receiver.url,
+        credentials={**KNOWS_GATEWAY, **(credentials or {})},
+        **options,
+    )
+    adapter = ZhangjiagangAdapter(config("zhangjiagang", url, sm2_key=GATEWAY_KEY), http)
     receiver.adapter = adapter
     return adapter
 
@@ -35,6 +59,7 @@ async def test_submit_then_results_pushed(
     assert ack.region_case_no.startswith("ZJG320582")
     await receiver.wait_for(lambda evs: any(e.status is Status.APPROVED for e in evs))
     assert [e.region_code for e in receiver.events] == ["SL", "BL", "BJTG"]
+    assert receiver.refused == []
 
 
 async def test_denied_by_rule(
@@ -65,24 +90,59 @@ async def test_same_serial_no_creates_one_case(
     assert (second.region_case_no, second.duplicate) == (first.region_case_no, True)
 
 
-async def test_wrong_mac_key_is_refused_by_the_sandbox(
+async def test_a_gateway_key_the_region_does_not_know_is_refused(
     start_sandbox: Start, http: AiohttpClient
 ) -> None:
-    url = await start_sandbox(create_sandbox, "zhangjiagang")
-    adapter = ZhangjiagangAdapter(config("zhangjiagang", url, mac_key=OTHER_KEY), http)
+    url = await start_sandbox(create_sandbox, "zhangjiagang", credentials=KNOWS_GATEWAY)
+    adapter = ZhangjiagangAdapter(config("zhangjiagang", url, sm2_key=OTHER_KEY), http)
     with pytest.raises(RegionRejected) as caught:
         await adapter.submit(envelope())
     assert caught.value.code == "100001"
 
 
-async def test_wrong_sm4_key_is_refused_by_the_sandbox(
+async def test_an_envelope_to_the_wrong_region_key_cannot_be_opened(
     start_sandbox: Start, http: AiohttpClient
 ) -> None:
-    url = await start_sandbox(create_sandbox, "zhangjiagang")
-    adapter = ZhangjiagangAdapter(config("zhangjiagang", url, sm4_key=OTHER_KEY), http)
+    url = await start_sandbox(create_sandbox, "zhangjiagang", credentials=KNOWS_GATEWAY)
+    wrong = OTHER_KEY.public_key().point.hex()
+    adapter = ZhangjiagangAdapter(
+        config("zhangjiagang", url, sm2_key=GATEWAY_KEY, sm2_public_key=wrong), http
+    )
     with pytest.raises(RegionRejected) as caught:
         await adapter.submit(envelope())
     assert caught.value.code == "100002"
+
+
+@pytest.mark.parametrize("signer", ["another key", "tampered"])
+async def test_an_answer_not_signed_by_the_region_is_not_trusted(
+    http: AiohttpClient, signer: str
+) -> None:
+    """A stand-in region answers 000000 with a wrapper the region did not sign as is."""
+
+    async def answer(request: web.Request) -> web.Response:
+        key = OTHER_KEY if signer == "another key" else REGION_KEY
+        wrapper, _ = protocol.seal("tongban-demo", key, {"caseNo": "ZJG-1"}, session_key=bytes(16))
+        if signer == "tampered":
+            wrapper["data"] = wrapper["data"][::-1]
+        return web.json_response({"retCode": "000000", "retMsg": "成功", **wrapper})
+
+    app = web.Application()
+    app.router.add_post(protocol.PATHS["submission"], answer)
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = str(server.make_url("")).rstrip("/")
+        adapter = ZhangjiagangAdapter(config("zhangjiagang", url, sm2_key=GATEWAY_KEY), http)
+        with pytest.raises(RegionUnavailable, match="failed verification"):
+            await adapter.submit(envelope())
+
+
+async def test_without_the_gateway_sm2_key_deliveries_wait(
+    start_sandbox: Start, http: AiohttpClient
+) -> None:
+    url = await start_sandbox(create_sandbox, "zhangjiagang", credentials=KNOWS_GATEWAY)
+    adapter = ZhangjiagangAdapter(config("zhangjiagang", url), http)
+    with pytest.raises(RegionUnavailable, match="keys generate --alg sm2"):
+        await adapter.submit(envelope())
+    assert (await adapter.health())["can_sign"] is False
 
 
 async def test_unknown_case_is_rejected(
@@ -111,17 +171,72 @@ async def test_lost_response_is_transient(
         await adapter.submit(envelope())
 
 
-async def test_forged_callback_is_refused(
+CALLBACK = {
+    "eventId": "ZJG-1-1",
+    "caseNo": "ZJG-1",
+    "status": "SL",
+    "statusTime": "2026-03-03T10:00:00+08:00",
+}
+
+
+async def post_callback(receiver: Receiver, wrapper: dict[str, Any]) -> int:
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(receiver.url, data=json.dumps(wrapper))
+        return response.status
+
+
+async def test_a_genuine_callback_is_accepted(
     start_sandbox: Start, http: AiohttpClient, receiver: Receiver
 ) -> None:
     await adapter_for(start_sandbox, http, receiver)
-    forged = protocol.seal("tongban-demo", OTHER_KEY, OTHER_KEY, {"caseNo": "x"})
-    async with aiohttp.ClientSession() as session:
-        response = await session.post(receiver.url, json=forged)
-        assert response.status == 401
+    wrapper, _ = protocol.seal(
+        "tongban-demo", REGION_KEY, CALLBACK, recipient=GATEWAY_KEY.public_key()
+    )
+    assert await post_callback(receiver, wrapper) == 200
+    assert [e.region_case_no for e in receiver.events] == ["ZJG-1"]
+
+
+async def test_a_callback_signed_by_another_key_is_refused(
+    start_sandbox: Start, http: AiohttpClient, receiver: Receiver
+) -> None:
+    await adapter_for(start_sandbox, http, receiver)
+    forged, _ = protocol.seal(
+        "tongban-demo", OTHER_KEY, CALLBACK, recipient=GATEWAY_KEY.public_key()
+    )
+    assert await post_callback(receiver, forged) == 401
     assert receiver.refused[0].reason == "signature"
+    assert receiver.events == []
+
+
+@pytest.mark.parametrize("field", ["data", "iv", "encKey", "timestamp", "nonce", "appId"])
+async def test_a_tampered_callback_is_refused(
+    start_sandbox: Start, http: AiohttpClient, receiver: Receiver, field: str
+) -> None:
+    await adapter_for(start_sandbox, http, receiver)
+    wrapper, _ = protocol.seal(
+        "tongban-demo", REGION_KEY, CALLBACK, recipient=GATEWAY_KEY.public_key()
+    )
+    value = wrapper[field]
+    wrapper[field] = value[:-3] + ("A" if value[-3] != "A" else "B") + value[-2:]
+    assert await post_callback(receiver, wrapper) == 401
+    assert receiver.refused[0].reason == "signature"
+    assert receiver.events == []
+
+
+async def test_a_callback_enveloped_to_another_key_is_refused(
+    start_sandbox: Start, http: AiohttpClient, receiver: Receiver
+) -> None:
+    await adapter_for(start_sandbox, http, receiver)
+    wrapper, _ = protocol.seal(
+        "tongban-demo", REGION_KEY, CALLBACK, recipient=OTHER_KEY.public_key()
+    )
+    assert await post_callback(receiver, wrapper) == 401
+    assert receiver.refused[0].reason == "malformed"
+    assert receiver.events == []
 
 
 async def test_health(start_sandbox: Start, http: AiohttpClient, receiver: Receiver) -> None:
     adapter = await adapter_for(start_sandbox, http, receiver)
-    assert (await adapter.health())["url"] == adapter.config.base_url
+    health = await adapter.health()
+    assert health["url"] == adapter.config.base_url
+    assert health["can_sign"] is True
