@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.security.client import load_partner_key
 from gateway.security.keys import KeyStore, b64url, raw_public, thumbprint, write_private_file
+from gateway.security.partners import partner_key_id
 from gateway.security.sm2_keys import SM2KeyStore
 
 DEMO_PARTNER = "demo-partner"
@@ -135,7 +136,7 @@ def submit_command(data_dir: Path, port: int, program: str) -> str:
     """
     partner_dir = data_dir / DEMO_PARTNER
     key_file = partner_dir / "private-key.pem"
-    keyid = thumbprint(load_partner_key(key_file).public_key())
+    keyid = partner_key_id(load_partner_key(key_file).public_key())
     attachments = sorted((partner_dir / "attachments").glob("*.pdf"))
     words = [
         "partner", "submit", "--url", f"http://127.0.0.1:{port}",

@@ -93,6 +93,11 @@ def load_partner_public_key(text: str) -> Ed25519PublicKey | SM2PublicKey:
             ) from sm2_problem
 
 
+def partner_key_id(key: Ed25519PublicKey | SM2PublicKey) -> str:
+    """The RFC 7638 thumbprint of a partner's key, of either algorithm: its default key id."""
+    return key.thumbprint() if isinstance(key, SM2PublicKey) else thumbprint(key)
+
+
 class PartnerRegistry:
     """Every configured partner, looked up by id or by signing key id."""
 
@@ -128,12 +133,7 @@ class PartnerRegistry:
                     raise ConfigError("security.partners", [(where, str(exc))]) from exc
                 keys.append(
                     PartnerKey(
-                        keyid=key_config.keyid
-                        or (
-                            public_key.thumbprint()
-                            if isinstance(public_key, SM2PublicKey)
-                            else thumbprint(public_key)
-                        ),
+                        keyid=key_config.keyid or partner_key_id(public_key),
                         public_key=public_key,
                         not_before=key_config.not_before,
                         not_after=key_config.not_after,
