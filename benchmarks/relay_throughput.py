@@ -45,6 +45,8 @@ from gateway.relay.worker import RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
 
+PASSPHRASE = "benchmark passphrase"  # noqa: S105 - a throwaway PII ring in a temp dir
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -142,7 +144,7 @@ async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) 
 
     configure_logging("json", "warning")
     store = await PostgresStore.open(dsn, min_size=2, max_size=16)
-    cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+    cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir), PASSPHRASE))
     settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
     http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
     adapter = create(adapter_config(settings, "shenzhen"), http)
@@ -183,7 +185,7 @@ async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
     with tempfile.TemporaryDirectory() as keys_dir:
         store = await PostgresStore.open(dsn, min_size=2, max_size=8)
         await migrate(store, bundled_migrations("postgres"))
-        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir), PASSPHRASE))
         await fill(store, cipher, count)
         await store.aclose()
         started = time.perf_counter()
@@ -209,7 +211,7 @@ async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
 async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store, dsn = await open_bench_store(tmp, backend)
-        cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
+        cipher = PiiCipher(load_keys({}, None, None, Path(tmp), PASSPHRASE))
         await fill(store, cipher, count)
         settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
         http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)

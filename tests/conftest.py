@@ -21,6 +21,7 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from at_rest_support import TEST_PASSPHRASE
 from partner_signing import (
     NARROW_PARTNER,
     OTHER_PARTNER,
@@ -50,7 +51,11 @@ def settings(tmp_path: Path) -> Settings:
     """Default settings: data dir in this test's temporary directory, the repo's catalogue."""
     return load_settings(
         environ={},
-        overrides={"data_dir": str(tmp_path / "var"), "catalog": {"directory": str(CATALOGS)}},
+        overrides={
+            "data_dir": str(tmp_path / "var"),
+            "catalog": {"directory": str(CATALOGS)},
+            "security": {"key_passphrase": TEST_PASSPHRASE},
+        },
     )
 
 
@@ -139,6 +144,7 @@ def backend_settings(tmp_path: Path, store_url: str) -> Settings:
             "data_dir": str(tmp_path / "var"),
             "store": {"url": store_url},
             "catalog": {"directory": str(CATALOGS)},
+            "security": {"key_passphrase": TEST_PASSPHRASE},
         },
     )
 
@@ -159,7 +165,10 @@ def catalogue_settings(tmp_path: Path) -> CatalogueSettings:
         overrides: dict[str, Any] = {
             "data_dir": str(tmp_path / "var"),
             "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
-            "security": {"partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER)},
+            "security": {
+                "partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER),
+                "key_passphrase": TEST_PASSPHRASE,
+            },
         }
         for name, values in sections.items():
             overrides[name] = {**overrides.get(name, {}), **values}

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.checkpoints import load_public_keys, public_jwk
+from gateway.audit.checkpoints import load_gateway_public_keys, load_public_keys, public_jwk
 from gateway.audit.export import verify_export, write_export
 from gateway.audit.proofs import ProofService
 from gateway.audit.service import checkpoint_key_path, origin_for
@@ -23,6 +23,7 @@ from gateway.audit.verify import Report, verify_store
 from gateway.cli_support import config_option, require_database, settings_or_fail
 from gateway.config import Settings
 from gateway.errors import TongbanError
+from gateway.security.wiring import key_passphrase
 from gateway.store import Store, open_store
 
 
@@ -30,7 +31,10 @@ def _gateway_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     path = checkpoint_key_path(settings)
     if not path.exists():
         raise click.ClickException(f"no checkpoint key at {path}; pass --key with the public key")
-    return load_public_keys(path)
+    try:
+        return load_gateway_public_keys(path, key_passphrase(settings))
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 async def _open(settings: Settings) -> tuple[Store, str | None]:
