@@ -15,7 +15,9 @@ For each application it builds one timeline, in time order: every audit entry
 trace ids) and every delivery attempt (region, attempt number, gateway instance,
 per-hop times: attempt start, request sent, response received, end; duration;
 outcome, HTTP status or region code, error), then the current status, due dates
-and totals (attempts, failures, time to forward).
+and totals (attempts, failures, time to forward), and ``audit_disagreements``: where
+the stored status or delivery state is not what the audit entries say (see
+`gateway.audit.replay`; `tongban audit verify` checks every application so).
 
 No personal data: the application's applicant appears only as its masked copy,
 audit data holds digests by construction, and the whole result is passed through
@@ -32,6 +34,7 @@ from typing import Any
 from gateway.applications import records
 from gateway.applications.state_machine import local_date, now_utc
 from gateway.applications.status import Status
+from gateway.audit.replay import AuditedStates, disagreements
 from gateway.observability.redaction import redact
 from gateway.store import Connection, Row, Store
 
@@ -182,8 +185,12 @@ async def _application_trace(
     if row is None:
         return None
     params = {"id": application_id}
-    entries = [_event(entry) for entry in await conn.fetch_all(_ENTRIES, params)]
+    entry_rows = await conn.fetch_all(_ENTRIES, params)
+    entries = [_event(entry) for entry in entry_rows]
     deliveries = await conn.fetch_all(_DELIVERIES, params)
+    audited = AuditedStates()
+    audited.add({**entry, "application_id": application_id} for entry in entry_rows)
+    disagree = disagreements(row, audited.applications.get(application_id), deliveries)
     attempts = [_attempt(attempt) for attempt in await conn.fetch_all(_ATTEMPTS, params)]
     # Stable sort: at equal times, audit entries keep their log order and come first.
     timeline = sorted([*entries, *attempts], key=lambda item: _utc(item["at"]) or datetime.min)
@@ -218,6 +225,7 @@ async def _application_trace(
         ],
         "timeline": timeline,
         "totals": _totals(row, attempts, deliveries),
+        "audit_disagreements": [d.to_json() for d in disagree],
     }
 
 
