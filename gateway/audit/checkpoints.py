@@ -11,7 +11,9 @@ The signature is Ed25519 over exactly these UTF-8 bytes, each line ending in
     key <key id: RFC 7638 JWK thumbprint of the public key>
 
 Anyone holding the public key can check a checkpoint offline; the key id says
-which key to use, so keys can rotate while old checkpoints stay verifiable.
+which key to use, so keys can rotate while old checkpoints stay verifiable. The
+published recipe partners follow is ``contracts/audit-checkpoints.md``: change
+this format only together with it (a test checks a live checkpoint by it).
 """
 
 from __future__ import annotations
