@@ -16,8 +16,11 @@ At every checkpoint size it compares the recomputed root with the signed one,
 and it checks every checkpoint's signature with the trusted keys. Someone who
 can write the database and recomputes every hash defeats checks 1–4, but not
 the signatures: verification then names the range since the last checkpoint
-that still matches. What no log can show: entries appended after the latest
-checkpoint and then removed, or forged entries appended at the end.
+that still matches. Someone who also holds the signing key (or deletes the
+newest checkpoints with their entries) is caught only by checkpoints kept
+elsewhere, ``trusted``: the log must reach each one's size and hash to its root.
+What no log can show: entries appended after the latest checkpoint anyone kept
+and then removed, or forged entries appended at the end.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ _INSERTION_WINDOW = 65_536
 class Finding:
     """One problem: `seq` is the first bad entry (None for checkpoint-only problems)."""
 
-    # deleted | inserted | changed | rewritten | truncated | malformed | signature | origin
+    # deleted | inserted | changed | rewritten | malformed | signature | origin; for
+    # trusted checkpoints also truncated | unchecked (not reached: an entry failed first)
     reason: str
     message: str
     seq: int | None = None
