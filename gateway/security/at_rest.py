@@ -50,8 +50,9 @@ PASSPHRASE_ENV = "TONGBAN_SECURITY__KEY_PASSPHRASE"  # noqa: S105 - a variable n
 ENCRYPT_COMMAND = "tongban keys encrypt-at-rest"
 SEALED_FORMAT = "tongban-sealed-json/v1"
 
-# scrypt cost: 2^15 x 8 x 128 B = 32 MiB and a fraction of a second, paid once per start.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
+# scrypt cost: 2^14 x 8 x 128 B = 16 MiB and ~0.1 s, paid once per start (and per guess:
+# far more than the PBKDF2 of PKCS#8 keys; the passphrase itself must be long and random).
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _MAX_SCRYPT_N = 2**20  # refuse a file asking for more (a memory bomb)
 
 
