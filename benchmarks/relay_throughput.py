@@ -45,6 +45,8 @@ from gateway.relay.worker import RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
 
+PASSPHRASE = "benchmark passphrase"  # noqa: S105 - a throwaway PII ring in a temp dir
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -147,7 +149,7 @@ async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) 
     configure_logging("json", "warning")
     store = await PostgresStore.open(dsn, min_size=2, max_size=16)
     try:
-        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir), PASSPHRASE))
         settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
         http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
         try:
@@ -194,7 +196,7 @@ async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
         store = await PostgresStore.open(dsn, min_size=2, max_size=8)
         try:
             await migrate(store, bundled_migrations("postgres"))
-            cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+            cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir), PASSPHRASE))
             await fill(store, cipher, count)
         finally:
             await store.aclose()
@@ -222,7 +224,7 @@ async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bo
     with tempfile.TemporaryDirectory() as tmp:
         store, dsn = await open_bench_store(tmp, backend)
         try:
-            cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
+            cipher = PiiCipher(load_keys({}, None, None, Path(tmp), PASSPHRASE))
             await fill(store, cipher, count)
             settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
             http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)

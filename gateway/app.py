@@ -41,7 +41,7 @@ from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.relay.service import relay_context
 from gateway.security.jwks import GATEWAY_KEYS
 from gateway.security.pii import PiiCipher, load_keys
-from gateway.security.wiring import setup_security
+from gateway.security.wiring import key_passphrase, setup_security
 from gateway.store import Store, open_store
 
 CATALOG = catalog_api.CATALOG  # defined beside the routes that read it
@@ -124,8 +124,9 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pii = settings.pii
     ring = await asyncio.to_thread(
-        load_keys, pii.keys, pii.active_key, pii.index_key, settings.data_dir
-    )
+        load_keys, pii.keys, pii.active_key, pii.index_key, settings.data_dir,
+        key_passphrase(settings),
+    )  # fmt: skip
     cipher = PiiCipher(ring)
     keys = app[GATEWAY_KEYS]
     # Receipts and attestations are signed when the gateway key is unlocked.

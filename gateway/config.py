@@ -195,8 +195,8 @@ class SecuritySettings(_Section):
     )
     key_passphrase: SecretStr | None = Field(
         None,
-        description="Passphrase encrypting the gateway's private keys; set it through "
-        "TONGBAN_SECURITY__KEY_PASSPHRASE, not in a file.",
+        description="Passphrase encrypting every key at rest (gateway keys, audit checkpoint "
+        "key, PII key ring); set it through TONGBAN_SECURITY__KEY_PASSPHRASE, not in a file.",
     )
     key_grace_days: float = Field(
         30.0, ge=0, description="Days a rotated-out gateway key stays published in the JWKS."
@@ -363,8 +363,9 @@ class AuditSettings(_Section):
     signing_key_file: Path | None = Field(
         None,
         description=(
-            "Ed25519 private key (PKCS#8 PEM) that signs checkpoints; created if missing. "
-            "Unset means <data_dir>/keys/audit-checkpoint.pem."
+            "Ed25519 private key that signs checkpoints (PKCS#8 PEM encrypted under "
+            "security.key_passphrase, public half beside it as *.pub.pem); created if "
+            "missing. Unset means <data_dir>/keys/audit-checkpoint.pem."
         ),
     )
 

@@ -21,6 +21,7 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from at_rest_support import TEST_PASSPHRASE
 from partner_signing import (
     NARROW_PARTNER,
     OTHER_PARTNER,
@@ -64,6 +65,7 @@ def settings(tmp_path: Path) -> Settings:
             "data_dir": str(tmp_path / "var"),
             "catalog": {"directory": str(CATALOGS)},
             "calendar": {"directory": str(CALENDAR)},
+            "security": {"key_passphrase": TEST_PASSPHRASE},
         },
     )
 
@@ -153,6 +155,7 @@ def backend_settings(tmp_path: Path, store_url: str) -> Settings:
             "data_dir": str(tmp_path / "var"),
             "store": {"url": store_url},
             "catalog": {"directory": str(CATALOGS)},
+            "security": {"key_passphrase": TEST_PASSPHRASE},
         },
     )
 
@@ -174,7 +177,10 @@ def catalogue_settings(tmp_path: Path) -> CatalogueSettings:
             "data_dir": str(tmp_path / "var"),
             "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
             "calendar": {"directory": str(CALENDAR)},
-            "security": {"partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER)},
+            "security": {
+                "partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER),
+                "key_passphrase": TEST_PASSPHRASE,
+            },
         }
         for name, values in sections.items():
             overrides[name] = {**overrides.get(name, {}), **values}

@@ -73,6 +73,11 @@ def _personal_shaped(value: Any) -> bool:
     return False
 
 
+def audit_pseudonym(cipher: PiiCipher, name: str, value: Any) -> str:
+    """The ``<name>_digest`` the audit data holds for `value` (keyed by the PII index key)."""
+    return "hmac-sha256:" + cipher.blind_index(f"audit.{name}", str(value))
+
+
 def audit_kind(kind: str, from_status: str | None, to_status: str | None) -> str:
     """The audit kind of a history event (``application.received``, ``…status_changed``…)."""
     if kind == "transition":
@@ -104,7 +109,7 @@ class Journal:
 
     def pseudonym(self, name: str, value: Any) -> str:
         """A keyed digest of `value` (separated by member `name`), for the audit data."""
-        return "hmac-sha256:" + self.cipher.blind_index(f"audit.{name}", str(value))
+        return audit_pseudonym(self.cipher, name, value)
 
     def data(
         self,

@@ -244,6 +244,8 @@ async def transition(
     if changed != 1:  # someone moved it between our read and write (PostgreSQL)
         raise TransitionRefused(application_id, current.value, target.value, "办件状态已被并发修改")
     updated = {**row, **values}
+    if values.get("region_case_no"):  # audited, so `audit verify` can check the stored one
+        detail = {**(detail or {}), "region_case_no": values["region_case_no"]}
     position = await record_event(
         conn,
         updated,

@@ -11,7 +11,9 @@ The signature is Ed25519 over exactly these UTF-8 bytes, each line ending in
     key <key id: RFC 7638 JWK thumbprint of the public key>
 
 Anyone holding the public key can check a checkpoint offline; the key id says
-which key to use, so keys can rotate while old checkpoints stay verifiable.
+which key to use, so keys can rotate while old checkpoints stay verifiable. The
+published recipe partners follow is ``contracts/audit-checkpoints.md``: change
+this format only together with it (a test checks a live checkpoint by it).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.errors import AuditFileError
+from gateway.security import at_rest
 from gateway.store import Row
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "CheckpointSigner",
     "Ed25519CheckpointSigner",
     "jwk_thumbprint",
+    "load_gateway_public_keys",
     "load_or_create_key",
     "load_public_keys",
     "load_public_keys_from_jwks",
@@ -192,35 +195,26 @@ def signature_problem(checkpoint: Checkpoint, keys: Mapping[str, Ed25519PublicKe
     return None
 
 
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """Read the Ed25519 private key (PKCS#8 PEM) at `path`, creating it if absent.
+def load_or_create_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
+    """Decrypt the Ed25519 checkpoint key at `path`, creating it if absent.
 
-    Created with mode 0600. Until the gateway key store is wired in, this file is
-    the checkpoint signing key. Raises `AuditFileError` if it is unreadable or
-    not an Ed25519 key.
+    Kept as encrypted PKCS#8 PEM under the key passphrase, like the gateway key,
+    its public half beside it (`at_rest.public_pem_path`). Raises `KeyStoreError`
+    if the passphrase is missing or wrong, or the file is an older install's
+    unencrypted key (the message names the command that encrypts it in place).
     """
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            return load_or_create_key(path)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        return key
-    try:
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise AuditFileError(f"cannot read the checkpoint key: {exc}", str(path)) from exc
-    if not isinstance(loaded, Ed25519PrivateKey):
-        raise AuditFileError("the checkpoint key is not an Ed25519 key", str(path))
-    return loaded
+        return at_rest.new_private_pem(path, passphrase)
+    return at_rest.load_private_pem(path, passphrase)
+
+
+def load_gateway_public_keys(path: Path, passphrase: str | None) -> dict[str, Ed25519PublicKey]:
+    """The checkpoint key's public half by key id: from ``*.pub.pem``, else by decrypting."""
+    public = at_rest.public_pem_path(path)
+    if public.exists():
+        return load_public_keys(public)
+    key = at_rest.load_private_pem(path, passphrase).public_key()
+    return {jwk_thumbprint(key): key}
 
 
 def load_public_keys(path: Path) -> dict[str, Ed25519PublicKey]:

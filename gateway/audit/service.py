@@ -28,9 +28,16 @@ from gateway.audit.proofs import ProofService
 from gateway.audit.sealer import Sealer
 from gateway.config import Settings
 from gateway.errors import TongbanError
+from gateway.security.wiring import key_passphrase
 from gateway.store import Store
 
-__all__ = ["AUDIT", "AuditService", "checkpoint_key_path", "origin_for", "running_audit"]
+__all__ = [
+    "AUDIT",
+    "AuditService",
+    "checkpoint_key_path",
+    "origin_for",
+    "running_audit",
+]
 
 log = structlog.get_logger("gateway.audit")
 
@@ -74,7 +81,9 @@ def origin_for(installation_id: str) -> str:
 
 async def build_audit(store: Store, settings: Settings, installation_id: str) -> AuditService:
     """Assemble the audit parts over `store` (no background task)."""
-    key = await asyncio.to_thread(load_or_create_key, checkpoint_key_path(settings))
+    key = await asyncio.to_thread(
+        load_or_create_key, checkpoint_key_path(settings), key_passphrase(settings)
+    )
     signer = Ed25519CheckpointSigner(key)
     proofs = ProofService(store)
     sealer = Sealer(

@@ -16,8 +16,11 @@ At every checkpoint size it compares the recomputed root with the signed one,
 and it checks every checkpoint's signature with the trusted keys. Someone who
 can write the database and recomputes every hash defeats checks 1–4, but not
 the signatures: verification then names the range since the last checkpoint
-that still matches. What no log can show: entries appended after the latest
-checkpoint and then removed, or forged entries appended at the end.
+that still matches. Someone who also holds the signing key (or deletes the
+newest checkpoints with their entries) is caught only by checkpoints kept
+elsewhere, ``trusted``: the log must reach each one's size and hash to its root.
+What no log can show: entries appended after the latest checkpoint anyone kept
+and then removed, or forged entries appended at the end.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.audit.canonical import entry_bytes
 from gateway.audit.checkpoints import Checkpoint, signature_problem
 from gateway.audit.merkle import CompactRange, decompose, leaf_hash
+from gateway.audit.replay import AuditedStates, CaseDigest, Disagreement, compare_stored
+from gateway.audit.trusted import TrustedCheckpoint
 from gateway.errors import InvalidAuditEntry
 from gateway.store import Store
 
@@ -47,7 +52,9 @@ _INSERTION_WINDOW = 65_536
 class Finding:
     """One problem: `seq` is the first bad entry (None for checkpoint-only problems)."""
 
-    reason: str  # deleted | inserted | changed | rewritten | malformed | signature | origin
+    # deleted | inserted | changed | rewritten | malformed | signature | origin; for
+    # trusted checkpoints also truncated | unchecked (not reached: an entry failed first)
+    reason: str
     message: str
     seq: int | None = None
     tree_size: int | None = None
@@ -71,12 +78,22 @@ class Report:
     checkpoints_matched: int = 0
     first_bad: Finding | None = None
     checkpoint_problems: list[Finding] = field(default_factory=list)
+    trusted: int = 0
+    trusted_matched: int = 0
+    trusted_problems: list[Finding] = field(default_factory=list)
+    applications_checked: int | None = None  # None: stored states not compared
+    state_problems: list[Disagreement] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        """True if no entry and no checkpoint is bad."""
-        return self.first_bad is None and not self.checkpoint_problems
+        """True if no entry, checkpoint, trusted checkpoint or stored state is bad."""
+        return (
+            self.first_bad is None
+            and not self.checkpoint_problems
+            and not self.trusted_problems
+            and not self.state_problems
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +104,11 @@ class Report:
             "checkpoints_matched": self.checkpoints_matched,
             "first_bad": None if self.first_bad is None else self.first_bad.to_json(),
             "checkpoint_problems": [p.to_json() for p in self.checkpoint_problems],
+            "trusted": self.trusted,
+            "trusted_matched": self.trusted_matched,
+            "trusted_problems": [p.to_json() for p in self.trusted_problems],
+            "applications_checked": self.applications_checked,
+            "state_problems": [p.to_json() for p in self.state_problems],
             "seconds": round(self.seconds, 3),
             "entries_per_second": round(self.entries / self.seconds) if self.seconds else None,
         }
@@ -98,6 +120,11 @@ class Verifier:
     `checkpoints` are those to check; `keys` the trusted public keys by key id;
     `origin`, if given, the log every checkpoint must name. An export starting
     at `start` > 0 passes `left`, the subtree hashes covering ``[0, start)``.
+
+    `trusted` are checkpoints kept elsewhere (`trusted.load_trusted`), each
+    checked with its own trusted keys: the recomputed log must reach its size
+    (else it was **truncated**) and hash to its root there (else it was
+    **rewritten**), whatever the log's own checkpoints say.
     """
 
     def __init__(
@@ -108,6 +135,7 @@ class Verifier:
         origin: str | None = None,
         start: int = 0,
         left: Sequence[bytes] = (),
+        trusted: Sequence[TrustedCheckpoint] = (),
     ) -> None:
         self._compact = CompactRange.from_hashes(start, left)
         self._position = start
@@ -126,6 +154,17 @@ class Verifier:
                 self._problem("origin", checkpoint, problem)
             elif problem is not None:
                 self._problem("signature", checkpoint, problem)
+        self._trusted: dict[int, list[TrustedCheckpoint]] = {}
+        self.report.trusted = len(trusted)
+        for held in trusted:
+            problem = signature_problem(held.checkpoint, held.keys)
+            reason = "signature"
+            if problem is None and origin is not None and held.checkpoint.origin != origin:
+                problem, reason = f"names log {held.checkpoint.origin!r}, not {origin!r}", "origin"
+            if problem is not None:
+                self._trusted_problem(reason, held, problem)
+            else:
+                self._trusted.setdefault(held.checkpoint.tree_size, []).append(held)
 
     @property
     def position(self) -> int:
@@ -142,6 +181,26 @@ class Verifier:
             Finding(reason, f"checkpoint {checkpoint.tree_size}: {message}", None,
                     checkpoint.tree_size)
         )  # fmt: skip
+
+    def _trusted_problem(self, reason: str, held: TrustedCheckpoint, message: str) -> None:
+        checkpoint = held.checkpoint
+        self.report.trusted_problems.append(
+            Finding(reason, f"trusted checkpoint {checkpoint.tree_size} ({held.source}, signed "
+                    f"{checkpoint.time}): {message}", None, checkpoint.tree_size)
+        )  # fmt: skip
+
+    def _check_trusted(self, size: int, root: bytes) -> None:
+        for held in self._trusted.get(size, ()):
+            if root == held.checkpoint.root_hash:
+                self.report.trusted_matched += 1
+                continue
+            self._trusted_problem(
+                "rewritten",
+                held,
+                f"REWRITTEN: the log's first {size} entries hash to {root.hex()}, not to the "
+                f"trusted root {held.checkpoint.root_hash.hex()}: entries before {size} were "
+                "changed since it was signed",
+            )
 
     def reject(self, seq: int, reason: str, message: str) -> None:
         """Record entry `seq` as the first bad one, found by the caller (an export's reader)."""
@@ -204,6 +263,8 @@ class Verifier:
             self.report.entries += 1
             if self._position in self._checkpoints:
                 self._check_root(self._checkpoints[self._position], self._compact)
+            if self._position in self._trusted:
+                self._check_trusted(self._position, self._compact.root())
         return True
 
     def _find_recent(self, digest: bytes) -> int | None:
@@ -263,6 +324,21 @@ class Verifier:
                         size,
                     )
                     break
+        for size, held_list in sorted(self._trusted.items()):
+            if size <= self._position:
+                continue
+            for held in held_list:
+                if self._entry_finding is not None:
+                    message = f"not reached: verification stopped at entry {self._position}"
+                    self._trusted_problem("unchecked", held, message)
+                else:
+                    self._trusted_problem(
+                        "truncated",
+                        held,
+                        f"TRUNCATED: the log ends after {self._position} entries, but this "
+                        f"checkpoint covers {size}: entries {self._position}..{size - 1} "
+                        "were deleted since it was signed",
+                    )
         entry, mismatch = self._entry_finding, self._root_mismatch
         if entry is not None and (
             mismatch is None or mismatch.tree_size is None or (entry.seq or 0) < mismatch.tree_size
@@ -283,15 +359,25 @@ _CHECKPOINTS = "SELECT * FROM audit_checkpoints ORDER BY tree_size"
 
 
 async def verify_store(
-    store: Store, keys: Mapping[str, Ed25519PublicKey], *, origin: str | None = None
+    store: Store,
+    keys: Mapping[str, Ed25519PublicKey],
+    *,
+    origin: str | None = None,
+    trusted: Sequence[TrustedCheckpoint] = (),
+    compare_states: bool = False,
+    case_digest: CaseDigest | None = None,
 ) -> Report:
-    """Verify every entry and checkpoint in `store`; see `Verifier`.
+    """Verify every entry and checkpoint in `store`, and against `trusted`; see `Verifier`.
 
-    Reads in pages; the hashing runs in a worker thread, off the event loop.
+    With `compare_states`, then replay the audited transitions and compare them
+    with every stored application (`replay.compare_stored`; region case numbers
+    only with `case_digest`), if the log itself verified. Reads in pages; the
+    hashing runs in a worker thread, off the event loop.
     """
+    states = AuditedStates() if compare_states else None
     async with store.transaction() as conn:
         checkpoints = [Checkpoint.from_row(row) for row in await conn.fetch_all(_CHECKPOINTS)]
-    verifier = await asyncio.to_thread(Verifier, checkpoints, keys, origin=origin)
+    verifier = await asyncio.to_thread(Verifier, checkpoints, keys, origin=origin, trusted=trusted)
     after = 0
     while True:
         async with store.transaction() as conn:
@@ -300,5 +386,12 @@ async def verify_store(
             break
         if not await asyncio.to_thread(verifier.add, rows):
             break
+        if states is not None:
+            states.add(rows)
         after = rows[-1]["seq"] + 1
-    return verifier.finish()
+    report = verifier.finish()
+    if states is not None and report.first_bad is None:
+        report.applications_checked, report.state_problems = await compare_stored(
+            store, states, case_digest
+        )
+    return report

@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
 from gateway.security.pii import PiiCipher, load_keys
+from gateway.security.wiring import key_passphrase
 from gateway.store import Store
 
 
@@ -102,7 +103,9 @@ def _journal(settings: Settings, store: Store) -> Journal:
     The running gateway's sealer checkpoints these entries on its next round.
     """
     pii = settings.pii
-    keys = load_keys(pii.keys, pii.active_key, pii.index_key, settings.data_dir)
+    keys = load_keys(
+        pii.keys, pii.active_key, pii.index_key, settings.data_dir, key_passphrase(settings)
+    )
     cipher = PiiCipher(keys)
     return Journal(
         AuditLog(store.backend), cipher, PartnerNotices.from_settings(settings.security, cipher)

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 import aiohttp
 import click
 
+from gateway.audit.service import checkpoint_key_path
 from gateway.cli_support import config_option
 from gateway.config import load_settings
 from gateway.errors import TongbanError
+from gateway.security import at_rest
 from gateway.security.client import (
     Reply,
     get_application,
@@ -28,8 +30,9 @@ from gateway.security.client import (
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.partner_summary import application_summary
+from gateway.security.pii import RING_PURPOSE, ring_path
 from gateway.security.sm2_keys import SM2KeyRing
-from gateway.security.wiring import key_store, sm2_key_store
+from gateway.security.wiring import key_passphrase, key_store, sm2_key_store
 
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 _alg_option = click.option(
@@ -128,6 +131,32 @@ def show(config: Path | None, as_json: bool, alg: str, pem: bool) -> None:
 def rotate(config: Path | None, as_json: bool, alg: str) -> None:
     """Make a new key active; the old one stays published for security.key_grace_days."""
     _key_command("rotate", config, as_json, alg)
+
+
+@keys.command("encrypt-at-rest")
+@config_option
+def encrypt_at_rest(config: Path | None) -> None:
+    """Encrypt an older install's plaintext checkpoint key and PII key ring in place.
+
+    Uses the key passphrase (TONGBAN_SECURITY__KEY_PASSPHRASE); files already
+    encrypted are left as they are. Stop the gateway first.
+    """
+    try:
+        settings = load_settings(config)
+        passphrase = key_passphrase(settings)
+        files = {checkpoint_key_path(settings): None, ring_path(settings.data_dir): RING_PURPOSE}
+        for path, purpose in files.items():
+            if not path.exists():
+                click.echo(f"{path}: absent (created encrypted when first needed)")
+            elif at_rest.encrypt_in_place(path, passphrase, purpose=purpose):
+                click.echo(f"{path}: encrypted")
+            else:
+                click.echo(f"{path}: already encrypted")
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        "Old backups still hold these keys in the clear: replace them with new backups.", err=True
+    )
 
 
 @click.group("partner")

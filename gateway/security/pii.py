@@ -27,10 +27,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gateway.errors import ConfigError, PiiError
+from gateway.errors import ConfigError, KeyStoreError, PiiError
+from gateway.security import at_rest
+from gateway.security.keys import write_private_file
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
+RING_PURPOSE = "pii-keys"
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,19 @@ class PiiCipher:
 
 
 def load_keys(
-    keys: Mapping[str, str], active: str | None, index_key: str | None, data_dir: Path
+    keys: Mapping[str, str],
+    active: str | None,
+    index_key: str | None,
+    data_dir: Path,
+    passphrase: str | None = None,
 ) -> PiiKeys:
     """The key ring from settings, or, when none is configured, from the data dir.
 
-    With no keys configured (the demo), a ring is generated once into
-    ``<data_dir>/keys/pii.json`` (mode 0600) and reused on every later start.
-    Blocking file I/O: call it from a thread at start-up.
+    With no keys configured, a ring is generated once into ``<data_dir>/keys/pii.json``,
+    sealed under `passphrase` (`at_rest.seal_json`, mode 0600), and reused on every
+    later start. Raises `KeyStoreError` without a passphrase, with a wrong one, or
+    for an older install's unencrypted ring (naming the command that encrypts it).
+    Blocking file and KDF work: call it from a thread at start-up.
     """
     if keys:
         if index_key is None:
@@ -109,19 +118,37 @@ def load_keys(
             active=active or sorted(keys)[-1],
             index_key=_b64("pii.index_key", index_key),
         )
-    path = data_dir / "keys" / "pii.json"
+    path = ring_path(data_dir)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not passphrase:
+            raise KeyStoreError(
+                f"the PII key ring {path} is kept encrypted: set {at_rest.PASSPHRASE_ENV} "
+                "(or configure pii.keys and pii.index_key from the environment)"
+            )
         generated = {
             "keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode()},
             "active": "k1",
             "index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
         }
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(generated, file)
-    stored = json.loads(path.read_text(encoding="utf-8"))
-    return load_keys(stored["keys"], stored["active"], stored["index_key"], data_dir)
+        sealed = at_rest.seal_json(generated, passphrase.encode("utf-8"), RING_PURPOSE)
+        temp = path.with_name(f".{path.name}.new.{os.getpid()}")
+        write_private_file(temp, sealed)
+        try:
+            os.link(temp, path)  # whole or not at all; a concurrent start's ring wins
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink(missing_ok=True)
+    stored = at_rest.open_json(path, passphrase, RING_PURPOSE)
+    try:
+        return load_keys(stored["keys"], stored["active"], stored["index_key"], data_dir)
+    except (KeyError, TypeError) as exc:
+        raise KeyStoreError(f"{path} is damaged: no {exc}") from exc
+
+
+def ring_path(data_dir: Path) -> Path:
+    """Where the generated PII key ring is kept."""
+    return data_dir / "keys" / "pii.json"
 
 
 def _b64(name: str, value: str) -> bytes:

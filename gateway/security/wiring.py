@@ -29,11 +29,19 @@ from gateway.store import Store
 log = structlog.get_logger(__name__)
 
 
+def key_passphrase(settings: Settings) -> str | None:
+    """The passphrase every key at rest is encrypted under (``security.key_passphrase``).
+
+    It encrypts the gateway key ring, the audit checkpoint key and the PII key ring.
+    """
+    secret = settings.security.key_passphrase
+    return None if secret is None else secret.get_secret_value()
+
+
 def key_store(settings: Settings) -> KeyStore:
     """The gateway key ring directory named by `settings`, with its passphrase."""
-    security = settings.security
-    passphrase = security.key_passphrase.get_secret_value() if security.key_passphrase else None
-    return KeyStore(security.keys_dir or settings.data_dir / "keys", passphrase)
+    directory = settings.security.keys_dir or settings.data_dir / "keys"
+    return KeyStore(directory, key_passphrase(settings))
 
 
 def sm2_key_store(settings: Settings) -> SM2KeyStore:

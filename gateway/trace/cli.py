@@ -12,6 +12,7 @@ from rich.console import Console
 
 from gateway.cli_support import config_option, require_database, settings_or_fail, with_store
 from gateway.store import Store
+from gateway.trace.integrity import warn_if_audit_disagrees
 from gateway.trace.render import render_trace
 from gateway.trace.timeline import find_trace
 
@@ -40,6 +41,7 @@ def trace_command(config: Path | None, identifier: str, verbose: bool, as_json: 
             err=True,
         )
         raise SystemExit(1)
+    warn_if_audit_disagrees(result)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return

@@ -16,7 +16,10 @@ trace ids), with the history event's message (the region's own words, such as
 已受理, or a dead letter's reason), and every delivery attempt (region, attempt
 number, gateway instance, per-hop times: attempt start, request sent, response
 received, end; duration; outcome, HTTP status or region code, error), then the
-current status, due dates and totals (attempts, failures, time to forward).
+current status, due dates and totals (attempts, failures, time to forward), and
+``audit_disagreements``: where the stored status or delivery state is not what the
+audit entries say (see `gateway.audit.replay`; `tongban audit verify` checks every
+application so).
 
 No personal data: the application's applicant appears only as its masked copy,
 audit data holds digests by construction, and the whole result is passed through
@@ -34,6 +37,7 @@ from typing import Any
 from gateway.applications import records
 from gateway.applications.state_machine import local_date, now_utc
 from gateway.applications.status import Status
+from gateway.audit.replay import AuditedStates, disagreements
 from gateway.observability.redaction import redact
 from gateway.store import Connection, Row, Store
 
@@ -211,9 +215,13 @@ async def _application_trace(
     if row is None:
         return None
     params = {"id": application_id}
-    entries = [_event(entry) for entry in await conn.fetch_all(_ENTRIES, params)]
+    entry_rows = await conn.fetch_all(_ENTRIES, params)
+    entries = [_event(entry) for entry in entry_rows]
     _add_messages(entries, await conn.fetch_all(_HISTORY, params))
     deliveries = await conn.fetch_all(_DELIVERIES, params)
+    audited = AuditedStates()
+    audited.add({**entry, "application_id": application_id} for entry in entry_rows)
+    disagree = disagreements(row, audited.applications.get(application_id), deliveries)
     attempts = [_attempt(attempt) for attempt in await conn.fetch_all(_ATTEMPTS, params)]
     # Stable sort: at equal times, audit entries keep their log order and come first.
     timeline = sorted([*entries, *attempts], key=lambda item: _utc(item["at"]) or datetime.min)
@@ -248,6 +256,7 @@ async def _application_trace(
         ],
         "timeline": timeline,
         "totals": _totals(row, attempts, deliveries),
+        "audit_disagreements": [d.to_json() for d in disagree],
     }
 
 

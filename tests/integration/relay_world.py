@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
+from at_rest_support import TEST_PASSPHRASE
 from partner_signing import PARTNER, SignedClient, partners_setting
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
@@ -127,7 +128,7 @@ def world_settings(
         "server": {"port": port},
         "catalog": {"directory": str(TEST_CATALOGUE)},
         "applications": {"duplicate_window_minutes": 0},
-        "security": {"partners": partners_setting(PARTNER)},
+        "security": {"partners": partners_setting(PARTNER), "key_passphrase": TEST_PASSPHRASE},
         "adapters": adapters,
         "relay": FAST_RELAY,
     }

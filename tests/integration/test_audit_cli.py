@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
 
 from gateway.app import STORE, create_app
 from gateway.audit import AUDIT
 from gateway.cli import main
 from gateway.config import load_settings
+
+ENV = {"TONGBAN_SECURITY__KEY_PASSPHRASE": TEST_PASSPHRASE}
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def config(tmp_path: Path) -> Path:
     """
     path = tmp_path / "tongban.toml"
     path.write_text(f'data_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
-    settings = load_settings(path, environ={})
+    settings = load_settings(path, environ=ENV)
 
     async def fill() -> None:
         app = create_app(settings)
@@ -89,7 +92,7 @@ def test_export_then_verify_the_file_offline(config: Path, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "checked 16 entries (5..20)" in result.output
     assert "pin them with --key" in result.output  # keys taken from the file itself
-    key = config.parent / "var" / "keys" / "audit-checkpoint.pem"
+    key = config.parent / "var" / "keys" / "audit-checkpoint.pub.pem"
     result = CliRunner().invoke(main, ["audit", "verify", "--file", str(out), "--key", str(key)])
     assert result.exit_code == 0, result.output
     assert "pin them" not in result.output

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from at_rest_support import TEST_PASSPHRASE
 from partner_signing import PARTNER
 from relay_world import (
     EXAMPLES,
@@ -110,6 +111,7 @@ class GatewayProcess:
 
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+        env["TONGBAN_SECURITY__KEY_PASSPHRASE"] = TEST_PASSPHRASE  # keys at rest are encrypted
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *(sys.executable, "-m", "gateway.cli", "serve", "--config", str(self.config)),

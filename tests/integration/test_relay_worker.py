@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from at_rest_support import TEST_PASSPHRASE
 
 from gateway.applications.status import Status
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
@@ -144,7 +145,7 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def cipher(tmp_path_factory: pytest.TempPathFactory) -> PiiCipher:
-    return PiiCipher(load_keys({}, None, None, tmp_path_factory.mktemp("pii")))
+    return PiiCipher(load_keys({}, None, None, tmp_path_factory.mktemp("pii"), TEST_PASSPHRASE))
 
 
 @pytest.fixture

@@ -115,7 +115,7 @@ async def test_a_receipt_signed_by_the_app_verifies_against_its_published_jwks(
 
 
 async def test_without_a_key_ring_the_jwks_is_empty_and_signing_refused(tmp_path: Path) -> None:
-    app = create_app(gateway_settings(tmp_path, passphrase=None))
+    app = create_app(gateway_settings(tmp_path))  # the passphrase is set, no ring generated
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         assert await (await client.get("/.well-known/tongban/keys")).json() == {"keys": []}
         with pytest.raises(KeyStoreError):

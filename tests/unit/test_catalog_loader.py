@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from at_rest_support import TEST_PASSPHRASE
 
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.models import HandlingMode, TaskType
@@ -191,7 +192,11 @@ async def test_broken_catalogue_fails_app_start(tmp_path: Path) -> None:
     directory = write_catalog(tmp_path / "c", dongguan_yaml="items: [oops]")
     settings = load_settings(
         environ={},
-        overrides={"data_dir": str(tmp_path / "var"), "catalog": {"directory": str(directory)}},
+        overrides={
+            "data_dir": str(tmp_path / "var"),
+            "catalog": {"directory": str(directory)},
+            "security": {"key_passphrase": TEST_PASSPHRASE},
+        },
     )
     server = TestServer(create_app(settings), host="127.0.0.1")
     with pytest.raises(CatalogError, match=r"dongguan\.yaml"):

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from at_rest_support import TEST_PASSPHRASE
 
 from gateway.errors import ConfigError, PiiError
 from gateway.security.pii import PiiCipher, PiiKeys, load_keys
@@ -53,8 +54,8 @@ def test_blind_index_depends_on_the_key() -> None:
 
 
 def test_demo_ring_is_generated_once_privately(tmp_path: Path) -> None:
-    first = load_keys({}, None, None, tmp_path)
-    second = load_keys({}, None, None, tmp_path)
+    first = load_keys({}, None, None, tmp_path, TEST_PASSPHRASE)
+    second = load_keys({}, None, None, tmp_path, TEST_PASSPHRASE)
     assert first == second
     mode = (tmp_path / "keys" / "pii.json").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600

@@ -8,6 +8,7 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
+from at_rest_support import TEST_PASSPHRASE
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -50,9 +51,9 @@ def test_checkpoint_json_round_trips(signer: Ed25519CheckpointSigner) -> None:
 
 def test_key_file_is_created_private_and_read_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "keys" / "audit.pem"
-    created = load_or_create_key(path)
+    created = load_or_create_key(path, TEST_PASSPHRASE)
     assert path.stat().st_mode & 0o777 == 0o600
-    assert jwk_thumbprint(load_or_create_key(path).public_key()) == jwk_thumbprint(
+    assert jwk_thumbprint(load_or_create_key(path, TEST_PASSPHRASE).public_key()) == jwk_thumbprint(
         created.public_key()
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.audit.merkle import (
@@ -115,6 +115,7 @@ def test_consistency_proofs_match_reference_and_verify(second: int) -> None:
         assert verify_consistency(first, second, mth(entries[:first]), mth(entries), proof)
 
 
+@settings(deadline=None)  # correctness, not speed: a busy machine must not fail it
 @given(st.integers(1, 3000).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))))
 def test_inclusion_on_larger_trees(case: tuple[int, int]) -> None:
     size, index = case
@@ -124,6 +125,7 @@ def test_inclusion_on_larger_trees(case: tuple[int, int]) -> None:
     assert verify_inclusion(leaf_hash(entries[index]), index, size, proof, mth(entries))
 
 
+@settings(deadline=None)  # correctness, not speed: a busy machine must not fail it
 @given(st.integers(1, 3000).flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n))))
 def test_consistency_on_larger_trees(case: tuple[int, int]) -> None:
     first, second = case
