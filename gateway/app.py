@@ -40,8 +40,7 @@ from gateway.observability import problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.relay.service import relay_context
 from gateway.security.jwks import GATEWAY_KEYS
-from gateway.security.pii import PiiCipher, load_keys
-from gateway.security.wiring import key_passphrase, setup_security
+from gateway.security.wiring import pii_cipher, setup_security
 from gateway.store import Store, open_store
 
 CATALOG = catalog_api.CATALOG  # defined beside the routes that read it
@@ -122,12 +121,7 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _applications_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pii = settings.pii
-    ring = await asyncio.to_thread(
-        load_keys, pii.keys, pii.active_key, pii.index_key, settings.data_dir,
-        key_passphrase(settings),
-    )  # fmt: skip
-    cipher = PiiCipher(ring)
+    cipher = await asyncio.to_thread(pii_cipher, settings)
     keys = app[GATEWAY_KEYS]
     # Receipts and attestations are signed when the gateway key is unlocked.
     can_sign = keys.ring is not None and keys.private_key is not None
@@ -148,8 +142,8 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
     )
     log.info(
         "applications.ready",
-        pii_key_id=ring.active,
-        configured_keys=bool(pii.keys),
+        pii_key_id=cipher.active_key_id,
+        configured_keys=bool(settings.pii.keys),
         signs_receipts=can_sign,
     )
     yield

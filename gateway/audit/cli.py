@@ -36,8 +36,8 @@ from gateway.audit.verify import Report, verify_store
 from gateway.cli_support import config_option, require_database, settings_or_fail
 from gateway.config import Settings
 from gateway.errors import TongbanError
-from gateway.security.pii import PiiCipher, load_keys, ring_path
-from gateway.security.wiring import key_passphrase
+from gateway.security.pii import ring_path
+from gateway.security.wiring import key_passphrase, pii_cipher
 from gateway.store import Store, open_store
 from gateway.wording import counted
 
@@ -69,10 +69,7 @@ def _case_digest(settings: Settings) -> CaseDigest | None:
     generated = ring_path(settings.data_dir)
     if not pii.keys and (not key_passphrase(settings) or not generated.exists()):
         return None  # never create a ring just to verify
-    keys = load_keys(
-        pii.keys, pii.active_key, pii.index_key, settings.data_dir, key_passphrase(settings)
-    )
-    cipher = PiiCipher(keys)
+    cipher = pii_cipher(settings)
     return lambda case_no: audit_pseudonym(cipher, "region_case_no", case_no)
 
 

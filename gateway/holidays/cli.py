@@ -38,7 +38,7 @@ from gateway.holidays.schedule import (
     parse_text,
 )
 from gateway.holidays.workdays import EXACT, WorkCalendar
-from gateway.security.pii import PiiCipher, load_keys
+from gateway.security.wiring import pii_cipher
 from gateway.store import Store, open_store
 
 STATUS_ZH = {
@@ -252,8 +252,7 @@ def _recompute(settings: Settings, calendar: WorkCalendar, year: int) -> Recompu
 
 
 def _journal(settings: Settings, store: Store) -> Journal:
-    pii = settings.pii
-    cipher = PiiCipher(load_keys(pii.keys, pii.active_key, pii.index_key, settings.data_dir))
+    cipher = pii_cipher(settings)
     return Journal(AuditLog(store.backend), cipher)  # no transition, so no partner notice
 
 

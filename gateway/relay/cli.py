@@ -16,8 +16,7 @@ from gateway.cli_support import config_option, require_database, settings_or_fai
 from gateway.config import Settings
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
-from gateway.security.pii import PiiCipher, load_keys
-from gateway.security.wiring import key_passphrase
+from gateway.security.wiring import pii_cipher
 from gateway.store import Store
 
 
@@ -102,11 +101,7 @@ def _journal(settings: Settings, store: Store) -> Journal:
 
     The running gateway's sealer checkpoints these entries on its next round.
     """
-    pii = settings.pii
-    keys = load_keys(
-        pii.keys, pii.active_key, pii.index_key, settings.data_dir, key_passphrase(settings)
-    )
-    cipher = PiiCipher(keys)
+    cipher = pii_cipher(settings)
     return Journal(
         AuditLog(store.backend), cipher, PartnerNotices.from_settings(settings.security, cipher)
     )

@@ -22,6 +22,7 @@ from gateway.security.jwks import GATEWAY_KEYS, GatewayKeys, routes
 from gateway.security.keys import KeyStore
 from gateway.security.nonces import NonceStore
 from gateway.security.partners import PartnerRegistry
+from gateway.security.pii import PiiCipher, load_keys
 from gateway.security.ratelimit import RateLimiter
 from gateway.security.sm2_keys import SM2KeyStore
 from gateway.store import Store
@@ -42,6 +43,16 @@ def key_store(settings: Settings) -> KeyStore:
     """The gateway key ring directory named by `settings`, with its passphrase."""
     directory = settings.security.keys_dir or settings.data_dir / "keys"
     return KeyStore(directory, key_passphrase(settings))
+
+
+def pii_cipher(settings: Settings) -> PiiCipher:
+    """The personal-data cipher: keys from ``pii.*``, else the ring kept (encrypted under
+    the key passphrase) in the data directory, created on first use (blocking)."""
+    pii = settings.pii
+    keys = load_keys(
+        pii.keys, pii.active_key, pii.index_key, settings.data_dir, key_passphrase(settings)
+    )
+    return PiiCipher(keys)
 
 
 def sm2_key_store(settings: Settings) -> SM2KeyStore:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
 from partner_signing import SignedClient
 
@@ -82,7 +83,9 @@ def config_file(tmp_path: Path, settings: Settings) -> Path:
     path = tmp_path / "tongban.toml"
     path.write_text(
         f'data_dir = "{settings.data_dir}"\n\n'
-        f'[calendar]\ndirectory = "{settings.calendar.directory}"\n',
+        f'[calendar]\ndirectory = "{settings.calendar.directory}"\n\n'
+        # The import writes audited history, so it opens the PII ring kept at rest.
+        f'[security]\nkey_passphrase = "{TEST_PASSPHRASE}"\n',
         encoding="utf-8",
     )
     return path

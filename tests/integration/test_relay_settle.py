@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from at_rest_support import TEST_PASSPHRASE
 from structlog.typing import EventDict
 
 from gateway.catalog.models import Channel, HandlingMode
@@ -47,7 +48,7 @@ class FailingListener(RecordingListener):
 
 @pytest.fixture(scope="module")
 def cipher(tmp_path_factory: pytest.TempPathFactory) -> PiiCipher:
-    return PiiCipher(load_keys({}, None, None, tmp_path_factory.mktemp("pii")))
+    return PiiCipher(load_keys({}, None, None, tmp_path_factory.mktemp("pii"), TEST_PASSPHRASE))
 
 
 @pytest.fixture
