@@ -63,6 +63,7 @@ def _run_server(settings: Settings, banner: bool) -> None:
                 port=settings.server.port,
                 shutdown_timeout=settings.server.shutdown_timeout,
                 on_listening=announce,
+                settings=settings.server,
             )
         )
     except TongbanError as exc:

@@ -7,7 +7,6 @@ success and its answer must carry a valid MAC; ``3xxxxx`` codes and HTTP 5xx are
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from adapters.base import (
     AdapterBase,
     AdapterConfig,
     HttpClient,
+    callback_json,
     envelope_headers,
     json_bytes,
     json_object,
@@ -25,6 +25,7 @@ from adapters.base import (
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.zhangjiagang import protocol
+from gateway.api.responses import json_response
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -104,7 +105,7 @@ class ZhangjiagangAdapter(AdapterBase):
     async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
         """Check the pushed wrapper's MAC and freshness, decrypt it, map the status."""
         try:
-            wrapper = json.loads(await request.read())
+            wrapper = callback_json(self.region, await request.read())
             data = protocol.open_sealed(self._app_id, self._sm4_key, self._mac_key, wrapper)
         except protocol.ProtocolError as exc:
             reason = {"100001": "signature", "100003": "stale"}.get(exc.code, "malformed")
@@ -131,8 +132,8 @@ class ZhangjiagangAdapter(AdapterBase):
 
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
-            return web.json_response({"retCode": protocol.OK, "retMsg": "成功"})
-        return web.json_response({"retCode": "100001", "retMsg": str(error)}, status=401)
+            return json_response({"retCode": protocol.OK, "retMsg": "成功"})
+        return json_response({"retCode": "100001", "retMsg": str(error)}, status=401)
 
     async def _call(
         self, envelope: Envelope, content: dict[str, Any], *, followup: bool = False

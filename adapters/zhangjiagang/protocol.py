@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gateway.applications.status import Status
+from gateway.jsonio import load_json
 
 OK = "000000"
 MAX_SKEW_SECONDS = 300
@@ -126,6 +127,7 @@ def open_sealed(
         decryptor = Cipher(algorithms.SM4(_key(sm4_key)), modes.CBC(iv)).decryptor()
         padded = decryptor.update(cipher) + decryptor.finalize()
         unpadder = padding.PKCS7(128).unpadder()
-        return json.loads(unpadder.update(padded) + unpadder.finalize())
+        plain = unpadder.update(padded) + unpadder.finalize()
+        return load_json(plain, max_bytes=len(plain))
     except (KeyError, ValueError, binascii.Error, InvalidSignature) as exc:
         raise ProtocolError("100002") from exc
