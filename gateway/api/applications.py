@@ -35,6 +35,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api.bodies import read_json
 from gateway.api.params import range_zh, whole_number
@@ -257,7 +258,7 @@ async def _first_file(request: web.Request, body: bytes) -> BodyPartReader:
         part = await reader.next()
         while part is not None and not (isinstance(part, BodyPartReader) and part.filename):
             part = await reader.next()
-    except (ValueError, AssertionError, KeyError, LookupError) as exc:
+    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
         # aiohttp's parser signals a broken body with these (no boundary: AssertionError).
         raise invalid(
             [FieldError("body", "multipart 内容格式有误，无法取出文件", "malformed_multipart")],
