@@ -132,12 +132,12 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 def client_went_away(request: web.Request, exc: BaseException) -> bool:
-    """Whether `exc` only means the client closed its connection mid-request."""
-    if isinstance(exc, ConnectionError):
-        return True
+    """Whether `exc` only means the client closed its connection mid-request: the
+    connection is gone, and the error is what aiohttp raises then (a reset read, a body
+    cut short, a cancelled handler). A `ConnectionError` with the client still there
+    (a database, a region) is a server error, not this."""
     gone = request.transport is None or request.transport.is_closing()
-    # A cancelled handler (``handler_cancellation``) or a body cut short by the close.
-    return gone and isinstance(exc, asyncio.CancelledError | HttpProcessingError)
+    return gone and isinstance(exc, ConnectionError | asyncio.CancelledError | HttpProcessingError)
 
 
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
