@@ -136,6 +136,9 @@ class GatewayRunner(web.AppRunner):
         self._max_per_ip = settings.max_connections_per_ip
 
     async def _make_server(self) -> web.Server:
+        # aiohttp offers no hook for the connection handler's class, so this uses its
+        # internals (`_handle`, `_make_request`, `_kwargs`, `RequestHandler.handle_error`);
+        # tests/integration/test_http_hardening.py fails if an upgrade changes them.
         plain = await super()._make_server()  # starts the app (on_startup, cleanup_ctx)
         app = self.app
         return GatewayServer(
