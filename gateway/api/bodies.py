@@ -2,8 +2,8 @@
 
 Every route that takes JSON calls `read_json`; every JSON refusal is the same 400
 (413 when too large) problem whose ``check`` names the broken rule
-(`gateway.jsonio`). Large bodies are parsed in a worker thread, so one big document
-does not hold up every other request.
+(`gateway.jsonio`). Bodies over 64 KiB are parsed in a worker thread: the parser
+hands the interpreter back between objects, so other requests are served meanwhile.
 """
 
 from __future__ import annotations
