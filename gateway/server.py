@@ -42,6 +42,8 @@ log = structlog.get_logger(__name__)
 
 OnListening = Callable[[list[str]], Awaitable[None] | None]
 
+LISTEN_BACKLOG = 1024
+"""Pending connections the kernel queues for us (capped by net.core.somaxconn)."""
 # After a refused or timed-out request, unread body bytes are drained this long at most.
 _LINGERING_SECONDS = 2.0
 
@@ -188,7 +190,10 @@ async def serve(
     runner = GatewayRunner(app, settings or ServerSettings(), shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        # A burst of connections beyond the listen backlog has its SYNs dropped, and each
+        # client waits a full second to retry: aiohttp's 128 made /healthz take 1 s while
+        # 500 slow clients connected at once (benchmarks/outside_run.py).
+        site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
         await site.start()
         urls = [_url(address) for address in runner.addresses]
         log.info("server.listening", urls=urls)
