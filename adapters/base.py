@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 from aiohttp import web
 
 from gateway.envelope import Envelope, RegionAck, StatusEvent
-from gateway.errors import PluginError, RegionRejected, RegionUnavailable
+from gateway.errors import CallbackRejected, PluginError, RegionRejected, RegionUnavailable
+from gateway.jsonio import JsonRefused, load_json
+
+ANSWER_MAX_BYTES = 4 * 1024 * 1024
+"""Largest JSON answer taken from a region."""
+CALLBACK_MAX_BYTES = 256 * 1024
+"""Largest JSON a region may push to a callback (one status notice)."""
 
 if TYPE_CHECKING:
     from gateway.security.sm2 import SM2PrivateKey
@@ -263,12 +269,21 @@ def json_bytes(value: Any) -> bytes:
 def json_object(region: str, body: bytes) -> dict[str, Any]:
     """Parse a region's JSON object; a garbled answer is `RegionUnavailable` (a proxy page)."""
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RegionUnavailable(region, "answer is not JSON") from exc
+        value = load_json(body, max_bytes=ANSWER_MAX_BYTES)
+    except JsonRefused as exc:
+        raise RegionUnavailable(region, f"answer is not acceptable JSON ({exc.check})") from exc
     if not isinstance(value, dict):
         raise RegionUnavailable(region, "answer is not a JSON object")
     return value
+
+
+def callback_json(region: str, body: bytes) -> Any:
+    """Parse a pushed callback's JSON strictly (`gateway.jsonio`), before or after its
+    signature check: an unacceptable document is `CallbackRejected` (``malformed``)."""
+    try:
+        return load_json(body, max_bytes=CALLBACK_MAX_BYTES)
+    except JsonRefused as exc:
+        raise CallbackRejected(region, "malformed", f"not acceptable JSON ({exc.check})") from exc
 
 
 __all__ = [
@@ -283,6 +298,7 @@ __all__ = [
     "PushAdapter",
     "RequestSigner",
     "RequestVerifier",
+    "callback_json",
     "envelope_headers",
     "json_bytes",
     "json_object",

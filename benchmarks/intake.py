@@ -79,7 +79,11 @@ async def main(count: int, concurrency: int, synchronous: str) -> None:
             for path in sorted((REPO / "contracts/examples/attachments").iterdir()):
                 media = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
                 await signed_post(
-                    client, signer, "/v1/attachments", path.read_bytes(), {"Content-Type": media}
+                    client,
+                    signer,
+                    "/v1/attachments",
+                    path.read_bytes(),
+                    {"Content-Type": media, "Idempotency-Key": path.name},
                 )
             template = json.loads(EXAMPLE.read_text("utf-8"))
             latencies: list[float] = []

@@ -75,6 +75,14 @@ def discover(group: str = ENTRY_POINT_GROUP) -> dict[str, Plugin]:
     return found
 
 
+class NoAdapterOpen(PluginError, KeyError):
+    """No adapter is open for that region; a `KeyError` too, as the `Mapping` protocol
+    needs (``get`` and ``in`` rely on it), so a lookup by an outsider's name is a miss."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # not KeyError's quoted repr
+
+
 class AdapterRegistry(Mapping[str, Adapter]):
     """The open adapters, by region; `aclose` closes each of them."""
 
@@ -86,7 +94,7 @@ class AdapterRegistry(Mapping[str, Adapter]):
         try:
             return self._adapters[region]
         except KeyError:
-            raise PluginError(f"no adapter is open for region {region!r}") from None
+            raise NoAdapterOpen(f"no adapter is open for region {region!r}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._adapters)

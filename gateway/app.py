@@ -36,7 +36,7 @@ from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.holidays.runtime import calendar_context, recompute_context
-from gateway.observability import problem_errors, request_context
+from gateway.observability import BODY_TIMEOUT, body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.relay.service import relay_context
 from gateway.security.jwks import GATEWAY_KEYS
@@ -53,10 +53,11 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings) -> web.Application:
     """Build the gateway application for `settings`; resources open on start-up."""
     app = web.Application(
-        middlewares=[request_context, http_metrics, problem_errors],
+        middlewares=[request_context, http_metrics, problem_errors, body_in_time],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[BODY_TIMEOUT] = settings.server.body_timeout
     app[health.READINESS_CHECKS] = {}
     if settings.metrics.enabled:
         setup_metrics(app, GatewayMetrics())  # before the relay, which reports to it

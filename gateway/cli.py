@@ -71,6 +71,7 @@ def _run_server(settings: Settings, banner: str | None, last_words: str = "") ->
                 port=settings.server.port,
                 shutdown_timeout=settings.server.shutdown_timeout,
                 on_listening=announce,
+                settings=settings.server,
             )
         )
     except TongbanError as exc:

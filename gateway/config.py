@@ -54,6 +54,25 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(
         1_048_576, gt=0, description="Largest request body accepted, in bytes (JSON routes)."
     )
+    idle_timeout: float = Field(
+        15.0,
+        gt=0,
+        description=(
+            "Seconds a connection may stay without a complete request header, whether new, "
+            "dripping its header or idle between requests; then it is closed."
+        ),
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a client has to send a request's whole body (else 408)."
+    )
+    max_connections_per_ip: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Open connections one client address may hold; 0 = no cap (behind a reverse "
+            "proxy every client has the proxy's address: cap there, see deploy/)."
+        ),
+    )
 
 
 class StoreSettings(_Section):
@@ -205,7 +224,11 @@ class SecuritySettings(_Section):
         300, gt=0, le=3600, description="Seconds a signature's 'created' may differ from now."
     )
     require_nonce: bool = Field(
-        False, description="Refuse partner requests whose signature has no single-use nonce."
+        True,
+        description=(
+            "Refuse partner requests whose signature has no single-use nonce (replay "
+            "protection); false only for partners whose signing library cannot add one."
+        ),
     )
     public_base_url: str | None = Field(
         None,

@@ -20,8 +20,9 @@ import asyncpg
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from at_rest_support import TEST_PASSPHRASE
+from gateway_server import GatewayTestServer
 from partner_signing import (
     NARROW_PARTNER,
     OTHER_PARTNER,
@@ -79,8 +80,8 @@ def logs() -> Iterator[list[EventDict]]:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    """An HTTP client for the gateway app, served for real on 127.0.0.1."""
-    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
+    """An HTTP client for the gateway app, served for real on 127.0.0.1 (`GatewayRunner`)."""
+    async with TestClient(GatewayTestServer(create_app(settings), host="127.0.0.1")) as test_client:
         yield test_client
 
 
@@ -210,7 +211,7 @@ async def applications_client(applications_settings: Settings) -> AsyncIterator[
     """The gateway with the test catalogue, on 127.0.0.1, every request signed as
     `PARTNER`, with the example files uploaded."""
     app = create_app(applications_settings)
-    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+    async with TestClient(GatewayTestServer(app, host="127.0.0.1")) as test_client:
         client = SignedClient(test_client, PARTNER)
         await upload_examples(client)
         yield client

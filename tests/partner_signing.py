@@ -10,6 +10,7 @@ test request goes through the real authentication.
 from __future__ import annotations
 
 import json as jsonlib
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +88,17 @@ class SignedClient:
         json: Any = None,
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
+        idempotency_key: bool = True,
     ) -> ClientResponse:
-        """Send `method path` with a JSON or raw body, signed; the URL and bytes as signed."""
+        """Send `method path` with a JSON or raw body, signed; the URL and bytes as signed.
+
+        A POST gets a fresh ``Idempotency-Key`` (as a partner sends on every
+        state-changing route) unless `headers` has one or `idempotency_key` is False.
+        """
         method = method.upper()
         sent = dict(headers or {})
+        if method == "POST" and idempotency_key:
+            sent.setdefault("Idempotency-Key", str(uuid.uuid4()))
         if json is not None:
             body = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
             sent.setdefault("Content-Type", "application/json")

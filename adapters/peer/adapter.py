@@ -9,7 +9,6 @@ webhooks are accepted unverified, each logged as such. No signing is faked here.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -21,12 +20,14 @@ from adapters.base import (
     AdapterBase,
     AdapterConfig,
     HttpClient,
+    callback_json,
     envelope_headers,
     json_bytes,
     json_object,
     require_case_no,
 )
 from adapters.http import retry_after
+from gateway.api.responses import json_response
 from gateway.applications.status import Status
 from gateway.envelope import Envelope, RegionAck, StatusEvent
 from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
@@ -76,7 +77,7 @@ class PeerAdapter(AdapterBase):
         else:
             log.warning("adapter.peer.callback_unverified", region=self.region)
         try:
-            data = json.loads(raw)
+            data = callback_json(self.region, raw)
             return [
                 StatusEvent(
                     event_id=str(data["event_id"]),
@@ -99,7 +100,7 @@ class PeerAdapter(AdapterBase):
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
             return web.Response(status=204)
-        return web.json_response(
+        return json_response(
             {
                 "type": "about:blank",
                 "title": "Callback refused",

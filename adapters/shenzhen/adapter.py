@@ -7,7 +7,6 @@ answer is HTTP 200 with a business ``code``; ``0000`` is success, codes in
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +17,7 @@ from adapters.base import (
     AdapterBase,
     AdapterConfig,
     HttpClient,
+    callback_json,
     envelope_headers,
     json_bytes,
     json_object,
@@ -26,6 +26,7 @@ from adapters.base import (
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.shenzhen import protocol
+from gateway.api.responses import json_response
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -117,7 +118,7 @@ class ShenzhenAdapter(AdapterBase):
         if reason is not None:
             raise CallbackRejected(self.region, "signature", protocol.ERRORS[reason])
         try:
-            data = json.loads(raw)
+            data = callback_json(self.region, raw)
             return [
                 StatusEvent(
                     event_id=str(data["eventId"]),
@@ -137,8 +138,8 @@ class ShenzhenAdapter(AdapterBase):
 
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
-            return web.json_response({"code": protocol.OK, "msg": "success"})
-        return web.json_response({"code": "1001", "msg": str(error)}, status=401)
+            return json_response({"code": protocol.OK, "msg": "success"})
+        return json_response({"code": "1001", "msg": str(error)}, status=401)
 
     async def _call(self, envelope: Envelope, content: dict[str, Any]) -> RegionAck:
         raw = json_bytes(content)

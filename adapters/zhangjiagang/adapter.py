@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from adapters.base import (
     AdapterBase,
     AdapterConfig,
     HttpClient,
+    callback_json,
     envelope_headers,
     json_bytes,
     json_object,
@@ -35,6 +35,7 @@ from adapters.base import (
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.zhangjiagang import protocol
+from gateway.api.responses import json_response
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -135,7 +136,7 @@ class ZhangjiagangAdapter(AdapterBase):
     async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
         """Check the pushed wrapper's SM2 signature and freshness, open it, map the status."""
         try:
-            wrapper = json.loads(await request.read())
+            wrapper = callback_json(self.region, await request.read())
             if not isinstance(wrapper, dict):
                 raise ValueError("the body is not a JSON object")
             if self._key is None:  # cannot open the envelope: refuse, the region retries
@@ -175,8 +176,8 @@ class ZhangjiagangAdapter(AdapterBase):
 
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
-            return web.json_response({"retCode": protocol.OK, "retMsg": "成功"})
-        return web.json_response({"retCode": "100001", "retMsg": str(error)}, status=401)
+            return json_response({"retCode": protocol.OK, "retMsg": "成功"})
+        return json_response({"retCode": "100001", "retMsg": str(error)}, status=401)
 
     async def _call(
         self, envelope: Envelope, content: dict[str, Any], *, followup: bool = False

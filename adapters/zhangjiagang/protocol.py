@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gateway.applications.status import Status
 from gateway.errors import DecryptionError, InvalidSignature
+from gateway.jsonio import load_json
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 OK = "000000"
@@ -178,7 +179,8 @@ def open_sealed(
         decryptor = Cipher(algorithms.SM4(session_key), modes.CBC(iv)).decryptor()
         padded = decryptor.update(cipher) + decryptor.finalize()
         unpadder = padding.PKCS7(128).unpadder()
-        data = json.loads(unpadder.update(padded) + unpadder.finalize())
+        plain = unpadder.update(padded) + unpadder.finalize()
+        data = load_json(plain, max_bytes=len(plain))
     except (KeyError, ValueError, binascii.Error, DecryptionError) as exc:
         raise ProtocolError("100002") from exc
     return Opened(data=data, session_key=session_key, key_id=str(wrapper.get("keyId", "")))

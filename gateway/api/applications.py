@@ -1,9 +1,16 @@
 """REST routes for applications and attachments.
 
 ``POST /v1/attachments`` (multipart or raw body) → 201 with the SHA-256 digest;
-``POST /v1/applications`` (``Idempotency-Key``) → 202 with id, request id, status
-URL and receipt; ``GET /v1/applications/{id}``; ``GET /v1/applications?...``;
-``POST /v1/applications/{id}/supplements``, ``/withdrawal``, ``/rating``.
+``POST /v1/applications`` → 202 with id, request id, status URL and receipt;
+``GET /v1/applications/{id}``; ``GET /v1/applications?...`` (no personal data in
+the URL) and ``POST /v1/applications/search`` (by the applicant's ID number, in the
+body); ``POST /v1/applications/{id}/supplements``, ``/withdrawal``, ``/rating``.
+
+Every state-changing route requires ``Idempotency-Key`` (428 without it): a retry
+with the same key and body gets the first answer again (``Idempotent-Replayed``),
+the same key with another body a 409. Submissions keep the key in the intake
+transaction; the other routes keep the answer after the action, which is itself
+repeat-safe (the same supplement, a second withdrawal or rating change nothing).
 
 Every route takes only RFC 9421 signed partner requests (`partner_required`: an
 unsigned or badly signed one is a 401 problem); the caller is then
@@ -20,16 +27,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
+import hashlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_exceptions import HttpProcessingError
 
+from gateway.api.bodies import read_json
+from gateway.api.params import range_zh, whole_number
 from gateway.api.problems import Problem
+from gateway.api.responses import json_response
 from gateway.applications import actions, intake, queries
 from gateway.applications.records import Deps
 from gateway.applications.status import Status
@@ -91,11 +102,11 @@ def _problems(handler: Handler) -> Handler:
     return wrapper
 
 
-def invalid(errors: list[FieldError]) -> Problem:
+def invalid(errors: list[FieldError], *, title: str = "Invalid application") -> Problem:
     """The 422 problem listing every bad field."""
     return Problem(
         422,
-        "Invalid application",
+        title,
         f"申请信息有 {len(errors)} 处需要更正，请逐项核对后重新提交。",
         type_="invalid-application",
         errors=[error.as_dict() for error in errors],
@@ -132,13 +143,72 @@ async def _own_for_writing(request: web.Request, application_id: str) -> None:
     require_item_allowed(request, row["item_code"])
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+def idempotency_key(request: web.Request) -> str:
+    """The request's ``Idempotency-Key``: 428 when missing, 422 when malformed."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
         raise Problem(
-            400, "Malformed JSON", "请求内容不是有效的 JSON", type_="malformed-json"
-        ) from None
+            428,
+            "Idempotency-Key required",
+            "缺少 Idempotency-Key 请求头：每个会改变数据的请求都须带上，重试时使用同一个值。",
+            type_="idempotency-key-required",
+            header=IDEMPOTENCY_HEADER,
+        )
+    if not _SANE_KEY.match(key):
+        raise invalid([FieldError(IDEMPOTENCY_HEADER, "幂等键应为1至200个可见ASCII字符")])
+    return key
+
+
+def _idempotent(handler: Handler) -> Handler:
+    """Require ``Idempotency-Key`` and answer a retry with the first answer.
+
+    The key is kept per caller with a hash of the method, path and body; the answer
+    is kept once the action succeeded (2xx), in its own transaction.
+    """
+
+    @functools.wraps(handler)
+    async def once(request: web.Request) -> web.StreamResponse:
+        key = idempotency_key(request)
+        scope = caller_of(request)
+        digest = hashlib.sha256(
+            f"{request.method} {request.path}\n".encode() + await request.read()
+        ).hexdigest()
+        store = _deps(request).store
+        async with store.transaction() as conn:
+            stored = await conn.fetch_one(
+                "SELECT request_hash, status_code, response FROM idempotency_keys "
+                "WHERE scope = :scope AND key = :key",
+                {"scope": scope, "key": key},
+            )
+        if stored is not None:
+            if stored["request_hash"] != digest:
+                raise IdempotencyConflict(key)
+            return web.Response(
+                text=stored["response"],
+                status=stored["status_code"],
+                content_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        response = await handler(request)
+        if 200 <= response.status < 300 and isinstance(response, web.Response):
+            async with store.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO idempotency_keys (scope, key, request_hash, application_id, "
+                    "status_code, response, created_at) VALUES (:scope, :key, :hash, :app, "
+                    ":status, :response, :now) ON CONFLICT (scope, key) DO NOTHING",
+                    {
+                        "scope": scope,
+                        "key": key,
+                        "hash": digest,
+                        "app": request.match_info.get("id", ""),
+                        "status": response.status,
+                        "response": response.text or "",
+                        "now": datetime.now(UTC).isoformat(),
+                    },
+                )
+        return response
+
+    return once
 
 
 def _deps(request: web.Request) -> Deps:
@@ -148,6 +218,7 @@ def _deps(request: web.Request) -> Deps:
 @routes.post("/v1/attachments")
 @_partner_route
 @_problems
+@_idempotent
 async def upload_attachment(request: web.Request) -> web.Response:
     """Store one file; 201 with its digest when new, 200 when it was already stored.
 
@@ -157,12 +228,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
     deps = _deps(request)
     body = await request.read()
     if request.content_type.startswith("multipart/"):
-        reader = MultipartReader(request.headers, _in_memory(body))
-        part = await reader.next()
-        while part is not None and not (isinstance(part, BodyPartReader) and part.filename):
-            part = await reader.next()
-        if not isinstance(part, BodyPartReader):
-            raise Problem(422, "No file", "请求中没有文件", type_="attachment-refused")
+        part = await _first_file(request, body)
         media_type = part.headers.get("Content-Type", "application/octet-stream")
         stored = await deps.attachments.save(_part_chunks(part), media_type)
     else:
@@ -178,10 +244,29 @@ async def upload_attachment(request: web.Request) -> web.Response:
                 "now": datetime.now(UTC).isoformat(),
             },
         )
-    return web.json_response(
+    return json_response(
         {"digest": stored.digest, "size": stored.size, "media_type": stored.media_type},
         status=201 if stored.created else 200,
     )
+
+
+async def _first_file(request: web.Request, body: bytes) -> BodyPartReader:
+    """The first part with a filename; 422 when there is none or the body is not
+    multipart as its Content-Type says (no boundary, broken part headers...)."""
+    try:
+        reader = MultipartReader(request.headers, _in_memory(body))
+        part = await reader.next()
+        while part is not None and not (isinstance(part, BodyPartReader) and part.filename):
+            part = await reader.next()
+    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
+        # aiohttp's parser signals a broken body with these (no boundary: AssertionError).
+        raise invalid(
+            [FieldError("body", "multipart 内容格式有误，无法取出文件", "malformed_multipart")],
+            title="Malformed multipart body",
+        ) from exc
+    if not isinstance(part, BodyPartReader):
+        raise invalid([FieldError("file", "请求中没有文件", "missing")], title="No file")
+    return part
 
 
 async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
@@ -211,10 +296,8 @@ def _in_memory(body: bytes) -> StreamReader:
 @_problems
 async def submit_application(request: web.Request) -> web.Response:
     """Take an application in; see `gateway.applications.intake`."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not _SANE_KEY.match(key):
-        raise invalid([FieldError(IDEMPOTENCY_HEADER, "幂等键应为1至200个可见ASCII字符")])
-    body = await _json_body(request)
+    key = idempotency_key(request)
+    body = await read_json(request)
     # An item the partner may not submit is refused before anything is checked or
     # written; a missing or malformed item code is left to validation (422).
     if isinstance(body, dict) and isinstance(body.get("item_code"), str):
@@ -239,20 +322,71 @@ async def submit_application(request: web.Request) -> web.Response:
         headers["Idempotent-Replayed"] = "true"
     if result.body.get("duplicate"):
         headers["Tongban-Duplicate-Of"] = result.body["id"]
-    return web.json_response(result.body, status=result.status, headers=headers)
+    return json_response(result.body, status=result.status, headers=headers)
 
 
 @routes.get("/v1/applications")
 @_partner_route
 @_problems
 async def list_applications(request: web.Request) -> web.Response:
-    """A page of the caller's applications, newest first; filters in the query string."""
+    """A page of the caller's applications, newest first; filters in the query string.
+
+    No personal data goes in a URL (proxies and access logs keep URLs): searching by
+    the applicant's ID number is ``POST /v1/applications/search``.
+    """
     deps = _deps(request)
-    return web.json_response(await queries.page(deps, _filters(request, deps)))
+    for name in _PERSONAL_FILTERS:
+        if name in request.query:
+            raise invalid(
+                [
+                    FieldError(
+                        name,
+                        "证件号码不得放在网址中，请改用 POST /v1/applications/search 查询",
+                        "personal_data_in_url",
+                    )
+                ],
+                title="Personal data in the URL",
+            )
+    filters = _filters(request.query, deps, caller_of(request))
+    return json_response(await queries.page(deps, filters))
 
 
-def _filters(request: web.Request, deps: Deps) -> queries.Filters:
-    query = request.query
+@routes.post("/v1/applications/search")
+@_partner_route
+@_problems
+async def search_applications(request: web.Request) -> web.Response:
+    """The same page as ``GET /v1/applications``, the filters (the applicant's ID
+    number among them) in a JSON object body. Reads only: no Idempotency-Key."""
+    deps = _deps(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise invalid([FieldError("body", "查询条件应为 JSON 对象", "type")])
+    errors = [
+        FieldError(name, "不是可用的查询条件", "unknown")
+        for name in body
+        if name not in _QUERY_FILTERS + _PERSONAL_FILTERS
+    ]
+    values: dict[str, str] = {}
+    for name, value in body.items():
+        if isinstance(value, bool):
+            values[name] = "true" if value else "false"
+        elif isinstance(value, str | int):
+            values[name] = str(value)
+        elif value is not None:
+            errors.append(FieldError(name, "应为字符串、整数或布尔值", "type"))
+    if errors:
+        raise invalid(errors, title="Invalid search")
+    return json_response(await queries.page(deps, _filters(values, deps, caller_of(request))))
+
+
+_QUERY_FILTERS = (
+    "status", "region", "item", "overdue", "due_soon", "from", "to", "cursor", "limit",
+)  # fmt: skip
+_PERSONAL_FILTERS = ("id_type", "id_number")
+_MAX_FILTER_TEXT = 200
+
+
+def _filters(query: Mapping[str, str], deps: Deps, caller: str) -> queries.Filters:
     errors: list[FieldError] = []
 
     def parsed(name: str, convert: Callable[[str], Any], message: str) -> Any:
@@ -269,10 +403,9 @@ def _filters(request: web.Request, deps: Deps) -> queries.Filters:
             raise ValueError(text)
         return text == "true"
 
-    def limit(text: str) -> int:
-        value = int(text)
-        if not 1 <= value <= 200:
-            raise ValueError(text)
+    def text(value: str) -> str:
+        if len(value) > _MAX_FILTER_TEXT:
+            raise ValueError(value)
         return value
 
     applicant_index = None
@@ -282,20 +415,26 @@ def _filters(request: web.Request, deps: Deps) -> queries.Filters:
         )
     filters = queries.Filters(
         status=parsed("status", Status, "不是已知的办件状态"),
-        region=query.get("region"),
-        item=query.get("item"),
+        region=parsed("region", text, f"最多 {_MAX_FILTER_TEXT} 个字符"),
+        item=parsed("item", text, f"最多 {_MAX_FILTER_TEXT} 个字符"),
         overdue=parsed("overdue", boolean, "应为 true 或 false"),
         due_soon=parsed("due_soon", boolean, "应为 true 或 false"),
-        created_from=parsed("from", date.fromisoformat, "日期格式应为 YYYY-MM-DD"),
-        created_to=parsed("to", date.fromisoformat, "日期格式应为 YYYY-MM-DD"),
+        created_from=parsed("from", _iso_date, "日期格式应为 YYYY-MM-DD"),
+        created_to=parsed("to", _iso_date, "日期格式应为 YYYY-MM-DD"),
         applicant_index=applicant_index,
-        cursor=query.get("cursor"),
-        limit=parsed("limit", limit, "应为1至200之间的整数") or 50,
-        submitted_by=caller_of(request),
+        cursor=parsed("cursor", text, f"最多 {_MAX_FILTER_TEXT} 个字符"),
+        limit=parsed("limit", lambda v: whole_number(v, low=1, high=200), range_zh(1, 200)) or 50,
+        submitted_by=caller,
     )
     if errors:
-        raise invalid(errors)
+        raise invalid(errors, title="Invalid query parameters")
     return filters
+
+
+def _iso_date(text: str) -> date:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValueError(text)
+    return date.fromisoformat(text)
 
 
 @routes.get("/v1/applications/{id}")
@@ -307,52 +446,55 @@ async def get_application(request: web.Request) -> web.Response:
     view = await queries.get(
         _deps(request), request.match_info["id"], submitted_by=caller_of(request)
     )
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.post("/v1/applications/{id}/supplements")
 @_partner_route
 @_problems
+@_idempotent
 async def post_supplement(request: web.Request) -> web.Response:
     """Supplied materials (补正 / 容缺), relayed as their own delivery."""
     await _own_for_writing(request, request.match_info["id"])
     status, body = await actions.supplement(
         _deps(request),
         request.match_info["id"],
-        await _json_body(request),
+        await read_json(request),
         request_id=request_id_of(request) or "",
         caller=caller_of(request),
     )
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
 @routes.post("/v1/applications/{id}/withdrawal")
 @_partner_route
 @_problems
+@_idempotent
 async def post_withdrawal(request: web.Request) -> web.Response:
     """Withdraw before a decision."""
     await _own_for_writing(request, request.match_info["id"])
     body = await actions.withdraw(
         _deps(request),
         request.match_info["id"],
-        await _json_body(request),
+        await read_json(request),
         request_id=request_id_of(request) or "",
         caller=caller_of(request),
     )
-    return web.json_response(body, status=202)
+    return json_response(body, status=202)
 
 
 @routes.post("/v1/applications/{id}/rating")
 @_partner_route
 @_problems
+@_idempotent
 async def post_rating(request: web.Request) -> web.Response:
     """好差评, once per application, after a final state."""
     await _own_for_writing(request, request.match_info["id"])
     body = await actions.rate(
         _deps(request),
         request.match_info["id"],
-        await _json_body(request),
+        await read_json(request),
         request_id=request_id_of(request) or "",
         caller=caller_of(request),
     )
-    return web.json_response(body, status=202)
+    return json_response(body, status=202)

@@ -12,7 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.params import whole_number
 from gateway.api.problems import Problem
+from gateway.api.responses import json_response
 from gateway.audit.checkpoints import Checkpoint
 from gateway.audit.sealer import latest_checkpoint
 from gateway.audit.service import AUDIT
@@ -27,24 +29,26 @@ def _store(request: web.Request) -> Store:
 
 def _integer(name: str, raw: str | None, *, minimum: int) -> int:
     if raw is None:
-        raise Problem(422, "Invalid parameter", f"{name} is required", type_="invalid-parameter",
-                      errors=[{"field": name, "message": "required"}])  # fmt: skip
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
+        raise Problem(422, "Invalid parameter", f"缺少参数 {name}", type_="invalid-parameter",
+                      errors=[{"field": name, "message": "必填"}])  # fmt: skip
+    try:
+        return whole_number(raw, low=minimum)
+    except ValueError:
+        message = f"应为不小于 {minimum} 的整数"
         raise Problem(
             422,
             "Invalid parameter",
-            f"{name} must be an integer >= {minimum}",
+            f"{name} {message}",
             type_="invalid-parameter",
-            errors=[{"field": name, "message": f"must be an integer >= {minimum}"}],
-        )
-    return int(raw)
+            errors=[{"field": name, "message": message}],
+        ) from None
 
 
 async def _latest(request: web.Request) -> Checkpoint:
     async with _store(request).transaction() as conn:
         checkpoint = await latest_checkpoint(conn)
     if checkpoint is None:
-        raise Problem(404, "No checkpoint yet", "The audit log has no signed checkpoint yet.",
+        raise Problem(404, "No checkpoint yet", "审计日志还没有签名检查点",
                       type_="audit-no-checkpoint")  # fmt: skip
     return checkpoint
 
@@ -55,7 +59,7 @@ async def _checkpoint_of_size(request: web.Request, size: int) -> Checkpoint:
             "SELECT * FROM audit_checkpoints WHERE tree_size = :size", {"size": size}
         )
     if row is None:
-        raise Problem(404, "No such checkpoint", f"There is no checkpoint of size {size}.",
+        raise Problem(404, "No such checkpoint", f"没有大小为 {size} 的检查点",
                       type_="audit-no-checkpoint")  # fmt: skip
     return Checkpoint.from_row(row)
 
@@ -66,7 +70,7 @@ async def keys(request: web.Request) -> web.Response:
 
     With them, the holder of a receipt checks a checkpoint's signature offline.
     """
-    return web.json_response(
+    return json_response(
         {"keys": request.app[AUDIT].jwks},
         content_type="application/jwk-set+json",
         headers={"Cache-Control": "public, max-age=300"},
@@ -76,7 +80,7 @@ async def keys(request: web.Request) -> web.Response:
 @routes.get("/v1/audit/checkpoints/latest")
 async def latest(request: web.Request) -> web.Response:
     """The latest signed checkpoint."""
-    return web.json_response((await _latest(request)).to_json())
+    return json_response((await _latest(request)).to_json())
 
 
 @routes.get("/v1/audit/proofs/{seq}")
@@ -94,8 +98,8 @@ async def inclusion(request: web.Request) -> web.Response:
         raise Problem(
             404,
             "Entry not covered",
-            f"Entry {seq} is not covered by checkpoint {checkpoint.tree_size}; it may not "
-            "exist yet, or the next checkpoint will cover it.",
+            f"第 {seq} 条记录不在检查点 {checkpoint.tree_size} 之内：可能尚不存在，"
+            "或将由下一个检查点覆盖",
             type_="audit-not-covered",
         )
     service = request.app[AUDIT]
@@ -111,7 +115,7 @@ async def inclusion(request: web.Request) -> web.Response:
         "path": [h.hex() for h in path],
         "checkpoint": checkpoint.to_json(),
     }
-    return web.json_response(body)
+    return json_response(body)
 
 
 @routes.get("/v1/audit/consistency")
@@ -120,16 +124,16 @@ async def consistency(request: web.Request) -> web.Response:
     first = _integer("first", request.query.get("first"), minimum=1)
     second = _integer("second", request.query.get("second"), minimum=1)
     if first > second:
-        raise Problem(422, "Invalid parameter", "first must not exceed second",
+        raise Problem(422, "Invalid parameter", "first 不得大于 second",
                       type_="invalid-parameter",
-                      errors=[{"field": "first", "message": "must be <= second"}])  # fmt: skip
+                      errors=[{"field": "first", "message": "不得大于 second"}])  # fmt: skip
     latest_size = (await _latest(request)).tree_size
     if second > latest_size:
         raise Problem(
             404,
             "Size not covered",
-            f"The latest checkpoint has size {latest_size}; no proof up to {second} yet.",
+            f"最新检查点的大小为 {latest_size}，尚无到 {second} 的证明",
             type_="audit-not-covered",
         )
     path = await request.app[AUDIT].proofs.consistency(first, second)
-    return web.json_response({"first": first, "second": second, "path": [h.hex() for h in path]})
+    return json_response({"first": first, "second": second, "path": [h.hex() for h in path]})

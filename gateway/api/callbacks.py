@@ -28,7 +28,12 @@ async def region_callback(request: web.Request) -> web.StreamResponse:
     region = request.match_info["region"]
     adapter = request.app[ADAPTERS].get(region)
     if not isinstance(adapter, PushAdapter):
-        raise Problem(404, detail=f"Region {region!r} does not push results to this gateway.")
+        raise Problem(
+            404,
+            "Unknown region",
+            "没有向本网关推送结果的这个地区",
+            type_="region-not-found",
+        )
     with structlog.contextvars.bound_contextvars(region=region):
         try:
             events = await adapter.parse_callback(request)

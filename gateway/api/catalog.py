@@ -13,7 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.params import range_zh, whole_number
 from gateway.api.problems import Problem
+from gateway.api.responses import json_response
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import HandlingMode, TaskType
 from gateway.catalog.search import summary
@@ -24,6 +26,7 @@ CATALOG = web.AppKey("catalog", Catalog)
 CACHE_CONTROL = "public, max-age=300"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10_000
 MAX_TEXT = 100
 PARAMETERS = (
     "q",
@@ -65,7 +68,7 @@ async def list_items(request: web.Request) -> web.StreamResponse:
             {**summary(hit.item), "href": f"/v1/catalog/items/{hit.item.code}"} for hit in shown
         ],
     }
-    return web.json_response(body, headers=_cache_headers(etag))
+    return json_response(body, headers=_cache_headers(etag))
 
 
 @routes.get("/v1/catalog/items/{code}")
@@ -85,7 +88,7 @@ async def get_item(request: web.Request) -> web.StreamResponse:
     etag = _etag(catalog.etag, code)
     if _not_modified(request, etag):
         return _not_modified_response(etag)
-    return web.json_response(item.model_dump(mode="json"), headers=_cache_headers(etag))
+    return json_response(item.model_dump(mode="json"), headers=_cache_headers(etag))
 
 
 def _parse_query(request: web.Request, catalog: Catalog) -> dict[str, Any]:
@@ -97,24 +100,24 @@ def _parse_query(request: web.Request, catalog: Catalog) -> dict[str, Any]:
     params = request.query
     for name in params:
         if name not in PARAMETERS:
-            fail(name, f"unknown parameter; known: {', '.join(PARAMETERS)}")
+            fail(name, f"不是可用的参数，可用参数：{'、'.join(PARAMETERS)}")
         elif len(params.getall(name)) > 1:
-            fail(name, "given more than once")
+            fail(name, "参数重复出现")
     parsed: dict[str, Any] = {}
     for name in ("q", "department"):
         value = params.get(name, "").strip()
         if len(value) > MAX_TEXT:
-            fail(name, f"at most {MAX_TEXT} characters")
+            fail(name, f"最多 {MAX_TEXT} 个字符")
         parsed[name] = value
     parsed["department"] = parsed["department"] or None
     region = params.get("region") or None
     if region is not None and region not in catalog.regions:
-        fail("region", f"unknown region; known: {', '.join(catalog.regions)}")
+        fail("region", f"不是目录中的地区，可选：{'、'.join(catalog.regions)}")
     parsed["region"] = region
     parsed["mode"] = _enum(params.get("mode"), HandlingMode, "mode", fail)
     parsed["type"] = _task_type(params.get("type"), fail)
     parsed["high_frequency"] = _boolean(params.get("high_frequency"), fail)
-    parsed["page"] = _integer(params.get("page"), "page", 1, None, 1, fail)
+    parsed["page"] = _integer(params.get("page"), "page", 1, MAX_PAGE, 1, fail)
     parsed["page_size"] = _integer(
         params.get("page_size"), "page_size", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, fail
     )
@@ -122,7 +125,7 @@ def _parse_query(request: web.Request, catalog: Catalog) -> dict[str, Any]:
         raise Problem(
             422,
             "Invalid query parameters",
-            "查询参数有误：" + "；".join(e["field"] for e in errors),
+            "查询参数有误：" + "；".join(f"{e['field']} {e['message']}" for e in errors),
             type_="invalid-query",
             errors=errors,
         )
@@ -135,7 +138,7 @@ def _enum(value: str | None, kind: type[HandlingMode], field: str, fail: Any) ->
     try:
         return kind(value)
     except ValueError:
-        fail(field, f"must be one of {', '.join(m.value for m in kind)}")
+        fail(field, f"应为以下之一：{'、'.join(m.value for m in kind)}")
         return None
 
 
@@ -145,8 +148,8 @@ def _task_type(value: str | None, fail: Any) -> TaskType | None:
     try:
         return TaskType.from_code(value) if value.isdigit() else TaskType(value)
     except ValueError:
-        known = ", ".join(f"{t.value} ({t.code})" for t in TaskType)
-        fail("type", f"must be a type name or its two-digit code: {known}")
+        known = "、".join(f"{t.value}（{t.code}）" for t in TaskType)
+        fail("type", f"应为事项类型名称或其两位编码：{known}")
         return None
 
 
@@ -158,20 +161,18 @@ def _boolean(value: str | None, fail: Any) -> bool | None:
         return True
     if lowered in ("false", "0"):
         return False
-    fail("high_frequency", "must be true or false")
+    fail("high_frequency", "应为 true 或 false")
     return None
 
 
-def _integer(
-    value: str | None, field: str, low: int, high: int | None, default: int, fail: Any
-) -> int:
+def _integer(value: str | None, field: str, low: int, high: int, default: int, fail: Any) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not (low <= int(value) <= (high or int(value))):
-        bound = f"from {low} to {high}" if high else f"at least {low}"
-        fail(field, f"must be a whole number {bound}")
+    try:
+        return whole_number(value, low=low, high=high)
+    except ValueError:
+        fail(field, range_zh(low, high))
         return default
-    return int(value)
 
 
 def _etag(*parts: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
+from gateway.api.responses import json_response
 from gateway.errors import TongbanError
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -28,7 +29,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "version": __version__})
+    return json_response({"status": "ok", "version": __version__})
 
 
 @routes.get("/readyz")
@@ -37,7 +38,7 @@ async def readyz(request: web.Request) -> web.Response:
     results = await asyncio.gather(*(_run(check) for check in checks.values()))
     report = dict(zip(checks, results, strict=True))
     ready = all(result["ok"] for result in report.values())
-    return web.json_response(
+    return json_response(
         {"status": "ready" if ready else "not_ready", "checks": report},
         status=200 if ready else 503,
     )

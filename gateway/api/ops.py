@@ -11,7 +11,9 @@ import hmac
 from aiohttp import web
 
 from gateway.api.applications import APPLICATIONS
+from gateway.api.params import range_zh, whole_number
 from gateway.api.problems import Problem
+from gateway.api.responses import json_response
 from gateway.app_keys import SETTINGS, STORE
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
@@ -24,12 +26,13 @@ def require_ops(request: web.Request) -> str:
     401 problem. Every ops route (``/v1/ops/...``, ``/v1/trace/{id}``) calls it first."""
     token = request.app[SETTINGS].ops.token
     if token is None:
-        raise Problem(404, detail="The ops API is off on this gateway (set ops.token).")
+        raise Problem(404, detail="本网关未开启运维接口（未设置 ops.token）", type_="not-found")
     presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
         raise Problem(
             401,
-            detail="Ops requests need Authorization: Bearer <ops.token>.",
+            detail="运维请求须带 Authorization: Bearer <ops.token>",
+            type_="ops-token-required",
             headers={"WWW-Authenticate": 'Bearer realm="tongban-ops"'},
         )
     return "ops:api"
@@ -42,20 +45,24 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if state is not None and state not in deliveries.STATES:
         raise Problem(
             422,
-            detail=f"state must be one of {', '.join(deliveries.STATES)}",
-            errors=[{"field": "state", "message": "unknown state"}],
+            detail=f"state 应为以下之一：{'、'.join(deliveries.STATES)}",
+            type_="invalid-query",
+            errors=[{"field": "state", "message": "不是已知的投递状态"}],
         )
     try:
-        limit = int(request.query.get("limit", "100"))
+        limit = whole_number(request.query.get("limit", "100"), low=1, high=10_000)
     except ValueError:
-        limit = 0
-    if not 1 <= limit <= 10_000:
-        raise Problem(422, errors=[{"field": "limit", "message": "an integer from 1 to 10000"}])
+        raise Problem(
+            422,
+            detail="limit " + range_zh(1, 10_000),
+            type_="invalid-query",
+            errors=[{"field": "limit", "message": range_zh(1, 10_000)}],
+        ) from None
     async with request.app[STORE].transaction() as conn:
         rows = await deliveries.list_deliveries(
             conn, state=state, region=request.query.get("region"), limit=limit
         )
-    return web.json_response({"deliveries": rows})
+    return json_response({"deliveries": rows})
 
 
 @routes.post("/v1/ops/deliveries/{id}/replay")
@@ -69,8 +76,15 @@ async def replay_one(request: web.Request) -> web.Response:
     )
     if not result.replayed:
         status = 404 if result.reason == "no such delivery" else 409
-        raise Problem(status, detail=result.reason, delivery_id=result.delivery_id)
-    return web.json_response(result.as_dict())
+        detail = "没有这条投递" if status == 404 else f"此投递现在不能重放：{result.reason}"
+        raise Problem(
+            status,
+            detail=detail,
+            type_="delivery-not-found" if status == 404 else "replay-refused",
+            reason=result.reason,
+            delivery_id=result.delivery_id,
+        )
+    return json_response(result.as_dict())
 
 
 @routes.post("/v1/ops/deliveries/replay-failed")
@@ -82,4 +96,4 @@ async def replay_failed(request: web.Request) -> web.Response:
         journal=request.app[APPLICATIONS].journal,
         region=request.query.get("region"),
     )
-    return web.json_response({"results": [r.as_dict() for r in results]})
+    return json_response({"results": [r.as_dict() for r in results]})

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.responses import json_response
+
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://tongban.example/problems/"
 
@@ -65,27 +67,34 @@ class Problem(Exception):
 
 
 def problem_response(
-    problem: Problem, request: web.Request, request_id: str | None
+    problem: Problem, request: web.BaseRequest, request_id: str | None, *, close: bool = False
 ) -> web.Response:
-    """Render `problem` for `request`."""
-    return web.json_response(
+    """Render `problem` for `request`; `close` ends the connection after it."""
+    response = json_response(
         problem.body(instance=request.path, request_id=request_id),
         status=problem.status,
         content_type=MEDIA_TYPE,
         headers=problem.headers,
     )
+    if close:
+        response.force_close()
+    return response
 
 
 def from_http_exception(exc: web.HTTPException) -> Problem:
     """Translate aiohttp's routing errors (404, 405, 413...) into a `Problem`."""
     headers = {}
-    detail: str | None = None
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = sorted(exc.allowed_methods)
         headers["Allow"] = ", ".join(allowed)
-        detail = f"{exc.method} is not allowed here; use {', '.join(allowed)}."
-    elif isinstance(exc, web.HTTPNotFound):
-        detail = "No resource at this path."
-    elif isinstance(exc, web.HTTPRequestEntityTooLarge):
-        detail = "The request body is larger than this gateway accepts."
-    return Problem(exc.status, detail=detail, headers=headers)
+        return Problem(
+            exc.status,
+            detail=f"此地址不支持 {exc.method} 方法，可用：{', '.join(allowed)}",
+            type_="method-not-allowed",
+            headers=headers,
+        )
+    if isinstance(exc, web.HTTPNotFound):
+        return Problem(exc.status, detail="此地址没有对应的资源", type_="not-found")
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return Problem(exc.status, detail="请求内容超过网关接受的大小", type_="too-large")
+    return Problem(exc.status, detail="请求未被接受", type_="http-error")

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.api.ops import require_ops
 from gateway.api.problems import Problem
+from gateway.api.responses import json_response
 from gateway.app_keys import SETTINGS, STORE
 from gateway.trace.timeline import find_trace
 
@@ -32,7 +33,7 @@ async def get_trace(request: web.Request) -> web.Response:
         raise Problem(
             404,
             "Nothing to trace",
-            "No application, request, trace or region case has this id.",
+            "没有与此编号对应的办件、请求、追踪或地区受理编号",
             type_="trace-not-found",
         )
-    return web.json_response(result)
+    return json_response(result)

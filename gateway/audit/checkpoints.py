@@ -59,7 +59,7 @@ def public_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
     """The RFC 8037 JWK of an Ed25519 public key (``kty``, ``crv``, ``x``, ``kid``)."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
-    return {**jwk, "kid": jwk_thumbprint(public_key)}
+    return {**jwk, "kid": jwk_thumbprint(public_key), "use": "sig", "alg": "EdDSA"}
 
 
 def jwk_thumbprint(public_key: Ed25519PublicKey) -> str:

@@ -2,7 +2,10 @@
 
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import (
+    BODY_TIMEOUT,
     REQUEST_ID_HEADER,
+    body_in_time,
+    client_went_away,
     new_request_id,
     problem_errors,
     request_context,
@@ -19,10 +22,13 @@ from gateway.observability.tracecontext import (
 )
 
 __all__ = [
+    "BODY_TIMEOUT",
     "REQUEST_ID_HEADER",
     "TRACEPARENT_HEADER",
     "TraceContext",
     "bind_trace",
+    "body_in_time",
+    "client_went_away",
     "configure_logging",
     "current_trace_id",
     "new_request_id",

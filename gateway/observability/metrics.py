@@ -13,6 +13,7 @@ Metric names are stable: ``deploy/grafana/tongban.json`` reads them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.observability.middleware import client_went_away
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -217,6 +220,10 @@ async def http_metrics(request: web.Request, handler: Handler) -> web.StreamResp
         return response
     except web.HTTPException as exc:  # redirects, which `problem_errors` lets through
         status = exc.status
+        raise
+    except (asyncio.CancelledError, Exception) as exc:
+        if client_went_away(request, exc):
+            status = 499  # as nginx counts it: the client closed the connection
         raise
     finally:
         route = route_of(request)

@@ -8,16 +8,26 @@ makes its trace id current for the request (`tracecontext.bind_trace`).
 
 `problem_errors` turns every error into RFC 9457 problem+json: clients never see
 a stack trace, and each 500 is logged with its request id.
+
+A client that goes away mid-request (closed connection, cut body) is not a server
+error: `request_context` logs it once, at info, as ``http.client_gone``, and nothing
+else logs it (`client_went_away` is the one test of it).
+
+`body_in_time` reads a request's whole body (within ``client_max_size``) before any
+handler runs, under ``server.body_timeout``: a client that drips its body or lies in
+Content-Length gets a 408 and its connection closed, never a handler waiting forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from gateway.api.problems import Problem, from_http_exception, problem_response
@@ -63,6 +73,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         if not accepted and "traceparent" in request.headers:
             log.info("http.traceparent_refused", reason="malformed")
         status = 500
+        event = "http.request"
         try:
             response = await handler(request)
             status = response.status
@@ -70,9 +81,18 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             status = exc.status
             exc.headers[REQUEST_ID_HEADER] = request_id
             raise
+        except (asyncio.CancelledError, Exception) as exc:
+            if not client_went_away(request, exc):
+                raise
+            # Nobody is left to answer; the one log line below says so.
+            event, status = "http.client_gone", 499
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # a cancelled task must stay cancelled
+            response = web.Response(status=400)
+            response.force_close()
         finally:
             log.info(
-                "http.request",
+                event,
                 method=request.method,
                 path=request.path,
                 status=status,
@@ -93,10 +113,51 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise  # redirects and the like are not errors
         return problem_response(from_http_exception(exc), request, request_id_of(request))
-    except Exception:
+    except HttpProcessingError as exc:  # a body aiohttp cannot decode (bad chunking...)
+        if client_went_away(request, exc):
+            raise  # `request_context` logs it once
+        bad = Problem(400, "Malformed body", "请求内容格式有误，无法读取", type_="malformed-body")
+        return problem_response(bad, request, request_id_of(request), close=True)
+    except Exception as exc:
+        if client_went_away(request, exc):
+            raise  # `request_context` logs it once
         log.exception("http.unhandled_error", method=request.method, path=request.path)
         internal = Problem(
             500,
-            detail="The gateway failed to handle this request; ops can trace it by its request id.",
+            "Internal error",
+            "网关处理此请求时出错，请凭请求编号（request_id）联系运维人员。",
+            type_="internal-error",
         )
         return problem_response(internal, request, request_id_of(request))
+
+
+def client_went_away(request: web.Request, exc: BaseException) -> bool:
+    """Whether `exc` only means the client closed its connection mid-request: the
+    connection is gone, and the error is what aiohttp raises then (a reset read, a body
+    cut short, a cancelled handler). A `ConnectionError` with the client still there
+    (a database, a region) is a server error, not this."""
+    gone = request.transport is None or request.transport.is_closing()
+    return gone and isinstance(exc, ConnectionError | asyncio.CancelledError | HttpProcessingError)
+
+
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+"""Seconds a client has to send its whole body (`body_in_time`); set by `create_app`."""
+
+
+@web.middleware
+async def body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read the body before the handler, within the app's `BODY_TIMEOUT` (else 408)."""
+    if request.body_exists:
+        try:
+            async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+                await request.read()  # kept by aiohttp: later reads return these bytes
+        except TimeoutError:
+            log.info("http.body_timeout", method=request.method, path=request.path)
+            slow = Problem(
+                408,
+                "Request body too slow",
+                "请求内容在规定时间内未传送完毕，连接已关闭",
+                type_="body-timeout",
+            )
+            return problem_response(slow, request, request_id_of(request), close=True)
+    return await handler(request)

@@ -68,6 +68,34 @@ ACCEPT_SIGNATURE = (
 
 log = structlog.get_logger(__name__)
 
+# The refusal a clerk reads, per check; the check code and the English reason
+# (``reason``) are for the partner's developer.
+CHECK_DETAILS_ZH = {
+    "signature_missing": "请求没有签名（缺少 Signature-Input 和 Signature 头）",
+    "signature_malformed": "签名头格式有误",
+    "signature_invalid": "签名验证未通过：请求内容与签名不符",
+    "params_malformed": "签名参数格式有误",
+    "component_malformed": "签名覆盖的内容格式有误",
+    "component_unsupported": "签名覆盖了网关不支持的内容",
+    "component_missing": "签名覆盖的内容在请求中不存在",
+    "components_missing": "签名未覆盖必须覆盖的请求内容",
+    "digest_missing": "带请求体的请求须有 Content-Digest 头",
+    "digest_malformed": "Content-Digest 头格式有误",
+    "digest_unsupported": "Content-Digest 须使用 sha-256 或 sha-512",
+    "digest_mismatch": "Content-Digest 与请求体不符",
+    "keyid_missing": "签名缺少密钥编号（keyid）",
+    "algorithm_unsupported": "签名算法须为 ed25519",
+    "nonce_missing": "签名须带一次性随机数（nonce），以防重放",
+    "nonce_replayed": "此签名的一次性随机数（nonce）已用过，疑为重放请求",
+    "created_missing": "签名缺少生成时间（created）",
+    "created_stale": "签名生成时间过早，请检查本机时钟后重新签名",
+    "created_future": "签名生成时间晚于当前时间，请检查本机时钟",
+    "signature_expired": "签名已过期，请重新签名",
+    "key_unknown": "没有合作方使用此签名密钥（keyid 未登记）",
+    "key_not_yet_valid": "此签名密钥尚未生效",
+    "key_expired": "此签名密钥已过期",
+}
+
 
 @dataclass(frozen=True)
 class AuthenticatedPartner:
@@ -94,7 +122,7 @@ class PartnerAuthenticator:
         limiter: RateLimiter,
         *,
         max_clock_skew: int = 300,
-        require_nonce: bool = False,
+        require_nonce: bool = True,
         public_base_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -132,7 +160,7 @@ class PartnerAuthenticator:
             log.warning("security.partner_rate_limited", partner_id=partner.id, wait_s=wait)
             raise Problem(
                 429,
-                detail=f"Partner {partner.id} is over its rate limit; retry later.",
+                detail=f"合作方 {partner.id} 的请求过于频繁，请稍后重试",
                 type_="rate-limited",
                 headers={"Retry-After": retry_after_header(wait)},
             )
@@ -143,7 +171,10 @@ class PartnerAuthenticator:
             except StoreError as exc:
                 log.error("security.nonce_store_failed", partner_id=partner.id, error=str(exc))
                 raise Problem(
-                    503, detail="Cannot check the nonce now.", headers={"Retry-After": "1"}
+                    503,
+                    detail="暂时无法校验一次性随机数，请稍后重试",
+                    type_="nonce-store-unavailable",
+                    headers={"Retry-After": "1"},
                 ) from exc
             if not fresh:
                 log.warning("security.partner_refused", check="nonce_replayed", path=request.path)
@@ -285,7 +316,7 @@ def require_item_allowed(request: web.Request, item_code: str) -> Partner:
         raise Problem(
             403,
             title="Item not allowed",
-            detail=f"Partner {partner.id} may not submit applications for item {item_code}.",
+            detail=f"合作方 {partner.id} 无权提交事项 {item_code} 的申请",
             type_="item-not-allowed",
             item_code=item_code,
         )
@@ -296,8 +327,9 @@ def _unauthorized(error: SignatureError) -> Problem:
     return Problem(
         401,
         title="Signature check failed",
-        detail=str(error),
+        detail=CHECK_DETAILS_ZH.get(error.check, f"请求签名校验未通过（{error.check}）"),
         type_="signature-refused",
         headers={"Accept-Signature": ACCEPT_SIGNATURE},
         check=error.check,
+        reason=str(error),
     )

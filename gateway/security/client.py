@@ -12,7 +12,6 @@ signature made by `RequestSigner` over ``@method``, ``@target-uri``,
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from yarl import URL
 
 from gateway.errors import InvalidKey, KeyStoreError
+from gateway.jsonio import load_json
 from gateway.security.outbound import RequestSigner
 from gateway.security.sm2 import SM2PrivateKey
 
@@ -97,11 +97,12 @@ async def upload_attachment(
     content: bytes,
     media_type: str,
     *,
+    idempotency_key: str | None = None,
     session: aiohttp.ClientSession | None = None,
 ) -> Reply:
     """POST one file's bytes to ``{base_url}/v1/attachments``, signed; the reply holds
     its SHA-256 ``digest``, which applications list under their materials."""
-    headers = {"Content-Type": media_type}
+    headers = {"Content-Type": media_type, "Idempotency-Key": idempotency_key or str(uuid.uuid4())}
     url = base_url.rstrip("/") + ATTACHMENTS_PATH
     return await _send("POST", url, headers, content, signer, session)
 
@@ -145,7 +146,7 @@ async def _request(
     async with session.request(method, url, headers=headers, data=body or None) as response:
         raw = await response.read()
         try:
-            parsed: Any = json.loads(raw) if raw else None
+            parsed: Any = load_json(raw, max_bytes=len(raw)) if raw else None
         except ValueError:
             parsed = raw.decode("utf-8", "replace")
         return Reply(status=response.status, headers=dict(response.headers), body=parsed)

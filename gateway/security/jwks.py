@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.api.responses import json_response
 from gateway.errors import KeyStoreError
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
@@ -73,7 +74,7 @@ routes = web.RouteTableDef()
 @routes.get(PATH)
 async def get_keys(request: web.Request) -> web.Response:
     """The JWK Set; cacheable for five minutes (a rotation shows up within that)."""
-    return web.json_response(
+    return json_response(
         request.app[GATEWAY_KEYS].jwks(),
         content_type=MEDIA_TYPE,
         headers={"Cache-Control": "public, max-age=300"},

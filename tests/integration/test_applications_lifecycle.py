@@ -108,7 +108,9 @@ async def test_list_filters_and_cursor_pages(applications_client: Client) -> Non
     by_region = await (await applications_client.get("/v1/applications?region=shenzhen")).json()
     assert {i["id"] for i in by_region["items"]} == set(ids[:2])
     by_number = await (
-        await applications_client.get("/v1/applications?id_number=360426199101010071")
+        await applications_client.post(
+            "/v1/applications/search", json={"id_number": "360426199101010071", "limit": 10}
+        )
     ).json()
     assert [i["id"] for i in by_number["items"]] == [ids[1]]
     await region_says(applications_client, ids[0], Status.ACCEPTED, "a1")

@@ -47,7 +47,8 @@ async def test_404_is_problem_json(client: Client) -> None:
     assert response.status == 404
     assert response.content_type == PROBLEM
     body = await response.json()
-    assert body["type"] == "about:blank"
+    assert body["type"] == "https://tongban.example/problems/not-found"
+    assert body["detail"] == "此地址没有对应的资源"
     assert body["title"] == "Not Found"
     assert body["status"] == 404
     assert body["instance"] == "/nowhere"

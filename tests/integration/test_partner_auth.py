@@ -259,7 +259,8 @@ async def test_a_signature_not_covering_the_digest_is_refused(make_gateway: Make
     )
     problem = await response.json()
     assert (response.status, problem["check"]) == (401, "components_missing")
-    assert "content-digest" in problem["detail"]
+    assert "content-digest" in problem["reason"]
+    assert problem["detail"] == "签名未覆盖必须覆盖的请求内容"
 
 
 async def test_an_expired_key_is_refused(make_gateway: MakeGateway) -> None:

@@ -191,7 +191,7 @@ async def upload_attachments(gateway: GatewayProcess, signer: RequestSigner) -> 
                 "POST",
                 f"{gateway.url}/v1/attachments",
                 path.read_bytes(),
-                {"Content-Type": media_type},
+                {"Content-Type": media_type, "Idempotency-Key": path.name},
             )
             assert status in (200, 201), answer
 
