@@ -23,6 +23,7 @@ import pytest
 import requests
 import schemathesis
 from aiohttp import web
+from at_rest_support import TEST_PASSPHRASE
 from conftest import APPLICATIONS_CATALOGUE, EXAMPLES
 from hypothesis import HealthCheck, seed, settings
 from openapi_support import SPEC_PATH
@@ -91,20 +92,28 @@ class LiveGateway:
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.url = ""
+        self._failed: BaseException | None = None
 
     def __enter__(self) -> LiveGateway:
         self._thread.start()
         assert self._ready.wait(60), "gateway did not start"
+        if self._failed is not None:
+            raise RuntimeError("the gateway failed to start") from self._failed
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
+        if self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
 
     def _run(self) -> None:
-        self._loop.run_until_complete(self._serve())
-        self._loop.close()
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # handed to __enter__, which raises it in the test
+            self._failed = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
@@ -145,7 +154,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, logged: list[EventDict]) -> 
         overrides={
             "data_dir": str(data_dir),
             "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
-            "security": {"partners": partners_setting(PARTNER)},
+            "security": {"partners": partners_setting(PARTNER), "key_passphrase": TEST_PASSPHRASE},
             "ops": {"token": OPS_TOKEN},
         },
     )
