@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
+from gateway.resources import packaged_catalog_dir
 
 ENV_PREFIX = "TONGBAN_"
 ENV_NESTED_DELIMITER = "__"
@@ -107,10 +108,18 @@ class StoreSettings(_Section):
 class CatalogSettings(_Section):
     """The service catalogue data."""
 
-    directory: Path = Field(
-        Path("catalogs"),
-        description="Directory with regions.toml and one <region>.yaml per region.",
+    directory: Path | None = Field(
+        None,
+        description=(
+            "Directory with regions.toml and one <region>.yaml per region. Unset: the sample "
+            "catalogue shipped inside the package (`tongban catalog stats` says which is in use)."
+        ),
     )
+
+    @property
+    def location(self) -> Path:
+        """The directory to load: `directory` if set, else the packaged sample catalogue."""
+        return self.directory if self.directory is not None else packaged_catalog_dir()
 
 
 class LogSettings(_Section):
