@@ -21,8 +21,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # -n 2: this project's CI machine has 2 cores; tests are isolated (own ports, own tmp dirs).
+# --dist loadgroup: tests marked xdist_group share a worker, e.g. one wheel build and install.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2 -m "not soak"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not soak"
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak
