@@ -10,6 +10,8 @@ is the same everywhere:
   when a material is not provided, or to 不予受理 by the rules in `decide`.
 - `fault_middleware` injects latency, transient errors (in the region's own form),
   responses lost *after* the case was created, and down windows.
+- ``repeat_case_no`` simulates a region's numbering bug: every new submission is
+  given the case number of the one before (the first holder keeps the case).
 - `SandboxCore.seen` keeps the trace headers (``X-Request-ID``, ``traceparent``)
   of the latest business requests, so tests can check a trace reached the region.
 - ``GET /_sandbox/cases`` lists the cases; ``POST /_sandbox/down?seconds=S`` starts a
@@ -52,6 +54,7 @@ class SandboxOptions:
     seed: int | None = None
     review_delay: float = 1.0
     callback_url: str | None = None
+    repeat_case_no: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class SandboxCore:
         self._followups: dict[str, str] = {}
         self._prefix = prefix
         self._numbers = itertools.count(1)
+        self._last_case_no: str | None = None
         self._events = itertools.count(1)
         self._on_event = on_event
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -160,9 +164,13 @@ class SandboxCore:
             existing.times_submitted += 1
             return existing, True
         today = datetime.now(UTC).strftime("%Y%m%d")
-        case_no = f"{self._prefix}{today}{next(self._numbers):06d}"
+        if self.options.repeat_case_no and self._last_case_no is not None:
+            case_no = self._last_case_no
+        else:
+            case_no = f"{self._prefix}{today}{next(self._numbers):06d}"
+        self._last_case_no = case_no
         case = SandboxCase(case_no, idempotency_key, application_id, review)
-        self.cases[case_no] = case
+        self.cases.setdefault(case_no, case)
         self._by_key[idempotency_key] = case
         self._start(case, self._first_review(case))
         return case, False
@@ -204,7 +212,7 @@ class SandboxCore:
         return False
 
     def listing(self) -> list[dict[str, Any]]:
-        return [case.as_json() for case in self.cases.values()]
+        return [case.as_json() for case in self._by_key.values()]
 
     async def aclose(self) -> None:
         tasks = list(self._tasks.values())

@@ -12,6 +12,7 @@ import click
 from gateway.adapters_registry import SANDBOX_GROUP, discover
 from gateway.config import load_settings
 from gateway.errors import TongbanError
+from gateway.wording import counted
 
 
 @click.command("adapters")
@@ -38,7 +39,7 @@ def adapters_command(as_json: bool) -> None:
     for row in rows:
         sandbox = "sandbox" if row["sandbox"] else "no sandbox"
         click.echo(f"{row['region']:<14} {row['adapter']:<32} {row['distribution']}  ({sandbox})")
-    click.echo(f"{len(rows)} adapter(s) installed")
+    click.echo(f"{counted(len(rows), 'adapter')} installed")
 
 
 @click.command("sandbox")

@@ -26,7 +26,12 @@ from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
 from gateway.relay.cli import deliveries_group
 from gateway.security import cli as security_cli
-from gateway.security.demo import prepare_demo_security
+from gateway.security.demo import (
+    DEMO_PARTNER,
+    prepare_demo_security,
+    running_program,
+    submit_command,
+)
 from gateway.trace.cli import trace_command
 
 
@@ -37,7 +42,9 @@ def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> Se
         raise click.ClickException(str(exc)) from exc
 
 
-def _run_server(settings: Settings, banner: bool) -> None:
+def _run_server(settings: Settings, banner: str | None, last_words: str = "") -> None:
+    """Serve until stopped. Once listening, the demo prints its `banner` and then
+    `last_words`, after every start-up log line, so they do not scroll away."""
     from gateway.app import create_app
     from gateway.observability import configure_logging
     from gateway.server import serve
@@ -54,14 +61,14 @@ def _run_server(settings: Settings, banner: bool) -> None:
     )
 
     def announce(urls: list[str]) -> None:
-        if banner:
+        if banner is not None:
             base = urls[0]
             click.echo(
                 f"\nTongban Gateway {__version__} demo is running.\n"
                 f"  gateway    {base}\n"
                 f"  readiness  {base}/readyz\n"
                 f"  data       {settings.data_dir.resolve()}\n"
-                "Press Ctrl+C to stop.\n",
+                f"{banner}Press Ctrl+C to stop.\n{last_words}",
                 err=True,
             )
 
@@ -78,7 +85,8 @@ def _run_server(settings: Settings, banner: bool) -> None:
     except TongbanError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # e.g. the port is taken
-        raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from exc
+        where = f"{settings.server.host}:{settings.server.port}"
+        raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,7 +99,7 @@ def main() -> None:
 @config_option
 def serve(config: Path | None) -> None:
     """Run the gateway alone, for production."""
-    _run_server(_load(config), banner=False)
+    _run_server(_load(config), banner=None)
 
 
 @main.command()
@@ -122,10 +130,13 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         **sandboxes.settings_overrides(),
         "callback_base_url": f"http://127.0.0.1:{port}",
     }
-    for region, url in sandboxes.urls.items():
-        click.echo(f"  sandbox {region:<13} {url}", err=True)
+    banner = "".join(f"  sandbox    {r:<13} {url}\n" for r, url in sandboxes.urls.items())
+    command = submit_command(data_dir, port, running_program())
+    last_words = (
+        f"\nSubmit the example application as the demo partner {DEMO_PARTNER!r}:\n  {command}\n"
+    )
     try:
-        _run_server(_load(config, overrides), banner=True)
+        _run_server(_load(config, overrides), banner=banner, last_words=last_words)
     finally:
         sandboxes.stop()
 

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.config_origin import Origins
 from gateway.errors import ConfigError
 from gateway.resources import packaged_catalog_dir
 
@@ -487,23 +488,33 @@ def load_settings(
     file, the defaults. Raises `ConfigError` naming every invalid key.
     """
     values: dict[str, Any] = {}
+    text = ""
     source = "defaults"
     if path is not None:
         source = str(path)
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            values = tomllib.loads(text)
         except OSError as exc:
             raise ConfigError(source, [("(file)", exc.strerror or str(exc))]) from exc
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(source, [("(syntax)", str(exc))]) from exc
-    env_values = environment_values(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    env_values = environment_values(environ)
     if env_values:
         source += " + TONGBAN_* environment"
+    origins = Origins(
+        file=path,
+        file_text=text,
+        file_values=values,
+        variables=_variable_names(environ),
+        overrides=overrides,
+    )
     values = _deep_merge(_deep_merge(values, env_values), overrides or {})
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(source, _describe(exc)) from exc
+        raise ConfigError(source, _describe(exc, origins)) from exc
 
 
 def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -526,13 +537,22 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
     return nested
 
 
-def _describe(error: ValidationError) -> list[tuple[str, str]]:
+def _variable_names(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Each ``TONGBAN_*`` variable by the setting path it sets, as `environment_values` nests it."""
+    return {
+        tuple(name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)): name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX)
+    }
+
+
+def _describe(error: ValidationError, origins: Origins) -> list[tuple[str, str]]:
+    """One ``(dotted key, message)`` per error, the message saying where the value was set."""
     problems = []
     for item in error.errors():
-        loc = [str(part) for part in item["loc"]]
-        key = ".".join(loc) or "(root)"
-        env_name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(loc).upper()
-        problems.append((key, f"{item['msg']} (env: {env_name})"))
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        where = origins.of(item["loc"])
+        problems.append((key, f"{item['msg']} ({where})" if where else item["msg"]))
     return problems
 
 

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.wording import counted
+
 
 class TongbanError(Exception):
     """Root of every error the gateway raises deliberately."""
@@ -88,7 +90,7 @@ class CatalogError(TongbanError):
         self.problems = problems
         shown = "\n".join(f"  {p}" for p in problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"invalid catalogue ({len(problems)} problems):\n{shown}{more}")
+        super().__init__(f"invalid catalogue ({counted(len(problems), 'problem')}):\n{shown}{more}")
 
 
 @dataclass(frozen=True)

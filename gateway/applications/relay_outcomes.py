@@ -4,9 +4,11 @@ The relay calls these inside the transaction that settles the delivery, so the
 application's status and the delivery's state never disagree. A region may
 already have reported on the case (a callback can overtake the relay's own
 bookkeeping), so an outcome that no longer fits the application's status is
-recorded in its history instead of moving it. A partner's status notice never
-moves the application: a delivered one leaves no history event, a dead one
-leaves ``status_notice_failed``.
+recorded in its history instead of moving it. A region's status notice that
+came before the case number it names is applied once the submission's delivery
+lands that number (`apply_parked_events`). A partner's status notice never moves
+the application: a delivered one leaves no history event, a dead one leaves
+``status_notice_failed``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ import structlog
 
 from gateway.applications.journal import Journal
 from gateway.applications.notices import NOTICE_KIND
-from gateway.applications.state_machine import Origin, load, record_event, transition
+from gateway.applications.state_machine import (
+    Origin,
+    apply_parked_events,
+    load,
+    record_event,
+    transition,
+)
 from gateway.applications.status import Status
 from gateway.envelope import RegionAck
-from gateway.relay.deliveries import DeliveryRecord
+from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.store import Connection, Row
 
 log = structlog.get_logger(__name__)
@@ -44,7 +52,7 @@ class ApplicationOutcomes:
         row = await load(conn, record.application_id)
         status = Status(row["status"])
         if record.kind == "submission" and status in (Status.RECEIVED, Status.RELAY_FAILED):
-            await transition(
+            forwarded = await transition(
                 conn,
                 record.application_id,
                 Status.FORWARDED,
@@ -56,8 +64,11 @@ class ApplicationOutcomes:
                 changes={"region_case_no": case_no} if case_no else None,
                 detail={"delivery_id": record.id, "duplicate": bool(ack and ack.duplicate)},
             )
+            if case_no:
+                await apply_parked_events(conn, forwarded, journal=self._journal)
             return
-        if record.kind == "submission" and case_no and not row["region_case_no"]:
+        landed = record.kind == "submission" and case_no and not row["region_case_no"]
+        if landed:
             await conn.execute(
                 "UPDATE applications SET region_case_no = :case_no WHERE id = :id",
                 {"case_no": case_no, "id": record.application_id},
@@ -71,9 +82,12 @@ class ApplicationOutcomes:
             occurred_at=now,
             detail={"delivery_id": record.id, "region_case_no": case_no},
         )
+        if landed:
+            landed_row = {**row, "region_case_no": case_no}
+            await apply_parked_events(conn, landed_row, journal=self._journal)
 
     async def dead_lettered(
-        self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
+        self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
     ) -> None:
         now = datetime.now(UTC)
         row = await load(conn, record.application_id)

@@ -6,10 +6,12 @@ client (staff or partner: withdrawal, handing over a result). `transition` check
 a change against it, moves the row, keeps the deadline clocks and appends the
 history event, all on the caller's transaction. `apply_status_event` takes a
 region's `StatusEvent` and never fails on a late, repeated or out-of-order one:
-it is absorbed and recorded as ignored, and a final state never moves back.
-Every history event is mirrored into the audit log (`Journal`) on the same transaction;
-every transition (and only a transition) also queues the submitting partner's
-status notice (`Journal.notices`).
+it is absorbed and recorded as ignored, and a final state never moves back; an
+early one (naming a case number not recorded yet) is kept and applied, by the same
+rules, when the number lands (`apply_parked_events`). Every history event is
+mirrored into the audit log (`Journal`) on the same transaction; every transition
+(and only a transition) also queues the submitting partner's status notice
+(`Journal.notices`).
 """
 
 from __future__ import annotations
@@ -315,18 +317,97 @@ async def apply_status_event(
     Never raises for a late, repeated or out-of-order event: a repeated event id
     changes nothing (``DUPLICATE``); an event older than the last applied one, one
     the table does not allow, or one arriving after a final state is recorded in
-    the history as ignored (``IGNORED``); an event for no known case is kept in
-    ``region_events`` (``UNKNOWN_CASE``).
+    the history as ignored (``IGNORED``). An event for no known case is kept whole
+    in ``region_events`` (``UNKNOWN_CASE``): the region may have answered before we
+    recorded its case number, so `apply_parked_events` applies it, by the same
+    rules, once that number lands.
     """
     row = await _find_case(conn, event)
+    if row is None:
+        # The transaction recording this case number may be committing right now
+        # (PostgreSQL): wait for it (it holds this lock), then look again. Either it
+        # committed first and the case is found, or it will find the parked event.
+        await journal.audit.hold_append_lock(conn)
+        row = await _find_case(conn, event)
     application_id = row["id"] if row else None
     outcome = await _claim_event(conn, event, application_id)
     if outcome is not None:
         return outcome
     if row is None:
-        log.warning("application.region_event_unknown_case", region=event.region)
-        await _set_event_outcome(conn, event, EventOutcome.UNKNOWN_CASE)
+        log.warning(
+            "application.region_event_unknown_case",
+            region=event.region,
+            region_case_no=event.region_case_no,
+        )
+        await conn.execute(
+            "UPDATE region_events SET outcome = :outcome, event = :event "
+            "WHERE region = :region AND event_id = :id",
+            {
+                "outcome": EventOutcome.UNKNOWN_CASE.value,
+                "event": event.model_dump_json(),
+                "region": event.region,
+                "id": event.event_id,
+            },
+        )
         return EventOutcome.UNKNOWN_CASE
+    return await _apply_to_case(conn, row, event, journal)
+
+
+async def apply_parked_events(
+    conn: Connection, application: Mapping[str, Any], *, journal: Journal
+) -> list[EventOutcome]:
+    """Apply the region's events that arrived before the application's case number landed.
+
+    Call it on the transaction that records the case number, after recording it;
+    `application` is the row as it now is (its id, competent region, case number).
+    The events go in the order the region stamped them, each by the rules of
+    `apply_status_event` (stale, final state, not allowed: ignored); their ids stay
+    claimed, so a re-push is a duplicate.
+    """
+    application_id, row = str(application["id"]), application
+    if row["region_case_no"] is None:
+        return []
+    await journal.audit.hold_append_lock(conn)  # see apply_status_event
+    parked = await conn.fetch_all(
+        "SELECT event FROM region_events WHERE region = :region AND region_case_no = :case "
+        "AND outcome = :unknown ORDER BY received_at, event_id",
+        {
+            "region": row["competent_region"],
+            "case": row["region_case_no"],
+            "unknown": EventOutcome.UNKNOWN_CASE.value,
+        },
+    )
+    events = sorted(
+        (StatusEvent.model_validate_json(item["event"]) for item in parked if item["event"]),
+        key=lambda event: event.occurred_at,
+    )
+    outcomes = []
+    for event in events:
+        outcome = await _apply_to_case(conn, await load(conn, application_id), event, journal)
+        await conn.execute(
+            "UPDATE region_events SET outcome = :outcome, application_id = :application_id, "
+            "event = NULL WHERE region = :region AND event_id = :id",
+            {
+                "outcome": outcome.value,
+                "application_id": application_id,
+                "region": event.region,
+                "id": event.event_id,
+            },
+        )
+        log.info(
+            "application.region_event_unparked",
+            application_id=application_id,
+            status=event.status.value,
+            outcome=outcome.value,
+        )
+        outcomes.append(outcome)
+    return outcomes
+
+
+async def _apply_to_case(
+    conn: Connection, row: Row, event: StatusEvent, journal: Journal
+) -> EventOutcome:
+    """Apply a claimed `event` to the application `row`: a transition, or ignored."""
     current = Status(row["status"])
     last = row["last_region_event_at"]
     reason = None
@@ -340,6 +421,8 @@ async def apply_status_event(
         reason = "same_status"
     elif not allowed(current, event.status, Origin.REGION):
         reason = "not_allowed"
+    elif row["region_case_no"] is None and await _case_no_taken(conn, event, row["id"]):
+        reason = "case_no_taken"  # the region's numbering gave it to another application
     detail = {"region_code": event.region_code, "message": event.message}
     if reason is not None:
         await record_event(
@@ -363,7 +446,8 @@ async def apply_status_event(
             reason=reason,
         )
         return EventOutcome.IGNORED
-    await transition(
+    changes = _event_changes(row, event)
+    updated = await transition(
         conn,
         row["id"],
         event.status,
@@ -372,9 +456,11 @@ async def apply_status_event(
         actor=f"region:{event.region}",
         at=event.occurred_at,
         region_event_id=event.event_id,
-        changes=_event_changes(row, event),
+        changes=changes,
         detail={**detail, **_event_detail(event)},
     )
+    if "region_case_no" in changes:  # the number landed with this event: earlier ones wait
+        await apply_parked_events(conn, updated, journal=journal)
     return EventOutcome.APPLIED
 
 
@@ -391,18 +477,28 @@ async def _find_case(conn: Connection, event: StatusEvent) -> Row | None:
     )
 
 
+async def _case_no_taken(conn: Connection, event: StatusEvent, application_id: str) -> bool:
+    other = await conn.fetch_one(
+        "SELECT id FROM applications WHERE competent_region = :region "
+        "AND region_case_no = :case AND id <> :id",
+        {"region": event.region, "case": event.region_case_no, "id": application_id},
+    )
+    return other is not None
+
+
 async def _claim_event(
     conn: Connection, event: StatusEvent, application_id: str | None
 ) -> EventOutcome | None:
     """Remember the event id; `DUPLICATE` if it was already seen."""
     inserted = await conn.execute(
-        "INSERT INTO region_events (region, event_id, application_id, outcome, received_at) "
-        "VALUES (:region, :event_id, :application_id, 'applied', :now) "
-        "ON CONFLICT (region, event_id) DO NOTHING",
+        "INSERT INTO region_events (region, event_id, application_id, region_case_no, outcome,"
+        " received_at) VALUES (:region, :event_id, :application_id, :case_no, 'applied', :now)"
+        " ON CONFLICT (region, event_id) DO NOTHING",
         {
             "region": event.region,
             "event_id": event.event_id,
             "application_id": application_id,
+            "case_no": event.region_case_no,
             "now": now_utc().isoformat(),
         },
     )

@@ -24,6 +24,7 @@ from gateway.cli_support import config_option, require_database, settings_or_fai
 from gateway.config import Settings
 from gateway.errors import TongbanError
 from gateway.store import Store, open_store
+from gateway.wording import counted
 
 
 def _gateway_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
@@ -96,8 +97,9 @@ def _print_report(report: Report, pinned: bool) -> None:
     last = report.first_seq + report.entries - 1
     span = f" ({report.first_seq}..{last})" if report.entries else ""
     click.echo(
-        f"checked {report.entries:,} entries{span} and {report.checkpoints} checkpoints "
-        f"({report.checkpoints_matched} roots matched) in {report.seconds:.2f} s{rate}"
+        f"checked {counted(report.entries, 'entry', 'entries')}{span} and "
+        f"{counted(report.checkpoints, 'checkpoint')} "
+        f"({counted(report.checkpoints_matched, 'root')} matched) in {report.seconds:.2f} s{rate}"
     )
     if not pinned:
         click.echo("note: keys taken from the file itself; pin them with --key", err=True)
@@ -157,7 +159,8 @@ def export(config: Path | None, first: int, last: int | None, out: Path, as_json
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(
-            f"wrote {result['entries']:,} entries ({result['from']}..{result['to']}) and "
-            f"{result['checkpoints']} checkpoints, proven against tree size "
+            f"wrote {counted(result['entries'], 'entry', 'entries')} "
+            f"({result['from']}..{result['to']}) and "
+            f"{counted(result['checkpoints'], 'checkpoint')}, proven against tree size "
             f"{result['tree_size']}, to {result['path']}"
         )

@@ -198,6 +198,16 @@ class AuditLog:
         self._on_append = on_append
         self._clock = clock
 
+    async def hold_append_lock(self, conn: Connection) -> None:
+        """Take the append lock now, on `conn`, until its transaction ends (PostgreSQL).
+
+        For a transaction that must not interleave with others that append (they all
+        take it): it then sees everything they committed. SQLite needs nothing, its
+        write transactions are serialised already. Taking it twice is harmless.
+        """
+        if self._lock_sql is not None:
+            await conn.fetch_one(self._lock_sql, {"key": AUDIT_APPEND_LOCK})
+
     async def append(
         self,
         conn: Connection,

@@ -8,9 +8,12 @@ department, and the short forms staff say for long official words (社保 for
 matched as a code (exact or prefix on code, task_code, catalog_code,
 local_task_code; case, spaces and dashes ignored), as Chinese text, and as pinyin.
 
-Ranking: an exact code match first, then high-frequency items, then match
-quality (name equal, name prefix, name substring, pinyin, alias, department),
-then shorter names, then code.
+Ranking, best first: an exact code match; then matches in the item itself (code
+prefix, name, the name's pinyin or initials as whole words, a short form of a word
+of the name); then pinyin that cuts across the name's words (``sfz`` in 税收居民身份
+证明开具); then matches in the department only (``shebao`` for 失业登记, whose
+department is 人力资源和社会保障局). Within each, high-frequency items first, then
+match quality (`Quality`), then shorter names, then code.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
-
 from gateway.catalog.models import HandlingMode, Item, TaskType
+from gateway.catalog.words import Syllables, Words, cuts_a_word, word_spans
 
 # Short forms people use for long words in item and department names.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -50,12 +52,25 @@ class Quality:
     CODE_PREFIX = 1
     NAME_EXACT = 2
     NAME_PREFIX = 3
-    NAME_SUBSTRING = 4
-    PINYIN_PREFIX = 5
-    PINYIN_SUBSTRING = 6
-    ALIAS = 7
-    DEPARTMENT = 8
-    ALL = 9  # empty query: every item that passes the filters
+    NAME_WORD = 4  # the query's characters are whole words of the name
+    NAME_SUBSTRING = 5  # ...or cut one of its words
+    PINYIN_PREFIX = 6  # the name's pinyin or initials start with the query
+    PINYIN_WORD = 7  # pinyin or initials of whole words of the name
+    ALIAS = 8  # a short form of a word of the name (社保 for 社会保障卡申领)
+    PINYIN_SCATTERED = 9  # pinyin or initials that cut a word (sfz in 身份证明)
+    DEPARTMENT = 10  # only the department matched: its name or a short form of it
+    ALL = 11  # empty query: every item that passes the filters
+
+
+def _tier(quality: int) -> int:
+    """Rank groups: exact code, the item itself, scattered pinyin, the department only."""
+    if quality == Quality.CODE_EXACT:
+        return 0
+    if quality == Quality.PINYIN_SCATTERED:
+        return 2
+    if quality == Quality.DEPARTMENT:
+        return 3
+    return 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +86,15 @@ class _Entry:
     item: Item
     codes: tuple[str, ...]
     name: str
-    pinyin: str
+    raw_name: str  # lower-cased, punctuation kept: positions match `words`
+    words: Words
+    syllables: Syllables
+    pinyin: str  # = syllables.full and .initials, one attribute away for the hot loop
     initials: str
     aliases: str
     alias_pinyin: str
     department: str
+    department_aliases: str
 
 
 def normalise(text: str) -> str:
@@ -83,10 +102,32 @@ def normalise(text: str) -> str:
     return _NOT_WORD.sub("", text.lower())
 
 
-def _pinyin(text: str) -> tuple[str, str]:
-    syllables = [normalise(s) for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")]
-    syllables = [s for s in syllables if s]
-    return "".join(syllables), "".join(s[0] for s in syllables)
+def _aliases(text: str, words: Words) -> list[str]:
+    """The short forms of `text`'s long words, and those it already uses (社保费 → 社保).
+
+    Only where the word stands whole: 税收居民身份证明 holds the characters of 居民身份证
+    but reads 身份|证明, so it gets no 身份证.
+    """
+    found = set()
+    for long, shorts in ALIASES.items():
+        for short in shorts:
+            if _whole(text, words, long) or _whole(text, words, short):
+                found.add(short)
+    return sorted(found)
+
+
+def _whole(text: str, words: Words, word: str) -> bool:
+    start = text.find(word)
+    while start != -1:
+        if not cuts_a_word(words, start, start + len(word)):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _alias_pinyin(aliases: list[str]) -> str:
+    spelled = (Syllables.of(alias) for alias in aliases)
+    return " ".join(part for s in spelled for part in (s.full, s.initials))
 
 
 class SearchIndex:
@@ -95,13 +136,11 @@ class SearchIndex:
     def __init__(self, items: Iterable[Item]) -> None:
         entries = []
         for item in items:
-            name = normalise(item.task_name)
-            full, initials = _pinyin(item.task_name)
-            texts = f"{item.task_name} {item.dept_name}"
-            aliases = sorted(
-                {s for long, shorts in ALIASES.items() if long in texts for s in shorts}
-            )
-            alias_pinyin = [part for alias in aliases for part in _pinyin(alias)]
+            words = word_spans(item.task_name)
+            syllables = Syllables.of(item.task_name)
+            aliases = _aliases(item.task_name, words)
+            department = _aliases(item.dept_name, word_spans(item.dept_name))
+            department_aliases = [a for a in department if a not in aliases]
             codes = tuple(
                 normalise(code)
                 for code in (item.code, item.task_code, item.catalog_code, item.local_task_code)
@@ -111,12 +150,18 @@ class SearchIndex:
                 _Entry(
                     item=item,
                     codes=codes,
-                    name=name,
-                    pinyin=full,
-                    initials=initials,
+                    name=normalise(item.task_name),
+                    raw_name=item.task_name.lower(),
+                    words=words,
+                    syllables=syllables,
+                    pinyin=syllables.full,
+                    initials=syllables.initials,
                     aliases=" ".join(aliases),
-                    alias_pinyin=" ".join(alias_pinyin),
+                    alias_pinyin=_alias_pinyin(aliases),
                     department=normalise(item.dept_name),
+                    department_aliases=" ".join(
+                        [*department_aliases, _alias_pinyin(department_aliases)]
+                    ),
                 )
             )
         self._entries: tuple[_Entry, ...] = tuple(entries)
@@ -141,7 +186,9 @@ class SearchIndex:
         """
         needle = normalise(query)
         dept = normalise(department) if department else None
-        ascii_query = needle.isascii()
+        # Per query, not per item: the loop below runs over the whole catalogue.
+        has_digit = any(c.isdigit() for c in needle)
+        pinyin_query = needle.isascii() and needle.isalpha()
         hits = []
         for entry in self._entries:
             item = entry.item
@@ -153,44 +200,56 @@ class SearchIndex:
                 or (high_frequency is not None and item.high_frequency is not high_frequency)
             ):
                 continue
-            quality = _match(entry, needle, ascii_query) if needle else Quality.ALL
+            quality = _match(entry, needle, has_digit, pinyin_query) if needle else Quality.ALL
             if quality is not None:
                 hits.append(Hit(item, quality))
         hits.sort(key=_rank)
         return hits
 
 
-def _match(entry: _Entry, needle: str, ascii_query: bool) -> int | None:
+def _match(entry: _Entry, needle: str, has_digit: bool, pinyin_query: bool) -> int | None:
     """How well `entry` matches the normalised query `needle`, or None."""
     if needle in entry.codes:
         return Quality.CODE_EXACT
     # A code prefix needs a digit, so pinyin initials such as "sz" do not list a region.
-    if any(c.isdigit() for c in needle) and any(code.startswith(needle) for code in entry.codes):
+    if has_digit and any(code.startswith(needle) for code in entry.codes):
         return Quality.CODE_PREFIX
     if needle == entry.name:
         return Quality.NAME_EXACT
     if entry.name.startswith(needle):
         return Quality.NAME_PREFIX
     if needle in entry.name:
-        return Quality.NAME_SUBSTRING
-    if ascii_query and needle.isalpha():
+        return _name_quality(entry, needle)
+    if pinyin_query:
         if entry.pinyin.startswith(needle) or entry.initials.startswith(needle):
             return Quality.PINYIN_PREFIX
-        if needle in entry.pinyin or needle in entry.initials:
-            return Quality.PINYIN_SUBSTRING
+        # The plain test first: most items do not match, and spans() costs more.
+        in_pinyin = needle in entry.initials or needle in entry.pinyin
+        if in_pinyin and any(
+            span and not cuts_a_word(entry.words, *span) for span in entry.syllables.spans(needle)
+        ):
+            return Quality.PINYIN_WORD
         if needle in entry.alias_pinyin:
             return Quality.ALIAS
+        if in_pinyin:
+            return Quality.PINYIN_SCATTERED
     if needle in entry.aliases:
         return Quality.ALIAS
-    if needle in entry.department:
+    if needle in entry.department or needle in entry.department_aliases:
         return Quality.DEPARTMENT
     return None
 
 
-def _rank(hit: Hit) -> tuple[bool, bool, int, int, str]:
+def _name_quality(entry: _Entry, needle: str) -> int:
+    """NAME_WORD if `needle` stands as whole words somewhere in the name, else NAME_SUBSTRING."""
+    whole = _whole(entry.raw_name, entry.words, needle)
+    return Quality.NAME_WORD if whole else Quality.NAME_SUBSTRING
+
+
+def _rank(hit: Hit) -> tuple[int, bool, int, int, str]:
     item = hit.item
     return (
-        hit.quality != Quality.CODE_EXACT,
+        _tier(hit.quality),
         not item.high_frequency,
         hit.quality,
         len(item.task_name),

@@ -20,11 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+import structlog
+from pydantic import ValidationError
 
 from gateway.envelope import Envelope
-from gateway.errors import TongbanError
+from gateway.errors import PiiError
 from gateway.store import Connection, Row
+
+log = structlog.get_logger(__name__)
 
 PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "failed"
 STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED)
@@ -40,6 +45,35 @@ def to_db(moment: datetime) -> str:
 
 def from_db(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+class DeliveryRef(Protocol):
+    """What names a delivery and its application, whether or not its envelope opens."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def application_id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A claimed row whose envelope would not open: dead-lettered by `claim`, alone."""
+
+    id: str
+    application_id: str
+    kind: str
+    reason_zh: str
+    detail: str
+
+
+# The clerk's words for a row the gateway cannot read back.
+UNREADABLE_KEY_ZH = "网关无法读取此件（密钥缺失或数据损坏）"
+UNREADABLE_FORMAT_ZH = "网关无法读取此件（数据格式无效）"
 
 
 @dataclass(frozen=True)
@@ -119,8 +153,13 @@ async def claim(
     lease_until: datetime,
     limit: int,
     opener: EnvelopeOpener,
+    unreadable: list[Unreadable] | None = None,
 ) -> list[DeliveryRecord]:
-    """Claim up to `limit` due deliveries for `region`, leased to `owner` until `lease_until`."""
+    """Claim up to `limit` due deliveries for `region`, leased to `owner` until `lease_until`.
+
+    A row whose envelope will not open is dead-lettered on the spot and, if given,
+    appended to `unreadable` (so its application can be told); it is not returned.
+    """
     lock = "FOR UPDATE SKIP LOCKED" if backend == "postgres" else ""
     rows = await conn.fetch_all(
         _CLAIM.format(lock=lock),
@@ -136,18 +175,44 @@ async def claim(
     for row in rows:
         try:
             records.append(DeliveryRecord.from_row(row, opener))
-        except TongbanError as exc:  # e.g. PiiError: its key is gone; retrying cannot help
+        except Exception as exc:  # one bad row must not stop the claim
+            # Retrying cannot help (its key is gone, or what is stored does not fit the
+            # envelope): this row alone becomes a dead letter; the others go on.
+            dead = Unreadable(
+                id=row["id"],
+                application_id=row["application_id"],
+                kind=row["kind"],
+                reason_zh=UNREADABLE_KEY_ZH if isinstance(exc, PiiError) else UNREADABLE_FORMAT_ZH,
+                detail=_unreadable_detail(exc),
+            )
+            log.error(
+                "relay.unreadable_delivery",
+                delivery_id=dead.id,
+                application_id=dead.application_id,
+                detail=dead.detail,
+                # A validation error's text quotes the envelope (personal data): no traceback.
+                exc_info=not isinstance(exc, ValidationError),
+            )
             await conn.execute(
                 "UPDATE deliveries SET state = 'failed', lease_owner = NULL,"
-                " lease_expires_at = NULL, dead_reason_zh = :zh, dead_detail = :detail"
-                " WHERE id = :id",
-                {
-                    "id": row["id"],
-                    "zh": "网关无法读取此件（密钥缺失或数据损坏）",
-                    "detail": f"{type(exc).__name__}: {exc}",
-                },
+                " lease_expires_at = NULL, last_error = :detail, dead_reason_zh = :zh,"
+                " dead_detail = :detail WHERE id = :id",
+                {"id": dead.id, "zh": dead.reason_zh, "detail": dead.detail},
             )
+            if unreadable is not None:
+                unreadable.append(dead)
     return records
+
+
+def _unreadable_detail(exc: Exception) -> str:
+    """What ops read about an unreadable row, without quoting its (personal) contents."""
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['type']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        return f"ValidationError: {fields}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 async def submission_case_no(conn: Connection, application_id: str) -> str | None:

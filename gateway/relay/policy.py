@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.wording import counted
+
 
 @dataclass(frozen=True)
 class RetryDecision:
@@ -59,7 +61,7 @@ class RetryPolicy:
     ) -> RetryDecision:
         """Decide what follows a transient failure of attempt number `attempts`."""
         if attempts >= self.max_attempts:
-            return RetryDecision(None, f"gave up after {attempts} attempts")
+            return RetryDecision(None, f"gave up after {counted(attempts, 'attempt')}")
         wait = self.backoff(attempts, rng)
         if retry_after is not None:
             wait = max(wait, retry_after)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.errors import RegionRejected
+from gateway.envelope import RegionAck
+from gateway.errors import RegionRejected, UniqueViolation
 
 # Categories an adapter may set on RegionRejected.category, in the clerk's words.
 _CLERK_WORDS = {
@@ -25,6 +26,31 @@ def rejected_reason(exc: RegionRejected) -> tuple[str, str]:
 def exhausted_reason(exc: BaseException, give_up: str) -> tuple[str, str]:
     """(clerk text, ops detail) when retries ran out on a transient failure."""
     return "对方系统维护或暂不可用，多次重试未成功", f"{give_up}; last error: {_detail(exc)}"
+
+
+DUPLICATE_CASE_NO_ZH = "对方系统返回重复的受理编号"
+UNSETTLED_ZH = "网关未能记录对方系统的答复，需人工核对"
+
+
+def unsettled_reason(
+    exc: BaseException, *, ack: RegionAck | None, region_error: BaseException | None
+) -> tuple[str, str]:
+    """(clerk text, ops detail) when the region answered but recording its answer failed.
+
+    The detail keeps the region's answer (its case number, or its error), since the
+    region is not asked again.
+    """
+    if isinstance(exc, UniqueViolation) and "region_case_no" in (exc.constraint or ""):
+        words = DUPLICATE_CASE_NO_ZH
+    else:
+        words = UNSETTLED_ZH
+    if ack is not None:
+        answer = f"case {ack.region_case_no}" + (" (a repeat)" if ack.duplicate else "")
+    elif region_error is not None:
+        answer = _detail(region_error)
+    else:
+        answer = "no acknowledgement"
+    return words, f"region answered: {answer}; not recorded: {_detail(exc)}"[:2000]
 
 
 def _detail(exc: BaseException) -> str:

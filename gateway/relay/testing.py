@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from gateway.envelope import Envelope, RegionAck
-from gateway.relay.deliveries import DeliveryRecord
+from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.store import Connection
 
 
@@ -67,6 +67,6 @@ class RecordingListener:
         self.delivered_ids.append(record.id)
 
     async def dead_lettered(
-        self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
+        self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
     ) -> None:
         self.dead.append((record.id, reason_zh, detail))

@@ -11,6 +11,12 @@ in-call try (request sent, response received), and reported to an optional
 region, request id and trace id bound (`bind_trace`), so its log lines and audit
 entries carry them. Outcomes reach the rest of the gateway
 through a `DeliveryListener`, in the same transaction that settles the delivery.
+
+Once a region has answered, it is not called again for that attempt: recording the
+outcome is retried while the store is unavailable, and any other failure to record
+it makes the delivery a dead letter (in a transaction of its own) that keeps the
+region's answer. No exception from one delivery, or one region's claim, stops the
+worker; each is logged with its traceback.
 """
 
 from __future__ import annotations
@@ -26,15 +32,21 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from gateway.envelope import Envelope, RegionAck
-from gateway.errors import AdapterError, RegionRejected, RegionUnavailable, RegionUnreachable
+from gateway.errors import (
+    AdapterError,
+    RegionRejected,
+    RegionUnavailable,
+    RegionUnreachable,
+    StoreUnavailable,
+)
 from gateway.observability.tracecontext import bind_trace
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
-from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener
+from gateway.relay.deliveries import DeliveryRecord, DeliveryRef, EnvelopeOpener, Unreadable
 from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
-from gateway.relay.reasons import exhausted_reason, rejected_reason
+from gateway.relay.reasons import exhausted_reason, rejected_reason, unsettled_reason
 from gateway.store import Connection, Store
 
 log = structlog.get_logger(__name__)
@@ -79,7 +91,7 @@ class DeliveryListener(Protocol):
     ) -> None: ...
 
     async def dead_lettered(
-        self, conn: Connection, record: DeliveryRecord, reason_zh: str, detail: str
+        self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
     ) -> None: ...
 
 
@@ -184,17 +196,15 @@ class RelayWorker:
                 continue
             if state is BreakerState.HALF_OPEN:
                 room = 1
-            async with self._store.transaction() as conn:
-                claimed = await deliveries.claim(
-                    conn,
-                    backend=self._store.backend,
-                    region=region,
-                    owner=self._instance,
-                    now=now,
-                    lease_until=now + self._lease,
-                    limit=room,
-                    opener=self._opener,
-                )
+            try:
+                claimed = await self._claim(region, now, room)
+            except StoreUnavailable as exc:  # retried at the next poll
+                log.warning("relay.claim_failed", region=region, error=str(exc))
+                continue
+            except Exception:
+                # One region's claim failing must not hold back the others.
+                log.exception("relay.claim_failed", region=region)
+                continue
             for record in claimed:
                 lane.in_flight += 1
                 task = asyncio.create_task(self._deliver(record, lane))
@@ -202,6 +212,28 @@ class RelayWorker:
                 task.add_done_callback(self._done)
                 started += 1
         return started
+
+    async def _claim(self, region: str, now: datetime, room: int) -> list[DeliveryRecord]:
+        unreadable: list[Unreadable] = []
+        async with self._store.transaction() as conn:
+            claimed = await deliveries.claim(
+                conn,
+                backend=self._store.backend,
+                region=region,
+                owner=self._instance,
+                now=now,
+                lease_until=now + self._lease,
+                limit=room,
+                opener=self._opener,
+                unreadable=unreadable,
+            )
+        for dead in unreadable:  # already a dead letter; now its application is told
+            try:
+                async with self._store.transaction() as conn:
+                    await self._listener.dead_lettered(conn, dead, dead.reason_zh, dead.detail)
+            except Exception:
+                log.exception("relay.dead_letter_unannounced", delivery_id=dead.id)
+        return claimed
 
     async def drain(self) -> None:
         """Wait until every delivery started so far has settled (tests, shutdown)."""
@@ -233,8 +265,9 @@ class RelayWorker:
         record = self._tasks.pop(task, None)
         if record is not None:
             self._lanes[record.region].in_flight -= 1
-        if not task.cancelled() and task.exception() is not None:
-            log.error("relay.task_crashed", error=repr(task.exception()))
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # `_deliver` catches everything; this is the last line of defence.
+            log.error("relay.task_crashed", exc_info=error)
         self._wake.set()
 
     async def _deliver(self, record: DeliveryRecord, lane: RegionLane) -> None:
@@ -245,31 +278,39 @@ class RelayWorker:
             region=record.region,
             request_id=record.envelope.request_id,
         ):
-            adapter = self._adapters.get(record.region)
-            envelope = await self._with_case_no(record)
-            if not lane.breaker.try_acquire():
-                await self._reschedule_untried(record, lane)
-                return
-            started_at, started = self._clock(), time.perf_counter()
-            ack: RegionAck | None = None
-            error: Exception | None = None
-            hops = _Hops()
             try:
-                if adapter is None:
-                    raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
-                ack = await self._send(adapter, envelope, hops)
-            except asyncio.CancelledError:
-                lane.breaker.release()
-                raise
-            except Exception as exc:
-                error = exc
-            ended_at = self._clock()
-            duration_ms = (time.perf_counter() - started) * 1000
-            if error is None or isinstance(error, RegionRejected):
-                lane.breaker.record_success()  # the region answered: it is up
-            else:
-                lane.breaker.record_failure()
-            await self._settle(record, lane, ack, error, hops, started_at, ended_at, duration_ms)
+                await self._deliver_once(record, lane)
+            except Exception:
+                # Nothing one delivery does may stop the relay. Unsettled, the claim
+                # lapses with its lease and the delivery is tried again then.
+                log.exception("relay.delivery_crashed")
+
+    async def _deliver_once(self, record: DeliveryRecord, lane: RegionLane) -> None:
+        adapter = self._adapters.get(record.region)
+        envelope = await self._with_case_no(record)
+        if not lane.breaker.try_acquire():
+            await self._reschedule_untried(record, lane)
+            return
+        started_at, started = self._clock(), time.perf_counter()
+        ack: RegionAck | None = None
+        error: Exception | None = None
+        hops = _Hops()
+        try:
+            if adapter is None:
+                raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
+            ack = await self._send(adapter, envelope, hops)
+        except asyncio.CancelledError:
+            lane.breaker.release()
+            raise
+        except Exception as exc:
+            error = exc
+        ended_at = self._clock()
+        duration_ms = (time.perf_counter() - started) * 1000
+        if error is None or isinstance(error, RegionRejected):
+            lane.breaker.record_success()  # the region answered: it is up
+        else:
+            lane.breaker.record_failure()
+        await self._settle(record, lane, ack, error, hops, started_at, ended_at, duration_ms)
 
     async def _with_case_no(self, record: DeliveryRecord) -> Envelope:
         """Follow-ups name the case the region opened for the submission."""
@@ -365,47 +406,62 @@ class RelayWorker:
             else:
                 state, next_at = deliveries.PENDING, decision.retry_at
 
-        async def write(conn: Connection) -> bool:
+        async def settle_row(
+            conn: Connection, to_state: str, why_dead: tuple[str, str] | None
+        ) -> bool:
             ours = await deliveries.settle(
                 conn,
                 record,
                 owner=self._instance,
                 now=now,
-                state=state,
+                state=to_state,
                 next_attempt_at=next_at,
                 region_case_no=ack.region_case_no if ack else None,
                 last_error=None if error is None else f"{type(error).__name__}: {error}",
-                dead_reason_zh=dead[0] if dead else None,
-                dead_detail=dead[1] if dead else None,
+                dead_reason_zh=why_dead[0] if why_dead else None,
+                dead_detail=why_dead[1] if why_dead else None,
             )
-            if not ours:
+            if ours:
+                await deliveries.record_attempt(
+                    conn,
+                    delivery_id=record.id,
+                    attempt=record.attempts + 1,
+                    instance=self._instance,
+                    started_at=deliveries.to_db(started_at),
+                    ended_at=deliveries.to_db(ended_at),
+                    duration_ms=round(duration_ms, 3),
+                    outcome=outcome,
+                    error_class=None if error is None else type(error).__name__,
+                    region_code=getattr(error, "code", None),
+                    http_status=getattr(error, "http_status", None),
+                    detail=None if error is None else str(error)[:500],
+                    request_sent_at=deliveries.to_db(hops.sent_at) if hops.sent_at else None,
+                    response_received_at=(
+                        deliveries.to_db(hops.received_at) if hops.received_at else None
+                    ),
+                    calls=hops.calls,
+                )
+            return ours
+
+        async def write(conn: Connection) -> bool:
+            if not await settle_row(conn, state, dead):
                 return False
-            await deliveries.record_attempt(
-                conn,
-                delivery_id=record.id,
-                attempt=record.attempts + 1,
-                instance=self._instance,
-                started_at=deliveries.to_db(started_at),
-                ended_at=deliveries.to_db(ended_at),
-                duration_ms=round(duration_ms, 3),
-                outcome=outcome,
-                error_class=None if error is None else type(error).__name__,
-                region_code=getattr(error, "code", None),
-                http_status=getattr(error, "http_status", None),
-                detail=None if error is None else str(error)[:500],
-                request_sent_at=deliveries.to_db(hops.sent_at) if hops.sent_at else None,
-                response_received_at=(
-                    deliveries.to_db(hops.received_at) if hops.received_at else None
-                ),
-                calls=hops.calls,
-            )
             if state == deliveries.DELIVERED:
                 await self._listener.delivered(conn, record, ack)
             elif dead is not None:
                 await self._listener.dead_lettered(conn, record, dead[0], dead[1])
             return True
 
-        if not await self._commits.run(write):
+        try:
+            ours = await self._store_retrying(lambda: self._commits.run(write))
+        except Exception as exc:
+            # The outcome is known and the region has answered: it is not called again.
+            # The delivery becomes a dead letter keeping the answer, for ops to resolve.
+            log.exception("relay.settle_failed", outcome=outcome)
+            state, next_at = deliveries.FAILED, None
+            dead = unsettled_reason(exc, ack=ack, region_error=error)
+            ours = await self._dead_letter_unsettled(record, dead, settle_row)
+        if not ours:
             log.warning("relay.lease_lost", outcome=outcome)
             return
         if self._on_attempt is not None:
@@ -413,10 +469,53 @@ class RelayWorker:
         event = {"delivered": "relay.delivered", "rejected": "relay.rejected"}.get(
             outcome, "relay.failed_attempt"
         )
+        if state == deliveries.FAILED and outcome != "rejected":
+            event = "relay.dead_lettered"
         log.info(
-            event if dead is None or outcome == "rejected" else "relay.dead_lettered",
+            event,
             attempt=record.attempts + 1,
             duration_ms=round(duration_ms, 1),
             next_attempt_at=next_at.isoformat() if next_at else None,
             error=None if error is None else type(error).__name__,
         )
+
+    async def _dead_letter_unsettled(
+        self,
+        record: DeliveryRecord,
+        dead: tuple[str, str],
+        settle_row: Callable[[Connection, str, tuple[str, str] | None], Awaitable[bool]],
+    ) -> bool:
+        """Make a delivery whose outcome could not be recorded a dead letter, on its own.
+
+        Its application is told as well if that works; if even that fails, the
+        delivery is still dead-lettered without it (and logged), so it is never resent.
+        """
+
+        async def with_listener() -> bool:
+            async with self._store.transaction() as conn:
+                if not await settle_row(conn, deliveries.FAILED, dead):
+                    return False
+                await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+                return True
+
+        async def alone() -> bool:
+            async with self._store.transaction() as conn:
+                return await settle_row(conn, deliveries.FAILED, dead)
+
+        try:
+            return await self._store_retrying(with_listener)
+        except Exception:
+            log.exception("relay.dead_letter_unannounced")
+        return await self._store_retrying(alone)
+
+    async def _store_retrying(self, work: Callable[[], Awaitable[bool]]) -> bool:
+        """Run `work`, again after a pause for as long as the store is unavailable
+        (busy, deadlock, connection lost); its own errors go to the caller."""
+        pause = 0.05
+        while True:
+            try:
+                return await work()
+            except StoreUnavailable as exc:
+                log.warning("relay.settle_retried", error=str(exc), pause_seconds=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)

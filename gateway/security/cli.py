@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import click
@@ -24,6 +27,7 @@ from gateway.security.client import (
 )
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
+from gateway.security.partner_summary import application_summary
 from gateway.security.wiring import key_store
 
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -108,8 +112,25 @@ def partner() -> None:
     """The reference partner client: signs requests exactly as a partner should."""
 
 
+def _base_url(_context: click.Context, _param: click.Parameter, value: str) -> str:
+    """Refuse a URL without http:// or https:// here, not later as an odd request error."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value
+    if "://" not in value:
+        raise click.BadParameter(
+            f"the scheme is missing: write http://{value} (or https://{value})"
+        )
+    raise click.BadParameter(f"{value} is not an http:// or https:// URL")
+
+
 _partner_options = [
-    click.option("--url", required=True, help="The gateway's base URL, e.g. https://gw.example"),
+    click.option(
+        "--url",
+        required=True,
+        callback=_base_url,
+        help="The gateway's base URL, e.g. https://gw.example",
+    ),
     click.option(
         "--key",
         "key_path",
@@ -140,15 +161,28 @@ def _signer(key_path: Path, key_id: str, passphrase_file: Path | None) -> Reques
         raise click.ClickException(str(exc)) from exc
 
 
-def _show(reply: Reply) -> None:
-    text = (
-        reply.body
-        if isinstance(reply.body, str)
-        else json.dumps(reply.body, indent=2, ensure_ascii=False)
-    )
+def _status_line(reply: Reply) -> str:
+    """``HTTP 202 Accepted``."""
+    try:
+        phrase = HTTPStatus(reply.status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP {reply.status} {phrase}".rstrip()
+
+
+def _show(reply: Reply, summary: Callable[[dict[str, Any]], str] | None = None) -> None:
+    """Print the reply's body (JSON as is, or `summary` of it); fail on an error status."""
+    if not reply.ok or summary is None or not isinstance(reply.body, dict):
+        text = (
+            reply.body
+            if isinstance(reply.body, str)
+            else json.dumps(reply.body, indent=2, ensure_ascii=False)
+        )
+    else:
+        text = summary(reply.body)
     click.echo(text)
     if not reply.ok:
-        raise click.ClickException(f"the gateway answered HTTP {reply.status}")
+        raise click.ClickException(f"the gateway answered {_status_line(reply)}")
 
 
 @partner.command("submit")
@@ -195,6 +229,8 @@ def submit_command(
         reply = asyncio.run(run())
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+    # The status on stderr, so stdout stays the JSON answer (receipt) a script reads.
+    click.echo(_status_line(reply), err=True)
     _show(reply)
 
 
@@ -207,14 +243,21 @@ def _media_type(path: Path) -> str:
 
 @partner.command("get")
 @_with_partner_options
+@_json_option
 @click.argument("application_id")
 def get_command(
-    url: str, key_path: Path, key_id: str, passphrase_file: Path | None, application_id: str
+    url: str,
+    key_path: Path,
+    key_id: str,
+    passphrase_file: Path | None,
+    as_json: bool,
+    application_id: str,
 ) -> None:
-    """Show application APPLICATION_ID and its status, signed."""
+    """Show application APPLICATION_ID: its status, region case, due dates and
+    history, signed; --json prints the gateway's whole answer."""
     signer = _signer(key_path, key_id, passphrase_file)
     try:
         reply = asyncio.run(get_application(url, signer, application_id))
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from exc
-    _show(reply)
+    _show(reply, None if as_json else application_summary)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
-import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -81,7 +83,7 @@ def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
 
     The overrides (for the ``security`` section) set the demo key passphrase and
     register the demo partner, allowed every item. Writes a valid example
-    application with its files and prints the command that uploads and submits it.
+    application with its files; `submit_command` says how to send it.
     """
     keys_dir = data_dir / "keys"
     passphrase_file = keys_dir / "demo-passphrase"
@@ -107,14 +109,7 @@ def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
             ),
         )
     keyid = thumbprint(private.public_key())
-    example, attachments = write_demo_application(partner_dir)
-    attach = " ".join(f"--attach {path}" for path in attachments)
-    click.echo(
-        f"Demo partner {DEMO_PARTNER!r} (keyid {keyid}); submit as a partner with:\n"
-        f"  tongban partner submit --url http://127.0.0.1:{port} --key {key_file} "
-        f"--key-id {keyid} {attach} {example}",
-        err=True,
-    )
+    write_demo_application(partner_dir)
     return {
         "key_passphrase": passphrase,
         "partners": {
@@ -125,3 +120,49 @@ def prepare_demo_security(data_dir: Path, port: int) -> dict[str, Any]:
             }
         },
     }
+
+
+def submit_command(data_dir: Path, port: int, program: str) -> str:
+    """The shell command that uploads and submits the demo application as the demo partner.
+
+    `program` is how to run ``tongban`` (see `running_program`); paths are as given
+    in `data_dir`, so the command works from the directory the demo was started in.
+    """
+    partner_dir = data_dir / DEMO_PARTNER
+    key_file = partner_dir / "private-key.pem"
+    keyid = thumbprint(load_partner_key(key_file).public_key())
+    attachments = sorted((partner_dir / "attachments").glob("*.pdf"))
+    words = [
+        "partner", "submit", "--url", f"http://127.0.0.1:{port}",
+        "--key", str(key_file), "--key-id", keyid,
+        *(part for path in attachments for part in ("--attach", str(path))),
+        str(partner_dir / "application.example.json"),
+    ]  # fmt: skip
+    return f"{program} {shlex.join(words)}"
+
+
+def running_program() -> str:
+    """How to run the ``tongban`` that is running now, as a shell command that works as is.
+
+    The console script when this process is one (``.venv/bin/tongban``), else the one
+    installed beside this Python (a venv's ``bin``), else ``python -m gateway.cli``:
+    never a bare ``tongban``, which works only while the venv is active. Relative to
+    the working directory when inside it, so it reads as the README's commands do.
+    """
+    launched = Path(sys.argv[0])
+    beside_python = Path(sys.executable).parent / "tongban"
+    if launched.name == "tongban" and launched.is_file():
+        return shlex.quote(_shown(launched))
+    if beside_python.is_file():
+        return shlex.quote(_shown(beside_python))
+    return f"{shlex.quote(sys.executable)} -m gateway.cli"
+
+
+def _shown(path: Path) -> str:
+    absolute = Path(os.path.abspath(path))  # not resolve(): a venv's python is a symlink
+    try:
+        relative = absolute.relative_to(Path.cwd())
+    except ValueError:
+        return str(absolute)
+    # A bare name would be looked up on PATH, which is what must not happen.
+    return str(relative) if len(relative.parts) > 1 else f"./{relative}"

@@ -9,9 +9,10 @@ and is imported only when configured.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gateway.config import Settings
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, StoreError
 from gateway.store.base import Connection, Params, Row, Store
 from gateway.store.migrations import Migration, bundled_migrations, migrate
 from gateway.store.sqlite import SQLiteStore
@@ -26,6 +27,7 @@ __all__ = [
     "bundled_migrations",
     "migrate",
     "open_store",
+    "shown_url",
 ]
 
 
@@ -48,12 +50,16 @@ async def open_store(settings: Settings) -> Store:
                 raise
             need = "needs asyncpg: pip install 'tongban-gateway[postgres]'"
             raise ConfigError("store.url", [("store.url", need)]) from exc
-        store = await PostgresStore.open(
-            url,
-            min_size=settings.store.pool_min_size,
-            max_size=settings.store.pool_max_size,
-            connect_timeout_s=settings.store.connect_timeout_s,
-        )
+        try:
+            store = await PostgresStore.open(
+                url,
+                min_size=settings.store.pool_min_size,
+                max_size=settings.store.pool_max_size,
+                connect_timeout_s=settings.store.connect_timeout_s,
+            )
+        except StoreError as exc:
+            # Name the setting to fix; the socket error alone ("Connect call failed") does not.
+            raise type(exc)(f"cannot open store.url = {shown_url(url)}: {exc}") from exc
     else:
         # StoreSettings admits no other scheme.
         store = await SQLiteStore.open(
@@ -67,3 +73,12 @@ async def open_store(settings: Settings) -> Store:
         await store.aclose()
         raise
     return store
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: no password, no query (it can hold one too)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    return f"{parts.scheme}://{netloc}{parts.path}"

@@ -1,4 +1,4 @@
-"""``tongban trace ID [--json]``: the timeline of one request, application or region case."""
+"""``tongban trace ID [--verbose|--json]``: the timeline of one request, application or case."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from gateway.trace.timeline import find_trace
 @click.command("trace")
 @config_option
 @click.argument("identifier", metavar="ID")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also show ids, per-hop times and audit digests."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
-def trace_command(config: Path | None, identifier: str, as_json: bool) -> None:
+def trace_command(config: Path | None, identifier: str, verbose: bool, as_json: bool) -> None:
     """Show what happened to ID: a request id, application id, region case number or
     trace id. Exit 1 if nothing matches."""
     settings = settings_or_fail(config)
@@ -40,4 +43,4 @@ def trace_command(config: Path | None, identifier: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    render_trace(result, Console(file=sys.stdout, soft_wrap=False))
+    render_trace(result, Console(file=sys.stdout, soft_wrap=False), verbose=verbose)

@@ -12,14 +12,16 @@ belongs to, trying every kind of id the gateway hands out or receives:
 
 For each application it builds one timeline, in time order: every audit entry
 (which mirrors every history event: kind, actor, status change, request and
-trace ids) and every delivery attempt (region, attempt number, gateway instance,
-per-hop times: attempt start, request sent, response received, end; duration;
-outcome, HTTP status or region code, error), then the current status, due dates
-and totals (attempts, failures, time to forward).
+trace ids), with the history event's message (the region's own words, such as
+已受理, or a dead letter's reason), and every delivery attempt (region, attempt
+number, gateway instance, per-hop times: attempt start, request sent, response
+received, end; duration; outcome, HTTP status or region code, error), then the
+current status, due dates and totals (attempts, failures, time to forward).
 
 No personal data: the application's applicant appears only as its masked copy,
 audit data holds digests by construction, and the whole result is passed through
-`redact` as a last guard (an error text from a region could quote a number).
+`redact` as a last guard (an error text or a message from a region could quote a
+number).
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ _RESOLVE = {
 _ENTRIES = (
     "SELECT seq, time, kind, actor, request_id, trace_id, region, data FROM audit_entries "
     "WHERE application_id = :id ORDER BY seq"
+)
+# The history events the audit entries mirror, for what the audit keeps only as a
+# digest: the region's own message (已受理), a dead letter's reason.
+_HISTORY = (
+    "SELECT actor, from_status, to_status, detail FROM application_events "
+    "WHERE application_id = :id ORDER BY id"
 )
 _DELIVERIES = (
     "SELECT id, kind, region, state, attempts, replays, next_attempt_at, created_at, "
@@ -124,8 +132,29 @@ def _event(entry: Row) -> dict[str, Any]:
         "to_status": data.get("to_status"),
         "request_id": entry["request_id"],
         "trace_id": entry["trace_id"],
+        "message": None,
         "data": shown,
     }
+
+
+def _add_messages(events: list[dict[str, Any]], history: list[Row]) -> None:
+    """Give each audit event the message of the history event it mirrors.
+
+    Each history event and its audit entry are written in one transaction, in the
+    same order, so the two sequences pair up in order on actor and statuses.
+    """
+    remaining = iter(history)
+    for event in events:
+        for row in remaining:
+            if (row["actor"], row["from_status"], row["to_status"]) == (
+                event["actor"],
+                event["from_status"],
+                event["to_status"],
+            ):
+                detail = json.loads(row["detail"])
+                text = detail.get("message") or detail.get("reason")
+                event["message"] = text if isinstance(text, str) else None
+                break
 
 
 def _attempt(row: Row) -> dict[str, Any]:
@@ -183,6 +212,7 @@ async def _application_trace(
         return None
     params = {"id": application_id}
     entries = [_event(entry) for entry in await conn.fetch_all(_ENTRIES, params)]
+    _add_messages(entries, await conn.fetch_all(_HISTORY, params))
     deliveries = await conn.fetch_all(_DELIVERIES, params)
     attempts = [_attempt(attempt) for attempt in await conn.fetch_all(_ATTEMPTS, params)]
     # Stable sort: at equal times, audit entries keep their log order and come first.

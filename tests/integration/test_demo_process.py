@@ -70,8 +70,9 @@ def test_demo_serves_readyz_and_exits_cleanly_on_signal(tmp_path: Path, signum: 
 
 
 def test_demo_prints_a_partner_command_that_gets_a_signed_receipt(tmp_path: Path) -> None:
-    """The printed `tongban partner submit ...` runs as is: 202, a receipt that verifies
-    against the demo's JWKS, and an inclusion proof for its audit entry."""
+    """The printed `tongban partner submit ...` runs as printed, with no venv on PATH,
+    and is printed after the start-up log lines: 202, a receipt that verifies against
+    the demo's JWKS, and an inclusion proof for its audit entry."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
     env["TONGBAN_CATALOG__DIRECTORY"] = str(CATALOGS)
@@ -90,10 +91,14 @@ def test_demo_prints_a_partner_command_that_gets_a_signed_receipt(tmp_path: Path
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_ready(f"{base}/readyz", process) == 200
-        printed = next(line.strip() for line in lines if line.strip().startswith("tongban partner"))
-        command = [sys.executable, "-m", "gateway.cli", *shlex.split(printed)[1:]]
+        printed = wait_line(lines, " partner submit ", process)
+        started = [i for i, line in enumerate(lines) if "server.listening" in line]
+        assert started, lines
+        assert lines.index(printed) > started[0]  # after start-up logging, not scrolled away
+        # As a newcomer would run it: in a fresh shell, no venv activated.
+        bare = {**env, "PATH": "/usr/bin:/bin"}
         result = subprocess.run(
-            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+            shlex.split(printed), cwd=tmp_path, env=bare, capture_output=True, text=True, timeout=30
         )
         assert result.returncode == 0, result.stderr
         answer = json.loads(result.stdout)
@@ -122,6 +127,19 @@ def test_demo_prints_a_partner_command_that_gets_a_signed_receipt(tmp_path: Path
         drain.join(timeout=5)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def wait_line(lines: list[str], text: str, process: subprocess.Popen[str]) -> str:
+    """The first line printed so far that holds `text` (waiting a little for it)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = next((line for line in list(lines) if text in line), None)
+        if found is not None:
+            return found
+        if process.poll() is not None:
+            pytest.fail(f"demo exited early with {process.returncode}")
+        time.sleep(0.1)
+    pytest.fail(f"the demo printed no line with {text!r}: {lines}")
 
 
 def wait_json(url: str, process: subprocess.Popen[str], seconds: float) -> Any:

@@ -221,11 +221,11 @@ def test_installed_demo_runs_from_an_empty_directory_and_takes_its_application(
     demo = Running([str(venv_bin / "tongban"), "demo", "--port", str(port)], empty_dir, env)
     try:
         assert demo.wait_status(f"http://127.0.0.1:{port}/readyz") == 200
-        # The partner command exactly as printed, with the venv's `tongban`.
-        printed = demo.wait_line("tongban partner submit")
-        words = shlex.split(printed[printed.index("tongban partner submit") :])
+        # The partner command exactly as printed; it names the installed `tongban`.
+        words = shlex.split(demo.wait_line(" partner submit "))
+        assert Path(words[0]) == venv_bin / "tongban"
         result = subprocess.run(
-            [str(venv_bin / "tongban"), *words[1:]],
+            words,
             cwd=empty_dir,
             env=env,
             capture_output=True,

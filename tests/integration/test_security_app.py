@@ -266,9 +266,9 @@ def test_partner_submit_command(
     common = ["--url", threaded_gateway, "--key", str(key_file), "--key-id", "sz"]
     result = CliRunner().invoke(main, ["partner", "submit", *common, str(application)])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["partner"] == "shenzhen"
-    got = CliRunner().invoke(main, ["partner", "get", *common, "app-1"])
-    assert json.loads(got.output)["status"] == "received"
+    assert json.loads(result.stdout)["partner"] == "shenzhen"
+    got = CliRunner().invoke(main, ["partner", "get", *common, "--json", "app-1"])
+    assert json.loads(got.stdout)["status"] == "received"
     refused = CliRunner().invoke(main, ["partner", "get", *common[:-1], "nobody", "app-1"])
     assert refused.exit_code == 1
     assert "key_unknown" in refused.output

@@ -284,6 +284,90 @@ async def test_an_event_for_an_unknown_case_is_kept_aside(store: SQLiteStore) ->
     assert row == {"outcome": "unknown_case"}
 
 
+def early(event_id: str, status: Status, at: datetime, case_no: str = "SZ-9") -> StatusEvent:
+    """An event naming only the region's case number (no application id)."""
+    return StatusEvent(
+        event_id=event_id, region="shenzhen", region_case_no=case_no, status=status, occurred_at=at
+    )
+
+
+async def land(store: SQLiteStore, case_id: str, case_no: str = "SZ-9") -> list[EventOutcome]:
+    """Record the case number as the relay does when the submission is acknowledged."""
+    async with store.transaction() as conn:
+        await conn.execute(
+            "UPDATE applications SET region_case_no = :no WHERE id = :id",
+            {"no": case_no, "id": case_id},
+        )
+        row = await state_machine.load(conn, case_id)
+        return await state_machine.apply_parked_events(conn, row, journal=JOURNAL)
+
+
+async def event_outcome(store: SQLiteStore, event_id: str) -> str:
+    async with store.transaction() as conn:
+        row = await conn.fetch_one(
+            "SELECT outcome FROM region_events WHERE event_id = :id", {"id": event_id}
+        )
+    assert row is not None
+    return str(row["outcome"])
+
+
+async def test_early_events_wait_for_the_case_number_then_apply_in_the_regions_order(
+    store: SQLiteStore,
+) -> None:
+    case_id = await make_case(store, Status.FORWARDED)
+    in_review = early("e2", Status.IN_REVIEW, T0 + timedelta(hours=2))
+    accepted = early("e1", Status.ACCEPTED, T0 + timedelta(hours=1))
+    assert await apply(store, in_review) is EventOutcome.UNKNOWN_CASE  # pushed out of order
+    assert await apply(store, accepted) is EventOutcome.UNKNOWN_CASE
+    assert await apply(store, accepted) is EventOutcome.DUPLICATE  # a re-push: still kept
+    assert (await case_row(store, case_id))["status"] == "forwarded"
+
+    assert await land(store, case_id) == [EventOutcome.APPLIED, EventOutcome.APPLIED]
+    row = await case_row(store, case_id)
+    assert row["status"] == "in_review"
+    assert row["accepted_on"] is not None  # the clock started as for any acceptance
+    moves = [(e["to_status"], e["region_event_id"]) for e in await history(store, case_id)]
+    assert moves == [("accepted", "e1"), ("in_review", "e2")]
+    assert await apply(store, accepted) is EventOutcome.DUPLICATE  # absorbed after, too
+    assert await land(store, case_id) == []  # applied once
+    assert len(await history(store, case_id)) == 2
+
+
+async def test_an_early_event_older_than_one_applied_since_is_stale(store: SQLiteStore) -> None:
+    case_id = await make_case(store, Status.FORWARDED)
+    assert await apply(store, early("e1", Status.ACCEPTED, T0)) is EventOutcome.UNKNOWN_CASE
+    # A later event names our application id: it applies, lands the number, and the
+    # parked one, stamped before it, is ignored as stale instead of moving the case back.
+    later = event(case_id, Status.IN_REVIEW, T0 + timedelta(hours=1), "e2").model_copy(
+        update={"region_case_no": "SZ-9"}
+    )
+    assert await apply(store, later) is EventOutcome.APPLIED
+    row = await case_row(store, case_id)
+    assert (row["status"], row["region_case_no"]) == ("in_review", "SZ-9")
+    assert await event_outcome(store, "e1") == "ignored"
+    ignored = (await history(store, case_id))[-1]
+    assert (ignored["kind"], json.loads(ignored["detail"])["reason"]) == ("ignored", "stale")
+
+
+async def test_an_early_event_after_a_final_state_is_ignored(store: SQLiteStore) -> None:
+    case_id = await make_case(store, Status.WITHDRAWN)
+    assert await apply(store, early("e1", Status.ACCEPTED, T0)) is EventOutcome.UNKNOWN_CASE
+    assert await land(store, case_id) == [EventOutcome.IGNORED]
+    assert (await case_row(store, case_id))["status"] == "withdrawn"
+
+
+async def test_an_event_naming_a_case_number_another_application_holds_is_ignored(
+    store: SQLiteStore,
+) -> None:
+    await make_case(store, Status.ACCEPTED, region_case_no="SZ-1")
+    case_id = await make_case(store, Status.RECEIVED)
+    repeated = event(case_id, Status.ACCEPTED, T0, "e1")  # SZ-1, and our application id
+    assert await apply(store, repeated) is EventOutcome.IGNORED
+    row = await case_row(store, case_id)
+    assert (row["status"], row["region_case_no"]) == ("received", None)
+    assert json.loads((await history(store, case_id))[-1]["detail"])["reason"] == "case_no_taken"
+
+
 async def test_events_find_the_case_by_region_case_number(store: SQLiteStore) -> None:
     case_id = await make_case(store, Status.ACCEPTED, region_case_no="SZ-77")
     by_number = StatusEvent(

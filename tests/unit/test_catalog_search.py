@@ -145,7 +145,7 @@ def test_match_quality_orders_items_of_equal_frequency() -> None:
     assert [hit.quality for hit in hits] == [
         Quality.NAME_EXACT,
         Quality.NAME_PREFIX,
-        Quality.NAME_SUBSTRING,
+        Quality.NAME_WORD,
     ]
 
 
@@ -154,3 +154,88 @@ def test_empty_query_lists_high_frequency_first(catalog: Catalog) -> None:
     assert len(hits) == 302
     flags = [hit.item.high_frequency for hit in hits]
     assert flags == sorted(flags, reverse=True)
+
+
+# Ranking as clerks type: the item's own name before its department, whole words
+# before fragments. Each case is a query typed at the window.
+
+SOCIAL_INSURANCE = ("社保", "社会保险", "社会保障")
+
+
+def rank_of(hits: list[Any], name: str) -> int:
+    """The best position of an item called `name` in `hits`."""
+    return names(hits).index(name)
+
+
+@pytest.mark.parametrize("query", ["社保", "shebao", "sb"])
+def test_social_insurance_items_rank_above_matches_through_the_department(
+    catalog: Catalog, query: str
+) -> None:
+    """失业登记 and 就业登记 match only through 人力资源和社会保障局: below every 社保 item."""
+    hits = catalog.search_index.search(query)
+    social = [i for i, name in enumerate(names(hits)) if any(w in name for w in SOCIAL_INSURANCE)]
+    assert len(social) >= 20
+    for department_only in ("失业登记", "就业登记"):
+        assert rank_of(hits, department_only) > max(social), names(hits)[: max(social) + 1]
+    first_department = next(i for i, hit in enumerate(hits) if hit.quality == Quality.DEPARTMENT)
+    assert first_department > max(social)
+
+
+def test_sfz_ranks_the_id_card_above_the_tax_residency_certificate(catalog: Catalog) -> None:
+    """sfz is 身份证 in 居民身份证有效期满换领, but 身份|证明 in 税收居民身份证明开具."""
+    hits = catalog.search_index.search("sfz")
+    tax = rank_of(hits, "税收居民身份证明开具")
+    assert rank_of(hits, "居民身份证有效期满换领") < tax
+    id_cards = [
+        i for i, name in enumerate(names(hits)) if "居民身份证" in name and "税收" not in name
+    ]
+    assert max(id_cards) < tax
+
+
+def test_sb_ranks_whole_words_above_initials_across_words(catalog: Catalog) -> None:
+    """申报 and 社保 are sb; 证书补发 (书|补) and 工伤保险 (伤|保) only cut across words."""
+    hits = catalog.search_index.search("sb")
+    whole = max(
+        rank_of(hits, name) for name in ("契税申报", "社会保障卡申领", "灵活就业人员社保费缴纳")
+    )
+    assert whole < rank_of(hits, "不动产权证书补发")
+    assert whole < rank_of(hits, "工伤保险待遇申领")
+    assert hits[rank_of(hits, "不动产权证书补发")].quality == Quality.PINYIN_SCATTERED
+
+
+def test_business_licence_by_name_and_by_initials(catalog: Catalog) -> None:
+    by_name = catalog.search_index.search("营业执照")
+    assert by_name
+    assert all(name.startswith("营业执照") for name in names(by_name))
+    by_initials = catalog.search_index.search("yyzz")
+    assert [hit.item.code for hit in by_initials] == [hit.item.code for hit in by_name]
+
+
+def test_an_item_code_as_typed_comes_first(catalog: Catalog) -> None:
+    (first, *_) = catalog.search_index.search("dg-c-0001")
+    assert first.item.code == "DG-C-0001"
+    assert first.quality == Quality.CODE_EXACT
+
+
+def test_a_name_match_ranks_above_a_frequent_department_match() -> None:
+    index = SearchIndex(
+        [
+            make("A-1", "失业登记", dept_name="深圳市人力资源和社会保障局", high_frequency=True),
+            make("A-2", "社会保障卡补领", dept_name="深圳市某中心"),
+        ]
+    )
+    hits = index.search("shebao")
+    assert [hit.item.code for hit in hits] == ["A-2", "A-1"]
+    assert [hit.quality for hit in hits] == [Quality.ALIAS, Quality.DEPARTMENT]
+
+
+def test_whole_word_initials_rank_above_frequent_ones_across_words() -> None:
+    index = SearchIndex(
+        [
+            make("A-1", "税收居民身份证明开具", dept_name="税务局", high_frequency=True),
+            make("A-2", "居民身份证有效期满换领", dept_name="公安局"),
+        ]
+    )
+    hits = index.search("sfz")
+    assert [hit.item.code for hit in hits] == ["A-2", "A-1"]
+    assert [hit.quality for hit in hits] == [Quality.PINYIN_WORD, Quality.PINYIN_SCATTERED]

@@ -77,6 +77,57 @@ def test_bad_environment_value_names_the_variable() -> None:
     assert "TONGBAN_SERVER__PORT" in str(caught.value)
 
 
+def test_bad_file_value_names_the_file_and_line_not_a_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, '# ports\n\n[server]\nhost = "0.0.0.0"\nport = 70000\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={"TONGBAN_LOG__LEVEL": "info"})
+    (problem,) = caught.value.problems
+    assert problem[0] == "server.port"
+    assert problem[1].endswith(f"(in {path}, line 5)")
+    assert "TONGBAN_" not in problem[1]
+
+
+def test_environment_value_over_a_file_value_names_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 9100\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={"TONGBAN_SERVER__PORT": "eighty"})
+    (problem,) = caught.value.problems
+    assert problem[1].endswith("(from the environment variable TONGBAN_SERVER__PORT)")
+    assert str(path) not in problem[1]
+
+
+def test_unknown_variable_is_named_as_written() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"Tongban_Server__Prot": "1"})
+    assert caught.value.problems[0][1].endswith(
+        "(from the environment variable Tongban_Server__Prot)"
+    )
+
+
+def test_lines_of_nested_tables_array_tables_and_dotted_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[relay.default]\n"
+        "retry_base_seconds = 10\n"
+        "[[relay.default.closed]]\n"
+        'days = [1]\nstart = "01:00"\nend = "02:00"\n'
+        "[[relay.default.closed]]\n"
+        'days = [9]\nstart = "01:00"\nend = "02:00"\n'
+        '[security.partners."p.1"]\n'
+        'name = "x"\n'
+        "keys = [{ public_key = 5 }]\n"
+        "[store]\n"
+        "pool_min_size = 20\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={"TONGBAN_STORE__POOL_MAX_SIZE": "5"})
+    problems = dict(caught.value.problems)
+    assert problems["relay.default.closed.1.days"].endswith(f"(in {path}, line 8)")
+    assert problems["security.partners.p.1.keys.0.public_key"].endswith(f"(in {path}, line 13)")
+    # A check over a whole section names every source that fed it.
+    assert problems["store"].endswith(f"(set in {path}, line 14 and TONGBAN_STORE__POOL_MAX_SIZE)")
+
+
 def test_bad_store_url_scheme(tmp_path: Path) -> None:
     path = write(tmp_path, '[store]\nurl = "mysql://x"\n')
     with pytest.raises(ConfigError, match=r"store\.url"):

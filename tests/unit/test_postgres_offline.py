@@ -6,7 +6,9 @@ import socket
 
 import pytest
 
+from gateway.config import load_settings
 from gateway.errors import StoreError, StoreUnavailable
+from gateway.store import open_store
 from gateway.store.postgres import PostgresStore, _bind, _rowcount, rewrite_params
 
 
@@ -90,3 +92,15 @@ async def test_unreachable_server_is_unavailable() -> None:
         await PostgresStore.open(
             f"postgresql://postgres@127.0.0.1:{unused_port()}/none", connect_timeout_s=2
         )
+
+
+async def test_an_unreachable_store_names_store_url_without_its_password() -> None:
+    """What an operator reads must say which setting to fix, not only "Connect call failed"."""
+    port = unused_port()
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{port}/none?password=hunter2"
+    overrides = {"store": {"url": url, "connect_timeout_s": 2}}
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_store(load_settings(environ={}, overrides=overrides))
+    message = str(caught.value)
+    assert f"store.url = postgresql://postgres@127.0.0.1:{port}/none" in message
+    assert "hunter2" not in message

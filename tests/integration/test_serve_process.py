@@ -1,0 +1,40 @@
+"""`tongban serve` as a real subprocess: it takes its port before it starts anything."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
+
+
+def test_serve_beside_a_running_gateway_fails_before_touching_its_data(tmp_path: Path) -> None:
+    """A second `serve` on a taken port exits 1 naming the address, and opens no store,
+    creates no data directory and starts no relay (it would share the first's database)."""
+    data_dir = tmp_path / "var"
+    with socket.socket() as taken:  # the port of a gateway already running
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "tongban.toml"
+        config.write_text(
+            f'data_dir = "{data_dir}"\n[server]\nport = {port}\n'
+            f'[catalog]\ndirectory = "{CATALOGS}"\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "relay.started" not in result.stderr
+    assert "store.migrated" not in result.stderr
+    assert not data_dir.exists()
