@@ -75,43 +75,53 @@ async def build(store: SQLiteStore, entries: int, sealer: Sealer) -> float:
 async def main(entries: int, runs: int, appends: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = await SQLiteStore.open(Path(tmp) / "audit.db")
-        await migrate(store, bundled_migrations("sqlite"))
-        signer = Ed25519CheckpointSigner(Ed25519PrivateKey.generate())
-        sealer = Sealer(
-            store, ProofService(store), signer, ORIGIN, every_entries=10**9, interval_seconds=3600
-        )
-        seconds = await build(store, entries, sealer)
-        print(f"built {entries:,} entries with checkpoints in {seconds:.1f} s")
+        try:
+            await migrate(store, bundled_migrations("sqlite"))
+            signer = Ed25519CheckpointSigner(Ed25519PrivateKey.generate())
+            sealer = Sealer(
+                store,
+                ProofService(store),
+                signer,
+                ORIGIN,
+                every_entries=10**9,
+                interval_seconds=3600,
+            )
+            seconds = await build(store, entries, sealer)
+            print(f"built {entries:,} entries with checkpoints in {seconds:.1f} s")
 
-        rates = []
-        for run in range(runs):
-            report = await verify_store(store, {signer.key_id: signer.public_key}, origin=ORIGIN)
-            if not report.ok or report.entries != entries:
-                raise SystemExit(f"verification failed: {report.to_json()}")
-            rates.append(report.entries / report.seconds)
-            print(f"  verify run {run + 1}: {report.seconds:.2f} s, {rates[-1]:,.0f} entries/s")
-        print(
-            f"verify (store, {entries:,} entries): median {statistics.median(rates):,.0f} entries/s"
-        )
+            rates = []
+            for run in range(runs):
+                report = await verify_store(
+                    store, {signer.key_id: signer.public_key}, origin=ORIGIN
+                )
+                if not report.ok or report.entries != entries:
+                    raise SystemExit(f"verification failed: {report.to_json()}")
+                rates.append(report.entries / report.seconds)
+                print(f"  verify run {run + 1}: {report.seconds:.2f} s, {rates[-1]:,.0f} entries/s")
+            print(
+                f"verify (store, {entries:,} entries): "
+                f"median {statistics.median(rates):,.0f} entries/s"
+            )
 
-        log = AuditLog("sqlite")
-        append_rates = []
-        for run in range(runs):
-            started = time.perf_counter()
-            for i in range(appends):
-                async with store.transaction() as conn:
-                    await log.append(
-                        conn, kind="application.received", actor="partner:shenzhen",
-                        application_id=f"bench-{run}-{i}", request_id=f"r{run}x{i}",
-                        region="shenzhen", data={"status": "received", "n": i},
-                    )  # fmt: skip
-            append_rates.append(appends / (time.perf_counter() - started))
-            print(f"  append run {run + 1}: {append_rates[-1]:,.0f} entries/s")
-        print(
-            f"append (one transaction each, synchronous=full, on a {entries:,}-entry log): "
-            f"median {statistics.median(append_rates):,.0f} entries/s"
-        )
-        await store.aclose()
+            log = AuditLog("sqlite")
+            append_rates = []
+            for run in range(runs):
+                started = time.perf_counter()
+                for i in range(appends):
+                    async with store.transaction() as conn:
+                        await log.append(
+                            conn, kind="application.received", actor="partner:shenzhen",
+                            application_id=f"bench-{run}-{i}", request_id=f"r{run}x{i}",
+                            region="shenzhen", data={"status": "received", "n": i},
+                        )  # fmt: skip
+                append_rates.append(appends / (time.perf_counter() - started))
+                print(f"  append run {run + 1}: {append_rates[-1]:,.0f} entries/s")
+            print(
+                f"append (one transaction each, synchronous=full, on a {entries:,}-entry log): "
+                f"median {statistics.median(append_rates):,.0f} entries/s"
+            )
+        finally:
+            await store.aclose()
 
 
 if __name__ == "__main__":

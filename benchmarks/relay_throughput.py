@@ -132,7 +132,11 @@ async def open_bench_store(tmp: str, backend: str) -> tuple[Store, str | None]:
         store: Store = await PostgresStore.open(dsn, min_size=4, max_size=32)
     else:
         store = await SQLiteStore.open(Path(tmp) / "bench.db", synchronous=backend)
-    await migrate(store, bundled_migrations(store.backend))
+    try:
+        await migrate(store, bundled_migrations(store.backend))
+    except BaseException:
+        await store.aclose()
+        raise
     return store, dsn
 
 
@@ -142,37 +146,43 @@ async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) 
 
     configure_logging("json", "warning")
     store = await PostgresStore.open(dsn, min_size=2, max_size=16)
-    cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
-    settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
-    http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
-    adapter = create(adapter_config(settings, "shenzhen"), http)
-    lane = build_lane(RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai"))
-
-    def opener(row: Row) -> Envelope:
-        return open_envelope(row, cipher)
-
-    worker = RelayWorker(
-        store,
-        {"shenzhen": adapter},
-        {"shenzhen": lane},
-        ApplicationOutcomes(Journal(AuditLog("postgres"), cipher)),
-        opener=opener,
-        instance=f"bench-{uuid.uuid4().hex[:6]}",
-        poll_interval=0.01,
-    )
-    task = asyncio.create_task(worker.run())
-    while True:
-        async with store.transaction() as conn:
-            row = await conn.fetch_one(
-                "SELECT COUNT(*) AS n FROM deliveries WHERE state <> 'delivered'"
+    try:
+        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+        settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
+        http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
+        try:
+            adapter = create(adapter_config(settings, "shenzhen"), http)
+            lane = build_lane(
+                RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai")
             )
-        if row is not None and row["n"] == 0:
-            break
-        await asyncio.sleep(0.02)
-    await worker.stop(1.0)
-    task.cancel()
-    await http.aclose()
-    await store.aclose()
+
+            def opener(row: Row) -> Envelope:
+                return open_envelope(row, cipher)
+
+            worker = RelayWorker(
+                store,
+                {"shenzhen": adapter},
+                {"shenzhen": lane},
+                ApplicationOutcomes(Journal(AuditLog("postgres"), cipher)),
+                opener=opener,
+                instance=f"bench-{uuid.uuid4().hex[:6]}",
+                poll_interval=0.01,
+            )
+            task = asyncio.create_task(worker.run())
+            while True:
+                async with store.transaction() as conn:
+                    row = await conn.fetch_one(
+                        "SELECT COUNT(*) AS n FROM deliveries WHERE state <> 'delivered'"
+                    )
+                if row is not None and row["n"] == 0:
+                    break
+                await asyncio.sleep(0.02)
+            await worker.stop(1.0)
+            task.cancel()
+        finally:
+            await http.aclose()
+    finally:
+        await store.aclose()
 
 
 async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
@@ -182,10 +192,12 @@ async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
     dsn = await create_database()
     with tempfile.TemporaryDirectory() as keys_dir:
         store = await PostgresStore.open(dsn, min_size=2, max_size=8)
-        await migrate(store, bundled_migrations("postgres"))
-        cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
-        await fill(store, cipher, count)
-        await store.aclose()
+        try:
+            await migrate(store, bundled_migrations("postgres"))
+            cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir)))
+            await fill(store, cipher, count)
+        finally:
+            await store.aclose()
         started = time.perf_counter()
         workers = [
             await asyncio.create_subprocess_exec(
@@ -209,44 +221,50 @@ async def scale_out_run(count: int, processes: int, concurrency: int) -> float:
 async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store, dsn = await open_bench_store(tmp, backend)
-        cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
-        await fill(store, cipher, count)
-        settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
-        http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
-        adapter = create(adapter_config(settings, "shenzhen"), http)
-        lane = build_lane(RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai"))
-
-        def opener(row: Row) -> Envelope:
-            return open_envelope(row, cipher)
-
-        worker = RelayWorker(
-            store,
-            {"shenzhen": adapter},
-            {"shenzhen": lane},
-            ApplicationOutcomes(Journal(AuditLog(store.backend), cipher))
-            if bookkeeping
-            else RecordingListener(),
-            opener=opener,
-            instance="bench",
-            poll_interval=0.01,
-        )
-        started = time.perf_counter()
-        task = asyncio.create_task(worker.run())
-        while True:
-            async with store.transaction() as conn:
-                row = await conn.fetch_one(
-                    "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'"
+        try:
+            cipher = PiiCipher(load_keys({}, None, None, Path(tmp)))
+            await fill(store, cipher, count)
+            settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
+            http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
+            try:
+                adapter = create(adapter_config(settings, "shenzhen"), http)
+                lane = build_lane(
+                    RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai")
                 )
-            if row is not None and row["n"] >= count:
-                break
-            await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - started
-        await worker.stop(1.0)
-        task.cancel()
-        await http.aclose()
-        await store.aclose()
-        if dsn is not None:
-            await drop_database(dsn)
+
+                def opener(row: Row) -> Envelope:
+                    return open_envelope(row, cipher)
+
+                worker = RelayWorker(
+                    store,
+                    {"shenzhen": adapter},
+                    {"shenzhen": lane},
+                    ApplicationOutcomes(Journal(AuditLog(store.backend), cipher))
+                    if bookkeeping
+                    else RecordingListener(),
+                    opener=opener,
+                    instance="bench",
+                    poll_interval=0.01,
+                )
+                started = time.perf_counter()
+                task = asyncio.create_task(worker.run())
+                while True:
+                    async with store.transaction() as conn:
+                        row = await conn.fetch_one(
+                            "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'delivered'"
+                        )
+                    if row is not None and row["n"] >= count:
+                        break
+                    await asyncio.sleep(0.02)
+                elapsed = time.perf_counter() - started
+                await worker.stop(1.0)
+                task.cancel()
+            finally:
+                await http.aclose()
+        finally:
+            await store.aclose()
+            if dsn is not None:
+                await drop_database(dsn)
         return count / elapsed
 
 

@@ -35,6 +35,7 @@ from gateway.applications.records import Deps
 from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
+from gateway.holidays.runtime import calendar_context, recompute_context
 from gateway.observability import problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.relay.service import relay_context
@@ -61,9 +62,11 @@ def create_app(settings: Settings) -> web.Application:
     if settings.metrics.enabled:
         setup_metrics(app, GatewayMetrics())  # before the relay, which reports to it
     app.cleanup_ctx.append(_catalog_context)
+    app.cleanup_ctx.append(calendar_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_audit_context)
     app.cleanup_ctx.append(_applications_context)
+    app.cleanup_ctx.append(recompute_context)
     app.cleanup_ctx.append(adapters_context(settings))
     app.cleanup_ctx.append(relay_context(settings, STORE, ADAPTERS, CATALOG))
     app.router.add_routes(health.routes)
@@ -98,21 +101,21 @@ async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = await open_store(settings)
-    app[STORE] = store
-    app[INSTALLATION_ID] = await _installation_id(store)
-
-    async def store_ready() -> dict[str, Any]:
-        await store.ping()
-        return {"backend": store.backend}
-
-    app[health.READINESS_CHECKS]["store"] = store_ready
-    log.info(
-        "gateway.started",
-        version=__version__,
-        store=store.backend,
-        installation_id=app[INSTALLATION_ID],
-    )
     try:
+        app[STORE] = store
+        app[INSTALLATION_ID] = await _installation_id(store)
+
+        async def store_ready() -> dict[str, Any]:
+            await store.ping()
+            return {"backend": store.backend}
+
+        app[health.READINESS_CHECKS]["store"] = store_ready
+        log.info(
+            "gateway.started",
+            version=__version__,
+            store=store.backend,
+            installation_id=app[INSTALLATION_ID],
+        )
         yield
     finally:
         await store.aclose()

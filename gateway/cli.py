@@ -24,6 +24,7 @@ from gateway.cli_support import config_option
 from gateway.config import Settings, load_settings
 from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
+from gateway.holidays.cli import calendar_group
 from gateway.relay.cli import deliveries_group
 from gateway.security import cli as security_cli
 from gateway.security.demo import (
@@ -147,6 +148,7 @@ main.add_command(sandbox_command)
 main.add_command(security_cli.keys)
 main.add_command(security_cli.partner)
 main.add_command(catalog)
+main.add_command(calendar_group)
 main.add_command(deliveries_group)
 
 

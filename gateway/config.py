@@ -31,7 +31,7 @@ from pydantic import (
 
 from gateway.config_origin import Origins
 from gateway.errors import ConfigError
-from gateway.resources import packaged_catalog_dir
+from gateway.resources import packaged_calendar_dir, packaged_catalog_dir
 
 ENV_PREFIX = "TONGBAN_"
 ENV_NESTED_DELIMITER = "__"
@@ -121,6 +121,32 @@ class CatalogSettings(_Section):
     def location(self) -> Path:
         """The directory to load: `directory` if set, else the packaged sample catalogue."""
         return self.directory if self.directory is not None else packaged_catalog_dir()
+
+
+class CalendarSettings(_Section):
+    """The working-day calendar: holiday schedules per year (CN-YYYY.toml, REGION-YYYY.toml)."""
+
+    directory: Path | None = Field(
+        None,
+        description="Directory of the shipped calendar files, one per year (and region). "
+        "Unset: the calendar shipped inside the package (the packaged catalogue's calendar/).",
+    )
+    imported_directory: Path | None = Field(
+        None,
+        description="Where `tongban calendar import` writes years; they replace shipped "
+        "ones. Default <data_dir>/calendar.",
+    )
+    reload_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often a running gateway looks for changed calendar files and "
+        "recomputes the due dates that depend on them.",
+    )
+
+    @property
+    def location(self) -> Path:
+        """The shipped-calendar directory to read: `directory` if set, else the packaged one."""
+        return self.directory if self.directory is not None else packaged_calendar_dir()
 
 
 class LogSettings(_Section):
@@ -458,6 +484,7 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     catalog: CatalogSettings = CatalogSettings()
+    calendar: CalendarSettings = CalendarSettings()
     log: LogSettings = LogSettings()
     relay: RelaySettings = RelaySettings()
     ops: OpsSettings = OpsSettings()
@@ -468,6 +495,11 @@ class Settings(_Section):
     adapters: AdaptersSettings = AdaptersSettings()
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
+
+    @property
+    def calendar_imported_directory(self) -> Path:
+        """Where imported calendar years live (default: <data_dir>/calendar)."""
+        return self.calendar.imported_directory or self.data_dir / "calendar"
 
     @property
     def store_url(self) -> str:

@@ -8,6 +8,7 @@ part of the type, so callers decide from the class, not from message text::
     TongbanError
     ├── ConfigError                 settings file or environment invalid
     ├── CatalogError                catalogue data invalid (names file, line, item, field)
+    ├── CalendarError               holiday calendar files invalid (names file and line)
     ├── StoreError                  storage layer
     │   ├── StoreUnavailable        database unreachable, locked, deadlock; transient
     │   ├── UniqueViolation         a unique index refused a row (idempotency)
@@ -114,6 +115,28 @@ class CatalogProblem:
             if part
         )
         return f"{where}: {what + ': ' if what else ''}{self.message}"
+
+
+class CalendarError(TongbanError):
+    """Holiday calendar files are invalid. ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[CalendarProblem]) -> None:
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"invalid holiday calendar ({len(problems)} problems):\n{shown}{more}")
+
+
+@dataclass(frozen=True)
+class CalendarProblem:
+    """One problem in a calendar file: the file, its line (when known) and what is wrong."""
+
+    file: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.file + (f":{self.line}" if self.line else "") + f": {self.message}"
 
 
 class SecurityError(TongbanError):

@@ -23,6 +23,11 @@ def packaged_catalog_dir() -> Path:
     return _directory(CATALOGS_PACKAGE)
 
 
+def packaged_calendar_dir() -> Path:
+    """The holiday calendar shipped with the gateway (CN-YYYY.toml...), inside the catalogue."""
+    return packaged_catalog_dir() / "calendar"
+
+
 def packaged_contracts_dir() -> Path:
     """The contracts shipped with the gateway: openapi.yaml, schemas/, examples/, regions/."""
     return _directory(CONTRACTS_PACKAGE)

@@ -32,6 +32,7 @@ from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from gateway.app import create_app
+from gateway.applications import deadlines
 from gateway.config import Settings, load_settings
 from gateway.store import SQLiteStore, Store
 from gateway.store.postgres import PostgresStore
@@ -43,6 +44,15 @@ StoreFactory = Callable[..., Awaitable[Store]]
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = REPO / "catalogs"
+CALENDAR = CATALOGS / "calendar"
+
+
+@pytest.fixture(autouse=True)
+def _restore_calendar() -> Iterator[None]:
+    """Deadlines count on one calendar per process: a test that installs another loses it."""
+    active = list(deadlines._active)
+    yield
+    deadlines._active[:] = active
 
 
 @pytest.fixture
@@ -50,7 +60,11 @@ def settings(tmp_path: Path) -> Settings:
     """Default settings: data dir in this test's temporary directory, the repo's catalogue."""
     return load_settings(
         environ={},
-        overrides={"data_dir": str(tmp_path / "var"), "catalog": {"directory": str(CATALOGS)}},
+        overrides={
+            "data_dir": str(tmp_path / "var"),
+            "catalog": {"directory": str(CATALOGS)},
+            "calendar": {"directory": str(CALENDAR)},
+        },
     )
 
 
@@ -159,6 +173,7 @@ def catalogue_settings(tmp_path: Path) -> CatalogueSettings:
         overrides: dict[str, Any] = {
             "data_dir": str(tmp_path / "var"),
             "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
+            "calendar": {"directory": str(CALENDAR)},
             "security": {"partners": partners_setting(PARTNER, OTHER_PARTNER, NARROW_PARTNER)},
         }
         for name, values in sections.items():

@@ -140,7 +140,12 @@ def verify_token(
     header: ET.Element | None, username: str, password: str, seen: set[str]
 ) -> str | None:
     """None if the UsernameToken is genuine and fresh, else E101 or E102."""
-    token = header.find(f"{q('Security', WSSE)}/{q('UsernameToken', WSSE)}") if header else None
+    # `is not None`: an element's truth value is its child count (deprecated since 3.12).
+    token = (
+        header.find(f"{q('Security', WSSE)}/{q('UsernameToken', WSSE)}")
+        if header is not None
+        else None
+    )
     if token is None:
         return "E101"
     user = token.findtext(q("Username", WSSE), "")

@@ -1,12 +1,18 @@
 """Deadline clocks in working days (行政许可法: statutory holidays are not counted).
 
-Working days come from the ``chinesecalendar`` package, which knows mainland
-China's statutory holidays *and* the adjusted working weekends (调休) as published
-by the State Council each year. Its data ends with the last published year (the
-2027 schedule is published around December 2026). For a day beyond its data we
-fall back to "Monday to Friday", say so in the result (``exact=False``) and log
-``deadlines.calendar_beyond_data`` once per year: such a due date may fall on a
-holiday and is recomputed as soon as a newer package version is installed.
+Working days come from the holiday calendar files (`gateway.holidays`): the
+State Council's schedule per year, with the adjusted working weekends (调休), and
+a region's extra local days off, which count for that region's deadlines only.
+The arithmetic is a bisect over a precomputed table of working days.
+
+A year without a schedule counts Monday to Friday and is ``missing``; a year
+derived from the rules alone (before its notice is published) is
+``provisional``. A due date that depends on either is never presented as exact:
+its `basis` says so, and it is recomputed when the year is loaded.
+
+The process has one active calendar: `use` installs it (the gateway and every
+CLI do at start-up, from the settings); until then the shipped directory is
+read on first use. Like a time-zone database, it is data that every clock reads.
 
 A time limit counts from the day of acceptance: N working days means the N-th
 working day after that day. Natural-day limits end N days later, moved to the next
@@ -15,68 +21,59 @@ working day when that day is a holiday.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import chinese_calendar
-import structlog
-
 from gateway.catalog.models import Item, TimeUnit
+from gateway.holidays.files import read_all
+from gateway.holidays.workdays import Basis, WorkCalendar
+from gateway.resources import packaged_calendar_dir
 
-log = structlog.get_logger(__name__)
+_active: list[WorkCalendar] = []
 
 
-@functools.cache
-def _warn_beyond(year: int) -> None:
-    log.warning("deadlines.calendar_beyond_data", year=year, fallback="monday_to_friday")
+def use(calendar: WorkCalendar) -> None:
+    """Make `calendar` the one every deadline in this process is counted on."""
+    _active[:] = [calendar]
+
+
+def calendar() -> WorkCalendar:
+    """The active calendar (the shipped files, read once, if none was installed)."""
+    if not _active:
+        _active.append(WorkCalendar(read_all(packaged_calendar_dir(), None)))
+    return _active[0]
 
 
 def is_covered(day: date) -> bool:
-    """True when the holiday data covers `day`'s year."""
-    try:
-        chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        return False
-    return True
+    """True when `day`'s year has an exact (published) schedule."""
+    return calendar().status(day.year) == "exact"
 
 
-def is_working_day(day: date) -> bool:
-    """Whether `day` is a working day on the mainland calendar (weekdays beyond the data)."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        _warn_beyond(day.year)
-        return day.weekday() < 5
+def is_working_day(day: date, region: str | None = None) -> bool:
+    """Whether `day` is a working day (in `region`, with its extra days off)."""
+    return calendar().is_working_day(day, region)
 
 
-def add_working_days(start: date, days: int) -> date:
+def add_working_days(start: date, days: int, region: str | None = None) -> date:
     """The `days`-th working day after `start` (`start` itself when `days` is 0)."""
-    current, left = start, days
-    while left > 0:
-        current += timedelta(days=1)
-        if is_working_day(current):
-            left -= 1
-    return current
+    return calendar().add_working_days(start, days, region)
 
 
-def working_days_between(start: date, end: date) -> int:
+def working_days_between(start: date, end: date, region: str | None = None) -> int:
     """How many working days lie after `start`, up to and including `end`."""
-    count, current = 0, start
-    while current < end:
-        current += timedelta(days=1)
-        count += is_working_day(current)
-    return count
+    return calendar().working_days_between(start, end, region)
 
 
-def add_limit(start: date, amount: int, unit: TimeUnit) -> date:
+def add_limit(start: date, amount: int, unit: TimeUnit, region: str | None = None) -> date:
     """`start` plus a time limit in working or natural days."""
     if unit == "working_day":
-        return add_working_days(start, amount)
-    end = start + timedelta(days=amount)
-    while not is_working_day(end):
-        end += timedelta(days=1)
-    return end
+        return add_working_days(start, amount, region)
+    return calendar().working_day_on_or_after(start + timedelta(days=amount), region)
+
+
+def basis(start: date, end: date, region: str | None = None) -> Basis:
+    """How exact a date counted from `start` to `end` is."""
+    return calendar().basis(start, end, region)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,11 @@ class DueDates:
     legal: date | None
     promised: date | None
     counted_from: date
-    exact: bool
+    basis: Basis
+
+    @property
+    def exact(self) -> bool:
+        return self.basis.exact
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -94,20 +95,23 @@ class DueDates:
             "promised": self.promised.isoformat() if self.promised else None,
             "counted_from": self.counted_from.isoformat(),
             "calendar_exact": self.exact,
+            "calendar_basis": self.basis.status,
         }
 
 
-def due_dates(item: Item, accepted_on: date, *, paused_working_days: int = 0) -> DueDates:
+def due_dates(
+    item: Item, accepted_on: date, *, paused_working_days: int = 0, region: str | None = None
+) -> DueDates:
     """The item's due dates for a case accepted on `accepted_on`.
 
     `paused_working_days` (time spent in 特别程序) extends both clocks.
     """
     legal = promised = None
     if item.anticipate_day is not None:
-        legal = add_limit(accepted_on, item.anticipate_day, item.anticipate_type)
-        legal = add_working_days(legal, paused_working_days)
+        legal = add_limit(accepted_on, item.anticipate_day, item.anticipate_type, region)
+        legal = add_working_days(legal, paused_working_days, region)
     if item.promise_day is not None:
-        promised = add_limit(accepted_on, item.promise_day, item.promise_type)
-        promised = add_working_days(promised, paused_working_days)
+        promised = add_limit(accepted_on, item.promise_day, item.promise_type, region)
+        promised = add_working_days(promised, paused_working_days, region)
     last = max((d for d in (legal, promised) if d is not None), default=accepted_on)
-    return DueDates(legal, promised, accepted_on, exact=is_covered(last))
+    return DueDates(legal, promised, accepted_on, basis(accepted_on, last, region))

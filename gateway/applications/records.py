@@ -25,6 +25,7 @@ from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import Item
 from gateway.config import ApplicationSettings
 from gateway.envelope import EnvelopeMaterial, Party
+from gateway.holidays.workdays import Basis
 from gateway.security.pii import PiiCipher
 from gateway.store import Row, Store
 
@@ -153,8 +154,10 @@ def due_state(row: Row, today: date, due_soon_days: int) -> dict[str, Any]:
         running
         and due
         and not overdue
-        and date.fromisoformat(due) <= deadlines.add_working_days(today, due_soon_days)
+        and date.fromisoformat(due)
+        <= deadlines.add_working_days(today, due_soon_days, row["competent_region"])
     )
+    basis = row["calendar_basis"]
     return {
         "legal": row["legal_due"],
         "promised": row["promised_due"],
@@ -164,6 +167,8 @@ def due_state(row: Row, today: date, due_soon_days: int) -> dict[str, Any]:
         "paused_working_days": row["paused_working_days"],
         "overdue": overdue,
         "due_soon": soon,
+        "calendar_basis": basis,
+        "calendar_exact": basis == "exact",
     }
 
 
@@ -208,6 +213,7 @@ def receipt(row: Row, item: Item, catalog: Catalog, today: date) -> dict[str, An
     materials = json.loads(row["materials"])
     deferred = [m for m in materials if not m["provided"]]
     competent = catalog.region(item.competent_region)
+    basis = receipt_basis(row, today)
     return {
         "receipt_no": row["id"],
         "received_at": row["created_at"],
@@ -239,14 +245,36 @@ def receipt(row: Row, item: Item, catalog: Catalog, today: date) -> dict[str, An
             "promised": row["promised_due"],
             "counted_from": "acceptance",
             "provisional_from": today.isoformat(),
+            "calendar_basis": basis.status,
+            "calendar_exact": basis.exact,
+            "calendar_unconfirmed_years": basis.inexact_years(),
         },
-        "notice_zh": _notice(deferred, row["supplement_due"]),
+        "notice_zh": _notice(deferred, row["supplement_due"], basis),
     }
 
 
-def _notice(deferred: list[dict[str, Any]], supplement_due: str | None) -> str:
+def receipt_basis(row: Row, today: date) -> Basis:
+    """How exact the dates a receipt shows are: the due dates and the 容缺 deadline."""
+    last = max(
+        (
+            date.fromisoformat(d)
+            for d in (row["legal_due"], row["promised_due"], row["supplement_due"])
+            if d
+        ),
+        default=today,
+    )
+    return deadlines.basis(today, last, row["competent_region"])
+
+
+def _notice(deferred: list[dict[str, Any]], supplement_due: str | None, basis: Basis) -> str:
     text = "本回执证明窗口已收件，是否受理以业务属地通知为准；办结时限自受理之日起按工作日计算。"
     if deferred:
         names = "、".join(m["material_name"] for m in deferred)
         text += f"容缺材料（{names}）请于{supplement_due}前补齐，逾期可能不予受理。"
+    if not basis.exact:
+        years = "、".join(f"{year}年" for year in basis.inexact_years())
+        text += (
+            f"{years}的节假日安排尚未由国务院办公厅公布，上述日期为暂定，"
+            "公布后将重新计算并另行告知。"
+        )
     return text

@@ -286,7 +286,9 @@ def _clock_changes(row: Row, current: Status, target: Status, today: date) -> di
     if target is S.SPECIAL_PROCEDURE:
         changes["paused_since"] = today.isoformat()
     if current is S.SPECIAL_PROCEDURE and row["paused_since"]:
-        paused += deadlines.working_days_between(date.fromisoformat(row["paused_since"]), today)
+        paused += deadlines.working_days_between(
+            date.fromisoformat(row["paused_since"]), today, row["competent_region"]
+        )
         changes["paused_since"] = None
         changes["paused_working_days"] = paused
     if accepted_on is not None and ("accepted_on" in changes or "paused_working_days" in changes):
@@ -295,8 +297,14 @@ def _clock_changes(row: Row, current: Status, target: Status, today: date) -> di
 
 
 def due_columns(row: Mapping[str, Any], counted_from: date, paused: int) -> dict[str, Any]:
-    """``legal_due`` and ``promised_due`` for the limits stored on the application row."""
+    """``legal_due``, ``promised_due`` and their ``calendar_basis`` for the row's limits.
+
+    Counted on the competent region's calendar. ``calendar_basis`` is ``exact``,
+    or ``provisional``/``missing`` when a year they span has no published schedule.
+    """
+    region = row["competent_region"]
     result: dict[str, Any] = {}
+    dues = []
     for column, amount, unit in (
         ("legal_due", row["anticipate_day"], row["anticipate_type"]),
         ("promised_due", row["promise_day"], row["promise_type"]),
@@ -304,8 +312,12 @@ def due_columns(row: Mapping[str, Any], counted_from: date, paused: int) -> dict
         if amount is None:
             result[column] = None
             continue
-        due = deadlines.add_limit(counted_from, int(amount), unit)
-        result[column] = deadlines.add_working_days(due, paused).isoformat()
+        due = deadlines.add_limit(counted_from, int(amount), unit, region)
+        due = deadlines.add_working_days(due, paused, region)
+        dues.append(due)
+        result[column] = due.isoformat()
+    last = max(dues, default=counted_from)
+    result["calendar_basis"] = deadlines.basis(counted_from, last, region).status
     return result
 
 

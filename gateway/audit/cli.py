@@ -36,8 +36,12 @@ def _gateway_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
 
 async def _open(settings: Settings) -> tuple[Store, str | None]:
     store = await open_store(settings)
-    async with store.transaction() as conn:
-        row = await conn.fetch_one("SELECT value FROM meta WHERE key = 'installation_id'")
+    try:
+        async with store.transaction() as conn:
+            row = await conn.fetch_one("SELECT value FROM meta WHERE key = 'installation_id'")
+    except BaseException:
+        await store.aclose()
+        raise
     return store, None if row is None else str(row["value"])
 
 

@@ -33,6 +33,7 @@ __all__ = [
 
 BREAKER_STATES = ("closed", "half_open", "open")
 QUEUE_STATES = ("pending", "in_flight", "failed")
+CALENDAR_STATUSES = ("exact", "provisional", "missing")
 UNMATCHED_ROUTE = "unmatched"
 
 # Region calls take milliseconds to tens of seconds (a SOAP region under load).
@@ -60,6 +61,13 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.calendar_year = Gauge(
+            "tongban_calendar_year_status",
+            "1 for each year's holiday schedule status (exact, provisional, missing): every "
+            "loaded year, this year and the next.",
+            ["year", "status"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "tongban_http_requests",
             "HTTP requests answered, by route template and status.",
@@ -168,6 +176,13 @@ class GatewayMetrics:
         for region, current in states.items():
             for state in BREAKER_STATES:
                 self.breaker.labels(region, state).set(1 if state == current else 0)
+
+    def calendar_years(self, statuses: Mapping[int, str]) -> None:
+        """Set the calendar gauges: one series per year and status, 1 for the year's status."""
+        self.calendar_year.clear()
+        for year, current in statuses.items():
+            for status in CALENDAR_STATUSES:
+                self.calendar_year.labels(str(year), status).set(1 if status == current else 0)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -113,11 +113,19 @@ class SQLiteStore:
         with _translated():
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
             db = await aiosqlite.connect(path, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            await db.execute("PRAGMA foreign_keys=ON")
+        try:
+            with _translated():
+                db.row_factory = sqlite3.Row
+                # The first statement is where a file that is no database fails.
+                await db.execute("PRAGMA journal_mode=WAL")
+                sync = "FULL" if synchronous == "full" else "NORMAL"
+                await db.execute(f"PRAGMA synchronous={sync}")
+                await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+                await db.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            # Else its thread and its sqlite3 connection outlive the failed open.
+            await db.close()
+            raise
         return cls(db, path)
 
     @asynccontextmanager

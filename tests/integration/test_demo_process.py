@@ -51,21 +51,23 @@ def test_demo_serves_readyz_and_exits_cleanly_on_signal(tmp_path: Path, signum: 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
     env["TONGBAN_CATALOG__DIRECTORY"] = str(CATALOGS)
-    process = subprocess.Popen(
+    env["TONGBAN_CALENDAR__DIRECTORY"] = str(CATALOGS / "calendar")
+    # `with`: the pipes are closed on every path, also when the demo exits early.
+    with subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--data-dir", "d"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )
-    try:
-        assert wait_ready(f"http://127.0.0.1:{port}/readyz", process) == 200
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    ) as process:
+        try:
+            assert wait_ready(f"http://127.0.0.1:{port}/readyz", process) == 200
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert process.returncode == 0, stderr.decode()
     assert b"gateway.stopped" in stderr
     assert (tmp_path / "d" / "tongban.db").exists()
@@ -78,6 +80,7 @@ def test_demo_prints_a_partner_command_that_gets_a_signed_receipt(tmp_path: Path
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
     env["TONGBAN_CATALOG__DIRECTORY"] = str(CATALOGS)
+    env["TONGBAN_CALENDAR__DIRECTORY"] = str(CATALOGS / "calendar")
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--data-dir", "d"],
         cwd=tmp_path,

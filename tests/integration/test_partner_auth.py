@@ -83,11 +83,13 @@ MakeGateway = Callable[..., Awaitable[Gateway]]
 @pytest.fixture
 async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
     """Factory: a loopback app whose partner routes use the given security settings."""
-    opened: list[tuple[Client, SQLiteStore]] = []
+    clients: list[Client] = []
+    stores: list[SQLiteStore] = []
 
     async def make(security: dict[str, Any], *, require_nonce: bool = False) -> Gateway:
         settings = SecuritySettings.model_validate(security)
-        store = await SQLiteStore.open(tmp_path / f"g{len(opened)}.db")
+        store = await SQLiteStore.open(tmp_path / f"g{len(stores)}.db")
+        stores.append(store)  # closed after the test even if the rest of this fails
         await migrate(store, bundled_migrations("sqlite"))
         clock = Clock()
         reached: list[dict[str, Any]] = []
@@ -111,14 +113,17 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
         )
         app.router.add_post("/v1/applications", partner_required(echo))
         client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+        clients.append(client)
         await client.start_server()
-        opened.append((client, store))
         return Gateway(client, clock, store, reached, evidence)
 
-    yield make
-    for client, store in opened:
-        await client.close()
-        await store.aclose()
+    try:
+        yield make
+    finally:
+        for client in clients:
+            await client.close()
+        for store in stores:
+            await store.aclose()
 
 
 SZ_KEY = Ed25519PrivateKey.generate()

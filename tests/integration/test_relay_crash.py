@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,10 +147,15 @@ class GatewayProcess:
                 await self.process.wait()
 
 
+def count(tmp_path: Path, sql: str) -> int:
+    """One COUNT(*) from the gateway's database, read while the process may be down."""
+    # closing(): sqlite3's own context manager only commits; the connection stays open.
+    with closing(sqlite3.connect(tmp_path / "var" / "tongban.db")) as db:
+        return int(db.execute(sql).fetchone()[0])
+
+
 def in_flight(tmp_path: Path) -> int:
-    with sqlite3.connect(tmp_path / "var" / "tongban.db") as db:
-        row = db.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'in_flight'").fetchone()
-    return int(row[0])
+    return count(tmp_path, "SELECT COUNT(*) FROM deliveries WHERE state = 'in_flight'")
 
 
 async def until_in_flight(tmp_path: Path, seconds: float = 10.0) -> None:
@@ -230,8 +236,8 @@ async def crash_and_count(tmp_path: Path, *, applications: int, crashes: int) ->
         gateway = GatewayProcess(
             gateway_config(tmp_path, port, sandboxes), port, tmp_path / "gw.log"
         )
-        await gateway.start()
         try:
+            await gateway.start()
             await upload_attachments(gateway, signer)
             keys = [f"crash-{n:05d}" for n in range(applications)]
             chunks = [keys[i :: crashes + 1] for i in range(crashes + 1)]
@@ -270,11 +276,10 @@ async def crash_and_count(tmp_path: Path, *, applications: int, crashes: int) ->
     at_region = [case["application_id"] for case in cases]
     duplicates = len(at_region) - len(set(at_region))
     lost = len(accepted_ids - set(at_region))
-    with sqlite3.connect(tmp_path / "var" / "tongban.db") as db:
-        stuck = db.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'in_flight')"
-        ).fetchone()[0]
-        resent = db.execute("SELECT COUNT(*) FROM deliveries WHERE attempts > 1").fetchone()[0]
+    stuck = count(
+        tmp_path, "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'in_flight')"
+    )
+    resent = count(tmp_path, "SELECT COUNT(*) FROM deliveries WHERE attempts > 1")
     figures = {
         "applications_accepted": len(accepted_ids),
         "crashes": run.crashes,

@@ -36,9 +36,11 @@ ACTOR = {Origin.REGION: "region:shenzhen", Origin.RELAY: "relay", Origin.CLIENT:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     db = await SQLiteStore.open(tmp_path / "t.db")
-    await migrate(db, bundled_migrations("sqlite"))
-    yield db
-    await db.aclose()
+    try:
+        await migrate(db, bundled_migrations("sqlite"))
+        yield db
+    finally:
+        await db.aclose()
 
 
 async def make_case(store: SQLiteStore, status: Status = Status.RECEIVED, **extra: Any) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError
-from gateway.resources import packaged_catalog_dir
+from gateway.resources import packaged_calendar_dir, packaged_catalog_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -176,3 +176,10 @@ def test_the_catalogue_defaults_to_the_packaged_sample() -> None:
 def test_an_operators_catalogue_directory_wins() -> None:
     catalog = load_settings(environ={"TONGBAN_CATALOG__DIRECTORY": "/srv/catalogs"}).catalog
     assert catalog.location == Path("/srv/catalogs")
+
+
+def test_the_calendar_defaults_to_the_packaged_one() -> None:
+    calendar = load_settings(environ={}).calendar
+    assert calendar.directory is None
+    assert calendar.location == packaged_calendar_dir() == REPO / "catalogs" / "calendar"
+    assert sorted(calendar.location.glob("CN-*.toml"))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from structlog.typing import EventDict
-
-from gateway.applications import deadlines
+from gateway.applications import deadlines, records, state_machine
 from gateway.catalog.models import Item, Source
+from gateway.holidays.files import read_all
+from gateway.holidays.workdays import WorkCalendar
+
+CALENDAR_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calendar"
 
 
 def item(**limits: object) -> Item:
@@ -47,13 +50,61 @@ def test_due_dates_for_an_item() -> None:
     assert (due.legal, due.promised, due.exact) == (date(2026, 3, 30), date(2026, 3, 9), True)
 
 
-def test_beyond_the_calendar_data_weekdays_are_used_and_flagged(logs: list[EventDict]) -> None:
-    deadlines._warn_beyond.cache_clear()
-    far = date(2031, 1, 1)  # assumes the installed package has no 2031 data
+def test_beyond_the_loaded_years_weekdays_are_counted_and_flagged_missing() -> None:
+    far = date(2061, 1, 3)  # a Monday, decades past the last shipped file
     assert not deadlines.is_covered(far)
-    due = deadlines.due_dates(item(anticipate_day=3), date(2031, 1, 3))  # a Friday
-    assert due.legal == date(2031, 1, 8)
+    due = deadlines.due_dates(item(anticipate_day=3), date(2061, 1, 7))  # a Friday
+    assert due.legal == date(2061, 1, 12)
+    assert (due.exact, due.basis.status) == (False, "missing")
+
+
+def test_a_case_taken_on_28_december_2026_skips_new_year_2027_and_is_provisional() -> None:
+    # 20 working days from Monday 2026-12-28: 29-31 Dec, then 2027 from 4 January, with
+    # Friday 1 January (元旦, statutory) off. Monday to Friday would give 25 January.
+    due = deadlines.due_dates(item(anticipate_day=20), date(2026, 12, 28))
+    assert not deadlines.is_working_day(date(2027, 1, 1))
+    assert due.legal == date(2027, 1, 26)
     assert due.exact is False
-    deadlines.is_working_day(date(2031, 6, 2))
-    warnings = [e for e in logs if e["event"] == "deadlines.calendar_beyond_data"]
-    assert [w["year"] for w in warnings] == [2031]  # once per year, however many days
+    assert due.basis.status == "provisional"
+    assert due.basis.inexact_years() == [2027]
+    assert due.as_dict()["calendar_exact"] is False
+
+
+def test_the_receipt_flags_dates_that_rest_on_an_unpublished_year() -> None:
+    row = {
+        "legal_due": "2027-01-26",
+        "promised_due": "2027-01-05",
+        "supplement_due": None,
+        "competent_region": "shenzhen",
+    }
+    basis = records.receipt_basis(row, date(2026, 12, 28))
+    assert (basis.status, basis.inexact_years()) == ("provisional", [2027])
+    text = records._notice([], None, basis)
+    assert "2027年的节假日安排尚未由国务院办公厅公布，上述日期为暂定" in text
+    exact = records.receipt_basis(
+        {**row, "legal_due": "2026-12-31", "promised_due": None}, date(2026, 12, 3)
+    )
+    assert exact.exact
+    assert "暂定" not in records._notice([], None, exact)
+
+
+def test_a_cases_clock_counts_its_competent_regions_extra_days_off(tmp_path: Path) -> None:
+    for name in ("CN-2026.toml", "CN-2027.toml"):
+        (tmp_path / name).write_bytes((CALENDAR_DIR / name).read_bytes())
+    (tmp_path / "shenzhen-2026.toml").write_text(
+        'year = 2026\nregion = "shenzhen"\n\ndays_off = [\n'
+        '  { date = 2026-12-29, name = "测试用地方休息日" },\n]\n\n[[sources]]\n'
+        'kind = "local_notice"\ntitle = "测试数据：并非真实的地方通知"\n'
+        'unverified = ["number", "date", "url"]\n',
+        encoding="utf-8",
+    )
+    deadlines.use(WorkCalendar(read_all(tmp_path, None)))
+    row = {"anticipate_day": 3, "anticipate_type": "working_day", "promise_day": None}
+    row["promise_type"] = "working_day"
+    monday = date(2026, 12, 28)
+    shenzhen = state_machine.due_columns({**row, "competent_region": "shenzhen"}, monday, 0)
+    dongguan = state_machine.due_columns({**row, "competent_region": "dongguan"}, monday, 0)
+    assert shenzhen["legal_due"] == "2027-01-04"  # 30, 31 December, then 4 January
+    assert dongguan["legal_due"] == "2026-12-31"
+    assert shenzhen["calendar_basis"] == "provisional"
+    assert dongguan["calendar_basis"] == "exact"

@@ -15,10 +15,12 @@ from gateway.store import Connection, SQLiteStore
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     opened = await SQLiteStore.open(tmp_path / "g.db")
-    async with opened.transaction() as conn:
-        await conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
-    yield opened
-    await opened.aclose()
+    try:
+        async with opened.transaction() as conn:
+            await conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        yield opened
+    finally:
+        await opened.aclose()
 
 
 def insert(key: str) -> Callable[[Connection], Awaitable[str]]:

@@ -5,6 +5,7 @@ Behaviour both backends share is in tests/integration/test_store_contract.py.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,18 @@ async def test_database_is_in_wal_mode(tmp_path: Path) -> None:
         assert row == {"journal_mode": "wal"}
     finally:
         await store.aclose()
+
+
+async def test_a_file_that_is_no_database_is_refused_and_left_closed(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    path.write_bytes(b"not an SQLite database\n" * 200)
+    before = set(threading.enumerate())
+    with pytest.raises(StoreError, match="not a database"):
+        await SQLiteStore.open(path)
+    # The connection's worker thread ends only when the connection is closed.
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=10)
+        assert not thread.is_alive(), f"{thread.name} outlived the failed open"
 
 
 def test_split_keeps_trigger_bodies_whole() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.dongguan import DongguanAdapter, create_sandbox
+from adapters.dongguan import DongguanAdapter, create_sandbox, protocol
 from adapters.http import AiohttpClient
 from gateway.applications.status import Status
 from gateway.envelope import StatusEvent
@@ -90,6 +90,27 @@ async def test_bad_password_is_refused_by_the_sandbox(
     with pytest.raises(RegionRejected) as caught:
         await adapter.submit(envelope())
     assert caught.value.code == "E101"
+
+
+@pytest.mark.parametrize("header", [b"", b"<soap:Header/>", b"<soap:Header><other/></soap:Header>"])
+async def test_a_request_without_a_username_token_is_refused(
+    start_sandbox: Start, header: bytes
+) -> None:
+    # An empty <soap:Header/> is a present header without a token: on Python 3.12+
+    # testing its truth value warns (an error here), on 3.11 it merely looked absent.
+    url = await start_sandbox(create_sandbox, "dongguan")
+    request = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        + header
+        + b'<soap:Body><echo xmlns="http://approval.dg.gov.cn/ws/2019"/></soap:Body>'
+        b"</soap:Envelope>"
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url + "/services/ApprovalService", data=request) as response,
+    ):
+        status, (_, fault) = response.status, protocol.parse(await response.read())
+    assert (status, fault.findtext(f"detail/{protocol.q('errorCode')}")) == (500, "E101")
 
 
 async def test_server_fault_is_transient(start_sandbox: Start, http: AiohttpClient) -> None:

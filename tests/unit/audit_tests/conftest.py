@@ -17,9 +17,11 @@ from gateway.store import SQLiteStore, bundled_migrations, migrate
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     """A migrated SQLite store in this test's temporary directory."""
     opened = await SQLiteStore.open(tmp_path / "audit.db")
-    await migrate(opened, bundled_migrations("sqlite"))
-    yield opened
-    await opened.aclose()
+    try:
+        await migrate(opened, bundled_migrations("sqlite"))
+        yield opened
+    finally:
+        await opened.aclose()
 
 
 @pytest.fixture
