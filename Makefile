@@ -40,8 +40,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # -n 2: this project's CI machine has 2 cores; tests are isolated (own ports, own tmp dirs).
+# --dist loadgroup: tests marked xdist_group share a worker, e.g. one wheel build and install.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2 -m "not soak"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not soak"
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak
@@ -49,7 +50,7 @@ soak: $(STAMP)
 # `make pytest-3.13`, `make soak-3.12`: the same on another interpreter, in its own venv.
 .SECONDEXPANSION:
 pytest-%: $$(if $$(call python_for,$$*),$$(call venv_for,$$*)/.installed)
-	$(call on_python,$*,-n 2 -m "not soak")
+	$(call on_python,$*,-n 2 --dist loadgroup -m "not soak")
 
 soak-%: $$(if $$(call python_for,$$*),$$(call venv_for,$$*)/.installed)
 	$(call on_python,$*,-m soak)

@@ -84,12 +84,14 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
     # Loaded before anything else opens: a broken catalogue fails boot, not a request.
-    directory = app[SETTINGS].catalog.directory
+    settings = app[SETTINGS].catalog
+    directory = settings.location
     catalog = await asyncio.to_thread(load_catalog, directory)
     app[CATALOG] = catalog
     log.info(
         "catalog.loaded",
         directory=str(directory),
+        source="packaged" if settings.directory is None else "catalog.directory",
         items=len(catalog.items),
         per_region={key: len(catalog.in_region(key)) for key in catalog.regions},
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 
 from gateway import __version__
 from gateway.adapters_cli import adapters_command, sandbox_command
@@ -50,6 +51,15 @@ def _run_server(settings: Settings, banner: str | None, last_words: str = "") ->
     from gateway.server import serve
 
     configure_logging(settings.log.format, settings.log.level)
+    # First thing said: where this gateway keeps its data and which catalogue it serves,
+    # both resolved, since the defaults depend on the working directory and the install.
+    structlog.get_logger("gateway.cli").info(
+        "gateway.starting",
+        version=__version__,
+        data_dir=str(settings.data_dir.resolve()),
+        catalog=str(settings.catalog.location),
+        catalog_source="packaged" if settings.catalog.directory is None else "catalog.directory",
+    )
 
     def announce(urls: list[str]) -> None:
         if banner is not None:

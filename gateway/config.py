@@ -31,6 +31,7 @@ from pydantic import (
 
 from gateway.config_origin import Origins
 from gateway.errors import ConfigError
+from gateway.resources import packaged_calendar_dir, packaged_catalog_dir
 
 ENV_PREFIX = "TONGBAN_"
 ENV_NESTED_DELIMITER = "__"
@@ -127,23 +128,27 @@ class StoreSettings(_Section):
 class CatalogSettings(_Section):
     """The service catalogue data."""
 
-    directory: Path = Field(
-        Path("catalogs"),
-        description="Directory with regions.toml and one <region>.yaml per region.",
+    directory: Path | None = Field(
+        None,
+        description=(
+            "Directory with regions.toml and one <region>.yaml per region. Unset: the sample "
+            "catalogue shipped inside the package (`tongban catalog stats` says which is in use)."
+        ),
     )
 
-
-BUNDLED_CALENDAR_DIRECTORY = Path("catalogs/calendar")
-"""The shipped holiday calendar, found like the catalogue (relative to the working directory).
-The one place to repoint its default (e.g. to package data)."""
+    @property
+    def location(self) -> Path:
+        """The directory to load: `directory` if set, else the packaged sample catalogue."""
+        return self.directory if self.directory is not None else packaged_catalog_dir()
 
 
 class CalendarSettings(_Section):
     """The working-day calendar: holiday schedules per year (CN-YYYY.toml, REGION-YYYY.toml)."""
 
-    directory: Path = Field(
-        BUNDLED_CALENDAR_DIRECTORY,
-        description="Directory of the shipped calendar files, one per year (and region).",
+    directory: Path | None = Field(
+        None,
+        description="Directory of the shipped calendar files, one per year (and region). "
+        "Unset: the calendar shipped inside the package (the packaged catalogue's calendar/).",
     )
     imported_directory: Path | None = Field(
         None,
@@ -156,6 +161,11 @@ class CalendarSettings(_Section):
         description="How often a running gateway looks for changed calendar files and "
         "recomputes the due dates that depend on them.",
     )
+
+    @property
+    def location(self) -> Path:
+        """The shipped-calendar directory to read: `directory` if set, else the packaged one."""
+        return self.directory if self.directory is not None else packaged_calendar_dir()
 
 
 class LogSettings(_Section):

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from gateway.catalog.models import Item, TimeUnit
-from gateway.config import BUNDLED_CALENDAR_DIRECTORY
 from gateway.holidays.files import read_all
 from gateway.holidays.workdays import Basis, WorkCalendar
+from gateway.resources import packaged_calendar_dir
 
 _active: list[WorkCalendar] = []
 
@@ -40,7 +40,7 @@ def use(calendar: WorkCalendar) -> None:
 def calendar() -> WorkCalendar:
     """The active calendar (the shipped files, read once, if none was installed)."""
     if not _active:
-        _active.append(WorkCalendar(read_all(BUNDLED_CALENDAR_DIRECTORY, None)))
+        _active.append(WorkCalendar(read_all(packaged_calendar_dir(), None)))
     return _active[0]
 
 

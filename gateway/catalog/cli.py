@@ -1,16 +1,18 @@
 """``tongban catalog``: counts, search, one item, lint and import the catalogue.
 
-Every command reads the catalogue directory from the settings (``--config``,
-``TONGBAN_CATALOG__DIRECTORY``) unless ``--catalog-dir`` is given. Output is
-Chinese for people and, with ``--json``, one JSON document for scripts.
+Every command reads the catalogue directory from ``--catalog-dir``, else the
+settings (``--config``, ``TONGBAN_CATALOG__DIRECTORY``), else the sample catalogue
+shipped inside the package; ``stats`` says which. Output is Chinese for people and,
+with ``--json``, one JSON document for scripts.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -44,7 +46,8 @@ def _location(function: F) -> F:
     function = click.option(
         "--catalog-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Catalogue directory (default: catalog.directory from the settings).",
+        help="Catalogue directory (default: catalog.directory from the settings, "
+        "else the sample catalogue shipped with the gateway).",
     )(function)
     return click.option(
         "--config",
@@ -53,18 +56,37 @@ def _location(function: F) -> F:
     )(function)
 
 
-def _directory(config: Path | None, catalog_dir: Path | None) -> Path:
+@dataclass(frozen=True)
+class CatalogSource:
+    """The catalogue directory in use, and what chose it."""
+
+    directory: Path
+    chosen_by: Literal["--catalog-dir", "catalog.directory", "packaged"]
+
+    def describe(self) -> str:
+        if self.chosen_by == "packaged":
+            return f"随网关附带的样例目录（{self.directory}）"
+        return f"{self.directory}（{self.chosen_by}）"
+
+    def as_json(self) -> dict[str, str]:
+        return {"directory": str(self.directory), "chosen_by": self.chosen_by}
+
+
+def _source(config: Path | None, catalog_dir: Path | None) -> CatalogSource:
     if catalog_dir is not None:
-        return catalog_dir
+        return CatalogSource(catalog_dir, "--catalog-dir")
     try:
-        return load_settings(config).catalog.directory
+        settings = load_settings(config).catalog
     except TongbanError as exc:
         raise click.ClickException(str(exc)) from exc
+    if settings.directory is not None:
+        return CatalogSource(settings.directory, "catalog.directory")
+    return CatalogSource(settings.location, "packaged")
 
 
-def _load(config: Path | None, catalog_dir: Path | None) -> Catalog:
+def _load(directory: Path) -> Catalog:
     try:
-        return load_catalog(_directory(config, catalog_dir))
+        return load_catalog(directory)
     except CatalogError as exc:
         raise click.ClickException(f"{exc}\n(`tongban catalog check` lists every problem)") from exc
 
@@ -82,11 +104,13 @@ def catalog() -> None:
 @_location
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(config: Path | None, catalog_dir: Path | None, as_json: bool) -> None:
-    """Counts per region: items, high-frequency, handling modes, sources."""
-    figures = _load(config, catalog_dir).stats()
+    """Counts per region: items, high-frequency, handling modes, sources; and where from."""
+    source = _source(config, catalog_dir)
+    figures = _load(source.directory).stats()
     if as_json:
-        _echo_json(figures)
+        _echo_json({**figures, "source": source.as_json()})
         return
+    click.echo(f"目录来源：{source.describe()}")
     click.echo(f"目录共 {figures['items']} 项事项")
     for key, region in figures["regions"].items():
         modes = "，".join(
@@ -124,7 +148,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Find items by name (汉字), pinyin (shebao), initials (sfz), code or department."""
-    loaded = _load(config, catalog_dir)
+    loaded = _load(_source(config, catalog_dir).directory)
     if region is not None and region not in loaded.regions:
         raise click.BadParameter(f"known: {', '.join(loaded.regions)}", param_hint="--region")
     hits = loaded.search_index.search(
@@ -157,7 +181,7 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(code: str, config: Path | None, catalog_dir: Path | None, as_json: bool) -> None:
     """Everything about one item."""
-    loaded = _load(config, catalog_dir)
+    loaded = _load(_source(config, catalog_dir).directory)
     item = loaded.get(code)
     if item is None:
         raise click.ClickException(f"目录中没有编码为 {code} 的事项")
@@ -210,7 +234,7 @@ def _describe(item: Item, loaded: Catalog) -> list[str]:
 @_location
 def check_command(config: Path | None, catalog_dir: Path | None) -> None:
     """Load and check the catalogue; print every problem and exit 1 if there is any."""
-    directory = _directory(config, catalog_dir)
+    directory = _source(config, catalog_dir).directory
     try:
         loaded = load_catalog(directory)
     except CatalogError as exc:
@@ -254,13 +278,19 @@ def import_command(
     Every row is checked; if any has a problem, each is printed with its row
     number and column and nothing is written (exit 1).
     """
-    directory = _directory(config, catalog_dir)
-    current = _load(config, directory)
+    source = _source(config, catalog_dir)
+    if source.chosen_by == "packaged" and out is None and not dry_run:
+        # It lives inside the installed package: an upgrade would silently undo the import.
+        raise click.ClickException(
+            "随网关附带的样例目录不可写入：请用 --catalog-dir 或设置 catalog.directory "
+            "指向自己的目录（可先复制样例目录），或用 --out 指定输出文件"
+        )
+    current = _load(source.directory)
     report = import_items(
         file,
         region=region,
         catalog=current,
-        out=out or directory / f"{region}.yaml",
+        out=out or source.directory / f"{region}.yaml",
         materials_file=materials,
         dry_run=dry_run,
     )

@@ -56,7 +56,7 @@ def calendar_group() -> None:
 
 def _load(settings: Settings) -> list[YearSchedule]:
     try:
-        return read_all(settings.calendar.directory, settings.calendar_imported_directory)
+        return read_all(settings.calendar.location, settings.calendar_imported_directory)
     except CalendarError as exc:
         raise click.ClickException(str(exc)) from exc
 

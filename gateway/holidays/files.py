@@ -1,7 +1,7 @@
 """Calendar directories: read every year, render a year back to TOML, notice changes.
 
-Two directories are read: the bundled one (`calendar.directory`, the
-years shipped with the gateway) and the imported one (`tongban calendar import`
+Two directories are read: the bundled one (`calendar.directory`, default the
+years shipped inside the package) and the imported one (`tongban calendar import`
 writes there, under the data directory, so an upgrade never loses a loaded
 notice). A year in the imported directory replaces the bundled year, except
 that a provisional import never hides an exact bundled year.

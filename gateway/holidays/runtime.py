@@ -63,7 +63,7 @@ CALENDAR = web.AppKey("calendar", CalendarState)
 
 def load_configured(settings: Settings) -> tuple[WorkCalendar, tuple[tuple[str, int, int], ...]]:
     """The calendar the settings point at, and the files' signature. Raises `CalendarError`."""
-    directories = (settings.calendar.directory, settings.calendar_imported_directory)
+    directories = (settings.calendar.location, settings.calendar_imported_directory)
     files = signature(directories)
     return WorkCalendar(read_all(*directories)), files
 
@@ -85,7 +85,7 @@ async def calendar_context(app: web.Application) -> AsyncIterator[None]:
         return detail
 
     app[READINESS_CHECKS]["calendar"] = calendar_ready
-    log.info("calendar.loaded", directory=str(settings.calendar.directory), **_summary(state))
+    log.info("calendar.loaded", directory=str(settings.calendar.location), **_summary(state))
     yield
 
 
@@ -119,7 +119,7 @@ async def reload(app: web.Application, journal: Journal) -> list[int]:
     Returns the years that changed (empty when no file did or a file is broken).
     """
     settings, state = app[SETTINGS], app[CALENDAR]
-    directories = (settings.calendar.directory, settings.calendar_imported_directory)
+    directories = (settings.calendar.location, settings.calendar_imported_directory)
     files = await asyncio.to_thread(signature, directories)
     if files == state.files:
         return []

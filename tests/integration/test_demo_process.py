@@ -31,7 +31,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(url: str, process: subprocess.Popen[Any], seconds: float = 20.0) -> int:
+def wait_ready(url: str, process: subprocess.Popen[Any], seconds: float = 45.0) -> int:
+    # A deadline, not a timing: start-up took over 20 s on the shared 2-core machine
+    # while test_installed_wheel.py built and installed a wheel on the other worker.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -6,9 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+import gateway.config
 from gateway.cli import main
+from gateway.resources import packaged_catalog_dir
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGS = str(REPO / "catalogs")
@@ -148,3 +151,51 @@ def test_import_writes_and_rejects(tmp_path: Path) -> None:
     assert "bad.csv 第 3 行 列 task_type" in err
     assert "未写入" in err
     assert target.read_bytes() == before
+
+
+NO_CATALOG_ENV: dict[str, str | None] = {"TONGBAN_CATALOG__DIRECTORY": None}
+
+
+def test_stats_says_the_packaged_catalogue_is_in_use_by_default() -> None:
+    result = CliRunner().invoke(main, ["catalog", "stats"], env=NO_CATALOG_ENV)
+    assert result.exit_code == 0, result.output
+    first_line = result.stdout.splitlines()[0]
+    assert first_line == f"目录来源：随网关附带的样例目录（{packaged_catalog_dir()}）"
+    result = CliRunner().invoke(main, ["catalog", "stats", "--json"], env=NO_CATALOG_ENV)
+    source = json.loads(result.stdout)["source"]
+    assert source == {"directory": str(packaged_catalog_dir()), "chosen_by": "packaged"}
+
+
+def test_stats_names_a_configured_or_given_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "own"
+    shutil.copytree(CATALOGS, directory)
+    config = tmp_path / "tongban.toml"
+    config.write_text(f'[catalog]\ndirectory = "{directory}"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["catalog", "stats", "--config", str(config)], env=NO_CATALOG_ENV
+    )
+    assert result.stdout.splitlines()[0] == f"目录来源：{directory}（catalog.directory）"
+    code, out, _ = run("stats", "--json", "--config", str(config), "--catalog-dir", CATALOGS)
+    assert code == 0
+    assert json.loads(out)["source"] == {"directory": CATALOGS, "chosen_by": "--catalog-dir"}
+
+
+def test_import_refuses_to_write_into_the_packaged_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed, the packaged catalogue is inside site-packages: an upgrade would undo it."""
+    # A copy stands in for the packaged directory, so a regression writes there, not
+    # into the repository's catalogs/.
+    packaged = tmp_path / "packaged"
+    shutil.copytree(CATALOGS, packaged)
+    monkeypatch.setattr(gateway.config, "packaged_catalog_dir", lambda: packaged)
+    before = {path.name: path.read_bytes() for path in packaged.iterdir() if path.is_file()}
+    args = ["catalog", "import", str(EXAMPLES / "items.csv"), "--region", "zhangjiagang"]
+    args += ["--materials", str(EXAMPLES / "materials.csv")]
+    result = CliRunner().invoke(main, args, env=NO_CATALOG_ENV)
+    assert result.exit_code == 1
+    assert "随网关附带的样例目录不可写入" in result.stderr
+    assert {path.name: path.read_bytes() for path in packaged.iterdir() if path.is_file()} == before
+    dry_run = CliRunner().invoke(main, [*args, "--dry-run"], env=NO_CATALOG_ENV)
+    assert dry_run.exit_code == 0, dry_run.output
+    assert "校验通过：3 项" in dry_run.stdout

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError
+from gateway.resources import packaged_calendar_dir, packaged_catalog_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -161,3 +162,24 @@ def test_example_file_lists_every_setting() -> None:
         else:
             expected.add(name)
     assert expected <= listed, f"not in the example file: {expected - listed}"
+
+
+def test_the_catalogue_defaults_to_the_packaged_sample() -> None:
+    """Unset, catalog.directory is the catalogue shipped in the package, wherever the
+    process runs; in a checkout's editable install that is the repository's catalogs/."""
+    catalog = load_settings(environ={}).catalog
+    assert catalog.directory is None
+    assert catalog.location == packaged_catalog_dir() == REPO / "catalogs"
+    assert (catalog.location / "regions.toml").is_file()
+
+
+def test_an_operators_catalogue_directory_wins() -> None:
+    catalog = load_settings(environ={"TONGBAN_CATALOG__DIRECTORY": "/srv/catalogs"}).catalog
+    assert catalog.location == Path("/srv/catalogs")
+
+
+def test_the_calendar_defaults_to_the_packaged_one() -> None:
+    calendar = load_settings(environ={}).calendar
+    assert calendar.directory is None
+    assert calendar.location == packaged_calendar_dir() == REPO / "catalogs" / "calendar"
+    assert sorted(calendar.location.glob("CN-*.toml"))
