@@ -74,6 +74,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
+# Pattern-built files are "intermediate" to make, which deletes them after the run:
+# without this, every `make test` rebuilt the other interpreters' venvs from scratch.
+.PRECIOUS: .venv-%/bin/python .venv-%/.installed
+
 .venv-%/bin/python:
 	$(call python_for,$*) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip
