@@ -26,6 +26,9 @@ from gateway.errors import TongbanError
 from gateway.relay.cli import deliveries_group
 from gateway.security import cli as security_cli
 from gateway.security.demo import prepare_demo_security
+from gateway.staff.cli import users
+from gateway.staff.demo import describe as describe_demo_accounts
+from gateway.staff.demo import seed_demo_accounts
 from gateway.trace.cli import trace_command
 
 
@@ -114,6 +117,8 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
     }
     for region, url in sandboxes.urls.items():
         click.echo(f"  sandbox {region:<13} {url}", err=True)
+    seeded = seed_demo_accounts(_load(config, overrides))
+    click.echo(describe_demo_accounts(f"http://127.0.0.1:{port}/console/", seeded), err=True)
     try:
         _run_server(_load(config, overrides), banner=True)
     finally:
@@ -131,6 +136,7 @@ main.add_command(deliveries_group)
 
 main.add_command(audit_cli.audit)
 main.add_command(trace_command)
+main.add_command(users)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -142,6 +142,9 @@ class SearchIndex:
         needle = normalise(query)
         dept = normalise(department) if department else None
         ascii_query = needle.isascii()
+        # A short form typed in pinyin ("sb", "shebao") also searches as the Chinese
+        # word ("社保"), so it ranks its items as the Chinese query does.
+        spelled = _SHORT_FORMS_BY_PINYIN.get(needle) if ascii_query else None
         hits = []
         for entry in self._entries:
             item = entry.item
@@ -154,10 +157,27 @@ class SearchIndex:
             ):
                 continue
             quality = _match(entry, needle, ascii_query) if needle else Quality.ALL
+            if spelled is not None:
+                as_chinese = _match(entry, spelled, False)
+                if as_chinese is not None and (quality is None or as_chinese < quality):
+                    quality = as_chinese
             if quality is not None:
                 hits.append(Hit(item, quality))
         hits.sort(key=_rank)
         return hits
+
+
+def _short_forms_by_pinyin() -> dict[str, str]:
+    """Each short form's pinyin, in full and as initials: ``sb`` and ``shebao`` → ``社保``."""
+    found: dict[str, str] = {}
+    for shorts in ALIASES.values():
+        for short in shorts:
+            for spelling in _pinyin(short):
+                found.setdefault(spelling, normalise(short))
+    return found
+
+
+_SHORT_FORMS_BY_PINYIN = _short_forms_by_pinyin()
 
 
 def _match(entry: _Entry, needle: str, ascii_query: bool) -> int | None:
