@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Page
 
+from adapters.sandbox import SandboxCore
 from gateway.applications import state_machine
 from gateway.staff import accounts
 from gateway.staff.accounts import Account, Role
@@ -19,6 +23,19 @@ EXAMPLE_FILES = Path(__file__).resolve().parents[1] / "contracts" / "examples" /
 CENTRE = "松山湖政务服务中心"
 PASSWORD = "correct-horse-9"  # noqa: S105 - test accounts in a throwaway store
 VALID_ID = "11010519491231002X"
+
+Shot = Callable[[Page, str], Awaitable[Path]]
+"""Saves a screenshot of a page under a name; returns the file."""
+
+
+@dataclass
+class ConsoleWorld:
+    """A running gateway (its base URL and server) and the sandboxes' cores by region."""
+
+    url: str
+    server: TestServer
+    sandboxes: dict[str, SandboxCore] = field(default_factory=dict)
+
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')

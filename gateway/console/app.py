@@ -72,7 +72,11 @@ def create_console() -> web.Application:
         lstrip_blocks=True,
     )
     environment.filters.update(
-        when=text.when, day=text.day, status_zh=text.status_zh, urlpart=_urlpart
+        when=text.when,
+        day=text.day,
+        status_zh=text.status_zh,
+        urlpart=_urlpart,
+        file_kind=text.file_kind,
     )
     console.router.add_get("/", _index)
     console.router.add_routes(auth.routes)

@@ -25,6 +25,19 @@ _DELIVERY_KINDS = {
 }
 
 
+_FILE_KINDS = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPG",
+    "image/png": "PNG",
+    "application/ofd": "OFD",
+}
+
+
+def file_kind(media_type: str) -> str:
+    """A media type as people name the file kind: PDF, JPG."""
+    return _FILE_KINDS.get(media_type, media_type)
+
+
 def when(value: str | datetime | None) -> str:
     """``2026年12月3日 星期四 14:05`` in Beijing time, from an ISO timestamp."""
     if not value:

@@ -87,6 +87,14 @@
         });
       });
     });
+    // The promised date matters only for a material marked 容缺.
+    document.querySelectorAll("[data-deferral]").forEach(function (box) {
+      var date = document.querySelector('[data-deferral-date="' + box.dataset.deferral + '"]');
+      if (!date) return;
+      var show = function () { date.hidden = !box.checked; };
+      box.addEventListener("change", show);
+      show();
+    });
     document.querySelectorAll("[data-delivery]").forEach(function (radio) {
       radio.addEventListener("change", function () {
         document.querySelectorAll("[data-mail]").forEach(function (block) {
