@@ -55,7 +55,8 @@ class Quality:
     PINYIN_SUBSTRING = 6
     ALIAS = 7
     DEPARTMENT = 8
-    ALL = 9  # empty query: every item that passes the filters
+    SPELLED_ELSEWHERE = 9  # "sb" found in another word's pinyin (契税申报), not as 社保
+    ALL = 10  # empty query: every item that passes the filters
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +143,8 @@ class SearchIndex:
         needle = normalise(query)
         dept = normalise(department) if department else None
         ascii_query = needle.isascii()
-        # A short form typed in pinyin ("sb", "shebao") also searches as the Chinese
-        # word ("社保"), so it ranks its items as the Chinese query does.
+        # A short form typed in pinyin ("sb", "shebao") means the Chinese word ("社保"):
+        # its items rank as for the Chinese query, other pinyin matches after them.
         spelled = _SHORT_FORMS_BY_PINYIN.get(needle) if ascii_query else None
         hits = []
         for entry in self._entries:
@@ -157,10 +158,9 @@ class SearchIndex:
             ):
                 continue
             quality = _match(entry, needle, ascii_query) if needle else Quality.ALL
-            if spelled is not None:
+            if spelled is not None and quality is not None:
                 as_chinese = _match(entry, spelled, False)
-                if as_chinese is not None and (quality is None or as_chinese < quality):
-                    quality = as_chinese
+                quality = Quality.SPELLED_ELSEWHERE if as_chinese is None else as_chinese
             if quality is not None:
                 hits.append(Hit(item, quality))
         hits.sort(key=_rank)
