@@ -104,6 +104,11 @@ async def test_clerk_takes_an_application_with_a_deferred_material_and_follows_i
     await expect(page.locator("#timeline")).to_contain_text("材料不全，请补正")
     assert await page.evaluate("window.__sameDocument === true")  # never reloaded
     await shot(page, "case-live")
+    await page.click("text=← 办件列表")
+    row = page.locator("#cases tbody tr").first
+    await expect(row).to_contain_text("居民身份证换领")
+    await expect(row).to_contain_text("王**")  # masked in lists
+    await shot(page, "case-list")
 
 
 async def test_five_wrong_passwords_lock_the_account_with_a_clear_message(
