@@ -65,13 +65,16 @@ def session_of(request: web.Request) -> Session:
     return request[SESSION]
 
 
-def staff_page(*roles: Role, multipart: bool = False) -> Callable[[Handler], Handler]:
+def staff_page(
+    *roles: Role, multipart: bool = False, activity: bool = True
+) -> Callable[[Handler], Handler]:
     """Only a signed-in account (with one of `roles`, when given) reaches the handler.
 
     No session: a page redirects to the sign-in page (noting an expired session);
     a JSON endpoint answers 401. A POST must carry the session's CSRF token; a
     handler declared `multipart` streams its body and checks the token itself
-    (`check_csrf`) before it stores anything.
+    (`check_csrf`) before it stores anything. A request that is not the clerk's
+    own `activity` (the case page's status polling) does not keep the session alive.
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -86,6 +89,7 @@ def staff_page(*roles: Role, multipart: bool = False) -> Callable[[Handler], Han
                     token,
                     now=now_utc(),
                     idle=timedelta(minutes=settings.idle_minutes),
+                    touch=activity,
                 )
             if session is None:
                 if request.path.endswith(".json"):

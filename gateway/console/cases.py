@@ -161,7 +161,7 @@ async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web
 
 
 @routes.get("/cases/{id}/status.json")
-@staff_page()
+@staff_page(activity=False)
 async def case_status(request: web.Request) -> web.StreamResponse:
     """What the case page refreshes: the status and the timeline, as plain text."""
     deps = _deps(request)

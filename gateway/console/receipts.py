@@ -68,7 +68,6 @@ async def receipt_view(request: web.Request, deps: Deps, case: dict[str, Any]) -
     link = status_link(request, case["id"])
     qr = segno.make(link, error="m").svg_inline(scale=1, border=2, omitsize=True)
     centre = None
-    submitter = str(case.get("submitted_by") or "")
     async with deps.store.transaction() as conn:
         row = await state_machine.load(conn, case["id"])
         submitter = row["submitted_by"]

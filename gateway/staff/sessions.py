@@ -57,10 +57,13 @@ async def open_session(store: Store, account: Account, *, now: datetime) -> str:
     return token
 
 
-async def find(store: Store, token: str, *, now: datetime, idle: timedelta) -> Session | None:
+async def find(
+    store: Store, token: str, *, now: datetime, idle: timedelta, touch: bool = True
+) -> Session | None:
     """The live session for `token`, or None (unknown, idle too long, account disabled).
 
-    An idle session is deleted when found; a live one has its last use moved on.
+    An idle session is deleted when found; a live one has its last use moved on,
+    unless `touch` is False (a page polling by itself is not the clerk's activity).
     """
     token_hash = _hash(token)
     async with store.transaction() as conn:
@@ -78,7 +81,7 @@ async def find(store: Store, token: str, *, now: datetime, idle: timedelta) -> S
                 "DELETE FROM staff_sessions WHERE token_hash = :hash", {"hash": token_hash}
             )
             return None
-        if now - last_seen > _TOUCH_AFTER:
+        if touch and now - last_seen > _TOUCH_AFTER:
             await conn.execute(
                 "UPDATE staff_sessions SET last_seen_at = :now WHERE token_hash = :hash",
                 {"now": now.isoformat(), "hash": token_hash},

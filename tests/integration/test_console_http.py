@@ -139,6 +139,24 @@ async def test_an_idle_session_ends_and_the_login_page_says_why(console: Client)
     assert await count(console, "staff_sessions") == 0
 
 
+async def test_status_polling_does_not_keep_an_idle_session_alive(console: Client) -> None:
+    await sign_in(console, "clerk")
+    tokens = await open_form(console, "TEST-SZ-HUKOU")
+    response = await console.post(
+        "/console/items/TEST-SZ-HUKOU/apply", data=hukou_form(tokens), allow_redirects=False
+    )
+    application_id = response.headers["Location"].split("/")[3]
+    quiet_since = (datetime.now(UTC) - timedelta(minutes=20)).isoformat()
+    async with console.app[STORE].transaction() as conn:
+        await conn.execute("UPDATE staff_sessions SET last_seen_at = :t", {"t": quiet_since})
+    status = await console.get(f"/console/cases/{application_id}/status.json")
+    assert status.status == 200
+    assert (await status.json())["status_zh"] == "收件"
+    async with console.app[STORE].transaction() as conn:
+        row = await conn.fetch_one("SELECT last_seen_at FROM staff_sessions")
+    assert row == {"last_seen_at": quiet_since}
+
+
 async def test_a_disabled_account_s_session_stops_working(console: Client) -> None:
     await sign_in(console, "clerk")
     assert (await console.get("/console/search")).status == 200
