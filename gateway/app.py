@@ -35,6 +35,7 @@ from gateway.applications.records import Deps
 from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
+from gateway.console import setup_console
 from gateway.holidays.runtime import calendar_context, recompute_context
 from gateway.observability import BODY_TIMEOUT, body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(trace_api.routes)
     app.cleanup_ctx.append(openapi_api.openapi_context)
     app.router.add_routes(openapi_api.routes)
+    setup_console(app)
     return app
 
 

@@ -33,6 +33,9 @@ from gateway.security.demo import (
     running_program,
     submit_command,
 )
+from gateway.staff.cli import users
+from gateway.staff.demo import describe as describe_demo_accounts
+from gateway.staff.demo import seed_demo_accounts
 from gateway.trace.cli import trace_command
 
 
@@ -133,9 +136,14 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "callback_base_url": f"http://127.0.0.1:{port}",
     }
     banner = "".join(f"  sandbox    {r:<13} {url}\n" for r, url in sandboxes.urls.items())
+    seeded = seed_demo_accounts(_load(config, overrides))
     command = submit_command(data_dir, port, running_program())
+    # Printed last, after start-up logging, so neither scrolls away.
     last_words = (
-        f"\nSubmit the example application as the demo partner {DEMO_PARTNER!r}:\n  {command}\n"
+        "\n"
+        + describe_demo_accounts(f"http://127.0.0.1:{port}/console/", seeded)
+        + f"\n\nSubmit the example application as the demo partner {DEMO_PARTNER!r}:\n"
+        f"  {command}\n"
     )
     try:
         _run_server(_load(config, overrides), banner=banner, last_words=last_words)
@@ -155,6 +163,7 @@ main.add_command(deliveries_group)
 
 main.add_command(audit_cli.audit)
 main.add_command(trace_command)
+main.add_command(users)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

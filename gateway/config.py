@@ -498,6 +498,25 @@ class MetricsSettings(_Section):
     )
 
 
+class ConsoleSettings(_Section):
+    """The staff web console (``/console/``): sign-in lockout and session lifetime."""
+
+    idle_minutes: float = Field(
+        30.0, gt=0, le=24 * 60, description="A session unused this long ends; sign in again."
+    )
+    max_failed_logins: int = Field(
+        5, ge=1, le=100, description="Wrong passwords in a row that lock an account."
+    )
+    lockout_minutes: float = Field(
+        15.0, gt=0, le=24 * 60, description="How long a locked account stays locked."
+    )
+    public_url: str | None = Field(
+        None,
+        description="The console's address as staff reach it (for the receipt's QR code); "
+        "unset: taken from the request.",
+    )
+
+
 class Settings(_Section):
     """Every setting of the gateway. Immutable; build it with `load_settings`."""
 
@@ -518,6 +537,7 @@ class Settings(_Section):
     adapters: AdaptersSettings = AdaptersSettings()
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @property
     def calendar_imported_directory(self) -> Path:

@@ -25,7 +25,6 @@ Errors are problem+json: 422 lists every bad field with a Chinese message.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import re
@@ -33,11 +32,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
-from aiohttp.base_protocol import BaseProtocol
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp import BodyPartReader, web
 
-from gateway.api.bodies import read_json
+from gateway.api.bodies import MULTIPART_ERRORS, read_json, read_multipart
 from gateway.api.params import range_zh, whole_number
 from gateway.api.problems import Problem
 from gateway.api.responses import json_response
@@ -228,7 +225,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
     deps = _deps(request)
     body = await request.read()
     if request.content_type.startswith("multipart/"):
-        part = await _first_file(request, body)
+        part = await _first_file(request)
         media_type = part.headers.get("Content-Type", "application/octet-stream")
         stored = await deps.attachments.save(_part_chunks(part), media_type)
     else:
@@ -250,16 +247,15 @@ async def upload_attachment(request: web.Request) -> web.Response:
     )
 
 
-async def _first_file(request: web.Request, body: bytes) -> BodyPartReader:
+async def _first_file(request: web.Request) -> BodyPartReader:
     """The first part with a filename; 422 when there is none or the body is not
     multipart as its Content-Type says (no boundary, broken part headers...)."""
     try:
-        reader = MultipartReader(request.headers, _in_memory(body))
+        reader = await read_multipart(request)
         part = await reader.next()
         while part is not None and not (isinstance(part, BodyPartReader) and part.filename):
             part = await reader.next()
-    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
-        # aiohttp's parser signals a broken body with these (no boundary: AssertionError).
+    except MULTIPART_ERRORS as exc:
         raise invalid(
             [FieldError("body", "multipart 内容格式有误，无法取出文件", "malformed_multipart")],
             title="Malformed multipart body",
@@ -277,18 +273,6 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 async def _slices(body: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(body), _CHUNK):
         yield body[start : start + _CHUNK]
-
-
-def _in_memory(body: bytes) -> StreamReader:
-    """A stream over bytes already read, for aiohttp's multipart parser.
-
-    The limit exceeds the body, so the stream never asks its (detached) protocol
-    to pause reading.
-    """
-    stream = StreamReader(BaseProtocol(asyncio.get_running_loop()), len(body) + 1)
-    stream.feed_data(body)
-    stream.feed_eof()
-    return stream
 
 
 @routes.post("/v1/applications")

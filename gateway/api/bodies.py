@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp import web
+from aiohttp import MultipartReader, web
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
 
 from gateway.api.problems import Problem
 from gateway.app_keys import SETTINGS
@@ -37,3 +40,27 @@ def json_problem(exc: JsonRefused) -> Problem:
     if exc.check == "too_large":
         return Problem(413, "JSON too large", exc.detail_zh, type_="too-large", check=exc.check)
     return Problem(400, "Malformed JSON", exc.detail_zh, type_="malformed-json", check=exc.check)
+
+
+# What aiohttp's multipart parser raises on a broken body (no boundary: AssertionError).
+MULTIPART_ERRORS = (ValueError, AssertionError, LookupError, HttpProcessingError)
+
+
+async def read_multipart(request: web.Request) -> MultipartReader:
+    """aiohttp's multipart parser over the request's body.
+
+    `body_in_time` has read the whole body already (and `request.multipart()` would
+    find its stream empty), so the parser reads the bytes aiohttp kept. Parsing
+    errors are `MULTIPART_ERRORS`.
+    """
+    body = await request.read()
+    return MultipartReader(request.headers, _in_memory(body))
+
+
+def _in_memory(body: bytes) -> StreamReader:
+    """A stream over bytes already read. The limit exceeds the body, so the stream
+    never asks its (detached) protocol to pause reading."""
+    stream = StreamReader(BaseProtocol(asyncio.get_running_loop()), len(body) + 1)
+    stream.feed_data(body)
+    stream.feed_eof()
+    return stream

@@ -10,10 +10,14 @@ local_task_code; case, spaces and dashes ignored), as Chinese text, and as pinyi
 
 Ranking, best first: an exact code match; then matches in the item itself (code
 prefix, name, the name's pinyin or initials as whole words, a short form of a word
-of the name); then pinyin that cuts across the name's words (``sfz`` in 税收居民身份
-证明开具); then matches in the department only (``shebao`` for 失业登记, whose
-department is 人力资源和社会保障局). Within each, high-frequency items first, then
-match quality (`Quality`), then shorter names, then code.
+of the name); then text or pinyin that cuts across the name's words (身份证 or
+``sfz`` in 税收居民身份证明开具); then matches in the department only (``shebao``
+for 失业登记, whose department is 人力资源和社会保障局). Within each, high-frequency
+items first, then match quality (`Quality`), then shorter names, then code.
+
+A short form typed in pinyin (``sb`` or ``shebao`` for 社保) means the Chinese word:
+its items rank exactly as for 社保, and other pinyin matches (``sb`` in 契税申报)
+come after them as scattered pinyin.
 """
 
 from __future__ import annotations
@@ -63,10 +67,11 @@ class Quality:
 
 
 def _tier(quality: int) -> int:
-    """Rank groups: exact code, the item itself, scattered pinyin, the department only."""
+    """Rank groups: exact code, the item itself, a match that cuts the name's words
+    (身份证 in 税收居民身份证明, typed or spelled), the department only."""
     if quality == Quality.CODE_EXACT:
         return 0
-    if quality == Quality.PINYIN_SCATTERED:
+    if quality in (Quality.NAME_SUBSTRING, Quality.PINYIN_SCATTERED):
         return 2
     if quality == Quality.DEPARTMENT:
         return 3
@@ -189,6 +194,7 @@ class SearchIndex:
         # Per query, not per item: the loop below runs over the whole catalogue.
         has_digit = any(c.isdigit() for c in needle)
         pinyin_query = needle.isascii() and needle.isalpha()
+        spelled = _SHORT_FORMS_BY_PINYIN.get(needle) if pinyin_query else None
         hits = []
         for entry in self._entries:
             item = entry.item
@@ -201,10 +207,28 @@ class SearchIndex:
             ):
                 continue
             quality = _match(entry, needle, has_digit, pinyin_query) if needle else Quality.ALL
+            if spelled is not None:
+                as_word = _match(entry, spelled, False, False)
+                if as_word is not None or quality is not None:
+                    quality = Quality.PINYIN_SCATTERED if as_word is None else as_word
             if quality is not None:
                 hits.append(Hit(item, quality))
         hits.sort(key=_rank)
         return hits
+
+
+def _short_forms_by_pinyin() -> dict[str, str]:
+    """Each short form's pinyin, in full and as initials: ``sb`` and ``shebao`` → ``社保``."""
+    found: dict[str, str] = {}
+    for shorts in ALIASES.values():
+        for short in shorts:
+            spelled = Syllables.of(short)
+            for spelling in (spelled.full, spelled.initials):
+                found.setdefault(spelling, normalise(short))
+    return found
+
+
+_SHORT_FORMS_BY_PINYIN = _short_forms_by_pinyin()
 
 
 def _match(entry: _Entry, needle: str, has_digit: bool, pinyin_query: bool) -> int | None:

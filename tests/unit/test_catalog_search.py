@@ -63,6 +63,16 @@ def test_shebao_finds_social_insurance_items(catalog: Catalog) -> None:
     assert "居民身份证换领" not in names(hits)
 
 
+@pytest.mark.parametrize(("typed", "word"), [("sb", "社保"), ("shebao", "社保"), ("sfz", "身份证")])
+def test_a_short_form_typed_in_pinyin_ranks_like_the_chinese_word(
+    catalog: Catalog, typed: str, word: str
+) -> None:
+    """A clerk typing "sb" for 社保 sees the same items first as one typing 社保."""
+    by_pinyin = [hit.item.code for hit in catalog.search_index.search(typed)]
+    by_chinese = [hit.item.code for hit in catalog.search_index.search(word)]
+    assert by_pinyin[:10] == by_chinese[:10]
+
+
 def test_exact_code_and_official_code_fields(catalog: Catalog) -> None:
     (hit,) = catalog.search_index.search("SZ-C-0001")
     assert hit.item.code == "SZ-C-0001"
@@ -238,4 +248,5 @@ def test_whole_word_initials_rank_above_frequent_ones_across_words() -> None:
     )
     hits = index.search("sfz")
     assert [hit.item.code for hit in hits] == ["A-2", "A-1"]
-    assert [hit.quality for hit in hits] == [Quality.PINYIN_WORD, Quality.PINYIN_SCATTERED]
+    # sfz spells 身份证: a whole word of A-2's name, cut across 身份|证明 in A-1's.
+    assert [hit.quality for hit in hits] == [Quality.NAME_WORD, Quality.NAME_SUBSTRING]

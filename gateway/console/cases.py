@@ -1,0 +1,198 @@
+"""Cases: the list, one case's page with its live status, full personal data on request.
+
+Lists show the masked applicant only. The case page shows the applicant in full
+only to roles that may see it, only when asked (a POST), and each such view is an
+audit entry naming the staff id. The page polls a small JSON endpoint so status
+changes appear without a reload; without JavaScript the page still reads whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.applications import APPLICATIONS
+from gateway.api.catalog import CATALOG
+from gateway.api.responses import json_response
+from gateway.applications import queries, state_machine
+from gateway.applications.records import Deps
+from gateway.applications.status import Status
+from gateway.audit import AUDIT
+from gateway.console import text
+from gateway.console.auth import render, session_of, staff_page
+from gateway.console.catalogue import region_names
+from gateway.console.receipts import receipt_view
+from gateway.errors import ApplicationNotFound
+from gateway.observability import request_id_of
+
+routes = web.RouteTableDef()
+
+PAGE_SIZE = 50
+STATUS_CHOICES = [(s.value, s.label_zh) for s in Status]
+
+
+def _deps(request: web.Request) -> Deps:
+    return request.config_dict[APPLICATIONS]
+
+
+async def case_or_404(deps: Deps, application_id: str) -> dict[str, Any]:
+    try:
+        return await queries.get(deps, application_id)
+    except ApplicationNotFound:
+        raise web.HTTPNotFound(text=f"找不到编号为 {application_id} 的办件。") from None
+
+
+@routes.get("/cases")
+@staff_page()
+async def case_list(request: web.Request) -> web.StreamResponse:
+    deps = _deps(request)
+    account = session_of(request).account
+    query = request.query
+    status = query.get("status") or None
+    region = query.get("region", account.centre_region) or None
+    catalog = request.config_dict[CATALOG]
+    filters = queries.Filters(
+        status=_status(status),
+        region=region if region in catalog.regions else None,
+        overdue=True if query.get("overdue") == "1" else None,
+        due_soon=True if query.get("due_soon") == "1" else None,
+        submitted_by=account.actor if query.get("mine") == "1" else None,
+        cursor=query.get("cursor") or None,
+        limit=PAGE_SIZE,
+    )
+    page = await queries.page(deps, filters)
+    today = state_machine.local_date(state_machine.now_utc())
+    rows = []
+    for case in page["items"]:
+        item = catalog.get(case["item_code"])
+        due = case["due"]["promised"] or case["due"]["legal"]
+        rows.append(
+            {
+                **case,
+                "item_name": item.task_name if item else case["item_code"],
+                "left": text.working_days_left(due, today) if not _final(case) else "",
+            }
+        )
+    return render(
+        "cases.html",
+        request,
+        {
+            "cases": rows,
+            "next_cursor": page["next_cursor"],
+            "filters": {
+                "status": status or "",
+                "region": region or "",
+                "overdue": query.get("overdue") == "1",
+                "due_soon": query.get("due_soon") == "1",
+                "mine": query.get("mine") == "1",
+            },
+            "statuses": STATUS_CHOICES,
+            "regions": region_names(catalog),
+        },
+    )
+
+
+def _status(value: str | None) -> Status | None:
+    try:
+        return Status(value) if value else None
+    except ValueError:
+        return None
+
+
+def _final(case: dict[str, Any]) -> bool:
+    return Status(case["status"]).is_final
+
+
+@routes.get("/cases/{id}")
+@staff_page()
+async def case_page(request: web.Request) -> web.StreamResponse:
+    return await _case(request, personal=None)
+
+
+@routes.post("/cases/{id}/personal")
+@staff_page()
+async def case_personal(request: web.Request) -> web.StreamResponse:
+    """The case with the applicant's data in full: allowed roles only, each view audited."""
+    account = session_of(request).account
+    if not account.role.sees_personal_data:
+        raise web.HTTPForbidden(text=f"{account.role.label_zh}角色不能查看申请人的完整个人信息。")
+    deps = _deps(request)
+    application_id = request.match_info["id"]
+    await case_or_404(deps, application_id)
+    async with deps.store.transaction() as conn:
+        row = await state_machine.load(conn, application_id)
+        await request.config_dict[AUDIT].log.append(
+            conn,
+            kind="application.personal_data_viewed",
+            actor=account.actor,
+            application_id=application_id,
+            request_id=request_id_of(request) or None,
+            region=row["competent_region"],
+            data={"fields": ["applicant", "agent", "phone", "delivery", "form", "remarks"]},
+        )
+    personal = deps.cipher.open(row["personal"], bound_to=application_id)
+    return await _case(request, personal=personal)
+
+
+async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web.StreamResponse:
+    deps = _deps(request)
+    catalog = request.config_dict[CATALOG]
+    case = await case_or_404(deps, request.match_info["id"])
+    item = catalog.get(case["item_code"])
+    today = state_machine.local_date(state_machine.now_utc())
+    names = region_names(catalog)
+    due = case["due"]["promised"] or case["due"]["legal"]
+    return render(
+        "case.html",
+        request,
+        {
+            "case": case,
+            "item": item,
+            "regions": names,
+            "timeline": text.timeline(case["history"], names),
+            "left": "" if _final(case) else text.working_days_left(due, today),
+            "personal": personal,
+            "may_see_personal": session_of(request).account.role.sees_personal_data,
+            "csrf_token": session_of(request).csrf_token,
+            "final": _final(case),
+        },
+    )
+
+
+@routes.get("/cases/{id}/status.json")
+@staff_page(activity=False)
+async def case_status(request: web.Request) -> web.StreamResponse:
+    """What the case page refreshes: the status and the timeline, as plain text."""
+    deps = _deps(request)
+    case = await case_or_404(deps, request.match_info["id"])
+    names = region_names(request.config_dict[CATALOG])
+    body = {
+        "status": case["status"],
+        "status_zh": case["status_zh"],
+        "final": _final(case),
+        "region_case_no": case["region_case_no"],
+        "events": len(case["history"]),
+        "timeline": text.timeline(case["history"], names),
+    }
+    return json_response(body)
+
+
+@routes.get("/cases/{id}/receipt")
+@staff_page()
+async def receipt_page(request: web.Request) -> web.StreamResponse:
+    deps = _deps(request)
+    case = await case_or_404(deps, request.match_info["id"])
+    view = await receipt_view(request, deps, case)
+    view["duplicate"] = request.query.get("duplicate") == "1"
+    return render("receipt.html", request, view)
+
+
+@routes.get("/cases/{id}/receipt.json")
+@staff_page()
+async def receipt_json(request: web.Request) -> web.StreamResponse:
+    """The signed receipt itself (JWS inside), for checking it against the JWKS."""
+    deps = _deps(request)
+    case = await case_or_404(deps, request.match_info["id"])
+    view = await receipt_view(request, deps, case)
+    return json_response(view["signed"])
