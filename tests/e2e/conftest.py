@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 from console_support import ConsoleWorld, Shot, add_account
+from loopback import FAST_RELAY, URL_SETTING, free_port
 from playwright.async_api import Browser, Page, async_playwright
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
@@ -34,31 +34,12 @@ REPO = Path(__file__).resolve().parents[2]
 CATALOGS = REPO / "catalogs"
 PASSPHRASE = "e2e passphrase"  # noqa: S105 - a throwaway key ring in tmp_path
 VIEWPORT = {"width": 1366, "height": 768}
-URL_SETTING = {r: f"{r}_url" for r in ("shenzhen", "dongguan", "zhangjiagang", "peer")}
-FAST_RELAY = {
-    "poll_interval": 0.05,
-    "in_call_attempts": 1,
-    "shutdown_grace_seconds": 1.0,
-    "default": {
-        "retry_base_seconds": 0.05,
-        "retry_max_seconds": 0.2,
-        "breaker_failures": 3,
-        "breaker_reset_seconds": 0.2,
-        "poll_seconds": 0.1,
-    },
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
     """Gateway (real catalogue, signed receipts) + every sandbox; accounts clerk and ops."""
-    port = _free_port()
+    port = free_port()
     async with AsyncExitStack() as stack:
         cores: dict[str, SandboxCore] = {}
         urls: dict[str, str] = {}

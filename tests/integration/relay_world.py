@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from typing import Any
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from at_rest_support import TEST_PASSPHRASE
+from loopback import FAST_RELAY, URL_SETTING, free_port
 from partner_signing import PARTNER, SignedClient, partners_setting
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
@@ -31,32 +31,6 @@ from gateway.config import AdaptersSettings, Settings, load_settings
 REPO = Path(__file__).resolve().parents[2]
 TEST_CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
 EXAMPLES = REPO / "contracts" / "examples"
-
-URL_SETTING = {
-    "shenzhen": "shenzhen_url",
-    "dongguan": "dongguan_url",
-    "zhangjiagang": "zhangjiagang_url",
-    "peer": "peer_url",
-}
-
-FAST_RELAY = {
-    "poll_interval": 0.05,
-    "in_call_attempts": 1,
-    "shutdown_grace_seconds": 1.0,
-    "default": {
-        "retry_base_seconds": 0.05,
-        "retry_max_seconds": 0.2,
-        "breaker_failures": 3,
-        "breaker_reset_seconds": 0.2,
-        "poll_seconds": 0.1,
-    },
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def example(name: str = "full_online_person", **changes: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,18 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port
 
 from gateway.audit.merkle import verify_inclusion
 from gateway.security import verify_receipt
 from gateway.security.demo import DEMO_ITEM
 
 CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, process: subprocess.Popen[Any], seconds: float = 45.0) -> int:

@@ -13,7 +13,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port
 
 from gateway import __version__
 
@@ -205,12 +205,6 @@ def empty_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "empty"
     directory.mkdir()
     return directory
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_installed_demo_runs_from_an_empty_directory_and_takes_its_application(

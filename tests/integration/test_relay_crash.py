@@ -26,14 +26,13 @@ from typing import Any
 import aiohttp
 import pytest
 from at_rest_support import TEST_PASSPHRASE
+from loopback import URL_SETTING, free_port
 from partner_signing import PARTNER
 from relay_world import (
     EXAMPLES,
     TEST_CATALOGUE,
-    URL_SETTING,
     Sandbox,
     example,
-    free_port,
     running_sandboxes,
 )
 

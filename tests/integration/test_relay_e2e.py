@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
-from relay_world import FAST_RELAY, World, example, running_world
+from loopback import FAST_RELAY
+from relay_world import World, example, running_world
 
 from gateway.app_keys import STORE
 

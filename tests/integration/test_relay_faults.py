@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from relay_world import FAST_RELAY, World, example, running_world
+from loopback import FAST_RELAY
+from relay_world import World, example, running_world
 from structlog.typing import EventDict
 
 from adapters.shenzhen import protocol
