@@ -31,6 +31,7 @@ from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.partner_summary import application_summary
 from gateway.security.pii import RING_PURPOSE, ring_path
+from gateway.security.sm2 import SM2PublicKey
 from gateway.security.sm2_keys import SM2KeyRing
 from gateway.security.wiring import key_passphrase, key_store, sm2_key_store
 
@@ -46,10 +47,6 @@ _alg_option = click.option(
 
 def _ring_document(ring: KeyRing | SM2KeyRing, grace: timedelta) -> dict[str, Any]:
     now = datetime.now(UTC)
-    if isinstance(ring, SM2KeyRing):
-        jwks = {"keys": [key.jwk() for key in ring.published(now, grace)]}
-    else:
-        jwks = ring.jwks(now, grace)
     return {
         "active": ring.active_kid,
         "keys": [
@@ -61,7 +58,7 @@ def _ring_document(ring: KeyRing | SM2KeyRing, grace: timedelta) -> dict[str, An
             }
             for key in ring.keys
         ],
-        "jwks": jwks,
+        "jwks": ring.jwks(now, grace),
     }
 
 
@@ -93,9 +90,10 @@ def _key_command(
     except TongbanError as exc:
         raise click.ClickException(str(exc)) from exc
     if pem:
-        if not isinstance(ring, SM2KeyRing):
+        public = ring.active.public_key
+        if not isinstance(public, SM2PublicKey):
             raise click.UsageError("--pem is for the SM2 key (--alg sm2)")
-        click.echo(ring.active.public_key.to_pem().decode("ascii"), nl=False)
+        click.echo(public.to_pem().decode("ascii"), nl=False)
         return
     _print_ring(ring, grace, as_json)
 
