@@ -27,6 +27,7 @@ from gateway.errors import TongbanError
 from gateway.holidays.cli import calendar_group
 from gateway.relay.cli import deliveries_group
 from gateway.security import cli as security_cli
+from gateway.security.at_rest import PASSPHRASE_ENV
 from gateway.security.demo import (
     DEMO_PARTNER,
     prepare_demo_security,
@@ -53,6 +54,13 @@ def _run_server(settings: Settings, banner: str | None, last_words: str = "") ->
     from gateway.observability import configure_logging
     from gateway.server import serve
 
+    if settings.security.key_passphrase is None:
+        # Refused before anything is created: every key at rest is encrypted under it.
+        raise click.ClickException(
+            "security.key_passphrase is not set: the gateway keeps its keys encrypted under "
+            f"it. Set {PASSPHRASE_ENV} (a long random secret; keep it outside {settings.data_dir}"
+            "), then start again."
+        )
     configure_logging(settings.log.format, settings.log.level)
     # First thing said: where this gateway keeps its data and which catalogue it serves,
     # both resolved, since the defaults depend on the working directory and the install.

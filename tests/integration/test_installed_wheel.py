@@ -241,7 +241,12 @@ def test_installed_serve_starts_with_no_config_from_an_empty_directory(
 ) -> None:
     """Defaults only (the port aside): data under ./var, the packaged catalogue, both said first."""
     port = free_port()
-    env = {**_clean_env(), "TONGBAN_SERVER__PORT": str(port)}
+    env = {
+        **_clean_env(),
+        "TONGBAN_SERVER__PORT": str(port),
+        # The one secret serve cannot default: every key at rest is encrypted under it.
+        "TONGBAN_SECURITY__KEY_PASSPHRASE": "installed-wheel test passphrase",
+    }
     serve = Running([str(venv_bin / "tongban"), "serve"], empty_dir, env)
     try:
         assert serve.wait_status(f"http://127.0.0.1:{port}/healthz") == 200

@@ -22,7 +22,8 @@ def test_serve_beside_a_running_gateway_fails_before_touching_its_data(tmp_path:
         config = tmp_path / "tongban.toml"
         config.write_text(
             f'data_dir = "{data_dir}"\n[server]\nport = {port}\n'
-            f'[catalog]\ndirectory = "{CATALOGS}"\n',
+            f'[catalog]\ndirectory = "{CATALOGS}"\n'
+            '[security]\nkey_passphrase = "p"\n',
             encoding="utf-8",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
@@ -38,3 +39,21 @@ def test_serve_beside_a_running_gateway_fails_before_touching_its_data(tmp_path:
     assert "relay.started" not in result.stderr
     assert "store.migrated" not in result.stderr
     assert not data_dir.exists()
+
+
+def test_serve_without_a_key_passphrase_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    """Keys at rest are encrypted under the passphrase: without one, `serve` stops at once,
+    naming the variable, before it makes a data directory, a database or a key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "security.key_passphrase is not set" in result.stderr
+    assert "TONGBAN_SECURITY__KEY_PASSPHRASE" in result.stderr
+    assert list(tmp_path.iterdir()) == []
