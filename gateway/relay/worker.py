@@ -457,7 +457,9 @@ class RelayWorker:
         except Exception as exc:
             # The outcome is known and the region has answered: it is not called again.
             # The delivery becomes a dead letter keeping the answer, for ops to resolve.
-            log.exception("relay.settle_failed", outcome=outcome)
+            log.exception(
+                "relay.settle_failed", outcome=outcome, error=f"{type(exc).__name__}: {exc}"
+            )
             state, next_at = deliveries.FAILED, None
             dead = unsettled_reason(exc, ack=ack, region_error=error)
             ours = await self._dead_letter_unsettled(record, dead, settle_row)
