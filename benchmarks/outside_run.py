@@ -89,6 +89,8 @@ format = "json"
 level = "info"
 [ops]
 token = "{OPS_TOKEN}"
+[security]
+key_passphrase = "outside run passphrase, keys in a temporary directory"
 [security.partners.outside]
 name = "Outside-run partner"
 items = ["*"]
