@@ -41,7 +41,7 @@ from gateway.observability import configure_logging
 from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.service import build_lane
 from gateway.relay.testing import RecordingListener
-from gateway.relay.worker import RelayWorker
+from gateway.relay.worker import DeliveryListener, RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
 
@@ -142,6 +142,34 @@ async def open_bench_store(tmp: str, backend: str) -> tuple[Store, str | None]:
     return store, dsn
 
 
+def shenzhen_worker(
+    store: Store,
+    http: AiohttpClient,
+    cipher: PiiCipher,
+    settings: AdaptersSettings,
+    concurrency: int,
+    listener: DeliveryListener,
+    *,
+    instance: str,
+) -> RelayWorker:
+    """A relay worker for the Shenzhen sandbox alone, polling fast."""
+    adapter = create(adapter_config(settings, "shenzhen"), http)
+    lane = build_lane(RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai"))
+
+    def opener(row: Row) -> Envelope:
+        return open_envelope(row, cipher)
+
+    return RelayWorker(
+        store,
+        {"shenzhen": adapter},
+        {"shenzhen": lane},
+        listener,
+        opener=opener,
+        instance=instance,
+        poll_interval=0.01,
+    )
+
+
 async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) -> None:
     """One relay worker process draining a shared PostgreSQL outbox (scale-out mode)."""
     from gateway.store.postgres import PostgresStore
@@ -153,22 +181,14 @@ async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) 
         settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
         http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
         try:
-            adapter = create(adapter_config(settings, "shenzhen"), http)
-            lane = build_lane(
-                RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai")
-            )
-
-            def opener(row: Row) -> Envelope:
-                return open_envelope(row, cipher)
-
-            worker = RelayWorker(
+            worker = shenzhen_worker(
                 store,
-                {"shenzhen": adapter},
-                {"shenzhen": lane},
+                http,
+                cipher,
+                settings,
+                concurrency,
                 ApplicationOutcomes(Journal(AuditLog("postgres"), cipher)),
-                opener=opener,
                 instance=f"bench-{uuid.uuid4().hex[:6]}",
-                poll_interval=0.01,
             )
             task = asyncio.create_task(worker.run())
             while True:
@@ -229,24 +249,16 @@ async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bo
             settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
             http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
             try:
-                adapter = create(adapter_config(settings, "shenzhen"), http)
-                lane = build_lane(
-                    RegionRelaySettings(concurrency=concurrency), ZoneInfo("Asia/Shanghai")
-                )
-
-                def opener(row: Row) -> Envelope:
-                    return open_envelope(row, cipher)
-
-                worker = RelayWorker(
+                worker = shenzhen_worker(
                     store,
-                    {"shenzhen": adapter},
-                    {"shenzhen": lane},
+                    http,
+                    cipher,
+                    settings,
+                    concurrency,
                     ApplicationOutcomes(Journal(AuditLog(store.backend), cipher))
                     if bookkeeping
                     else RecordingListener(),
-                    opener=opener,
                     instance="bench",
-                    poll_interval=0.01,
                 )
                 started = time.perf_counter()
                 task = asyncio.create_task(worker.run())
