@@ -12,7 +12,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import aiosqlite
@@ -131,8 +131,7 @@ class SQLiteStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteConnection]:
         async with self._lock:
-            with _translated():
-                await self._db.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield SQLiteConnection(self._db)
             except BaseException:
@@ -141,6 +140,23 @@ class SQLiteStore:
                 raise
             with _translated():
                 await self._db.execute("COMMIT")
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE, leaving no transaction open if the caller is cancelled.
+
+        aiosqlite runs the statement on its thread even when the awaiting task is
+        cancelled (say, the audit sealer at shutdown): the BEGIN would then stay open
+        and the next transaction fail ("cannot start a transaction within a transaction").
+        """
+        begin = asyncio.ensure_future(self._db.execute("BEGIN IMMEDIATE"))
+        try:
+            with _translated():
+                await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            with suppress(Exception):
+                await begin
+                await self._db.execute("ROLLBACK")
+            raise
 
     @asynccontextmanager
     async def migration_lock(self) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ Behaviour both backends share is in tests/integration/test_store_contract.py.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -35,6 +36,29 @@ async def test_a_file_that_is_no_database_is_refused_and_left_closed(tmp_path: P
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=10)
         assert not thread.is_alive(), f"{thread.name} outlived the failed open"
+
+
+async def test_a_transaction_cancelled_at_begin_leaves_none_open(tmp_path: Path) -> None:
+    """aiosqlite runs BEGIN on its thread even when the awaiting task is cancelled (the
+    audit sealer at shutdown): the next transaction must still start."""
+    store = await SQLiteStore.open(tmp_path / "t.db")
+    try:
+        entered = asyncio.Event()
+
+        async def write() -> None:
+            async with store.transaction():
+                entered.set()
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0)  # the task now awaits its BEGIN
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not entered.is_set()
+        async with store.transaction() as conn:
+            await conn.execute("CREATE TABLE t (x INTEGER)")
+    finally:
+        await store.aclose()
 
 
 def test_split_keeps_trigger_bodies_whole() -> None:
