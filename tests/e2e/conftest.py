@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from console_support import ConsoleWorld, Shot, add_account
-from loopback import FAST_RELAY, URL_SETTING, free_port
 from playwright.async_api import Browser, Page, async_playwright
+from support.console import ConsoleWorld, Shot, add_account
+from support.loopback import FAST_RELAY, URL_SETTING, free_port
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
 from gateway.adapters_registry import SANDBOX_GROUP, discover

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from partner_signing import PARTNER, SignedClient
+from support.examples import EXAMPLES, example, upload_examples
+from support.partner_signing import PARTNER, SignedClient
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
@@ -33,13 +34,7 @@ from gateway.errors import InvalidAuditEntry, SignatureError
 from gateway.security import KeyStore, verify_receipt
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "contracts" / "examples"
 PASSPHRASE = "audit test passphrase"  # noqa: S105 - a throwaway key ring in tmp_path
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 @pytest.fixture
@@ -49,12 +44,7 @@ async def client(catalogue_settings: Callable[..., Settings]) -> AsyncIterator[S
     KeyStore(settings.data_dir / "keys", PASSPHRASE).generate()
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
         signed = SignedClient(test_client, PARTNER)
-        for path in sorted((EXAMPLES / "attachments").iterdir()):
-            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
-            response = await signed.post(
-                "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
-            )
-            assert response.status == 201
+        await upload_examples(signed)
         yield signed
 
 

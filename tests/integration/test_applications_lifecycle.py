@@ -7,12 +7,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from partner_signing import PARTNER, SignedClient, multipart
 from structlog.typing import EventDict
+from support.examples import EXAMPLES, example
+from support.partner_signing import PARTNER, SignedClient, multipart
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
@@ -23,13 +23,7 @@ from gateway.envelope import StatusEvent
 from gateway.relay.outbox import open_envelope
 
 Client = SignedClient
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PHOTO = hashlib.sha256((EXAMPLES / "attachments" / "photo.jpg").read_bytes()).hexdigest()
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 async def submit(client: Client, name: str = "proxy_person", **changes: Any) -> str:

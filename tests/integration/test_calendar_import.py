@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
-from partner_signing import SignedClient
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import example
+from support.partner_signing import SignedClient
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
@@ -31,7 +32,6 @@ from gateway.errors import CalendarError
 from gateway.holidays import runtime
 from gateway.holidays.recompute import recompute_open_cases
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 CALENDAR_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calendar"
 
 # TEST DATA. A made-up 2027 schedule: New Year's Day off and Saturday 9 January worked.
@@ -55,8 +55,7 @@ unverified = ["number", "date", "url"]
 
 
 async def accepted_case(client: SignedClient, on: datetime) -> str:
-    body = json.loads((EXAMPLES / "submission_proxy_person.json").read_text("utf-8"))
-    response = await client.post("/v1/applications", json=body)
+    response = await client.post("/v1/applications", json=example("proxy_person"))
     assert response.status == 202, await response.text()
     case_id = str((await response.json())["id"])
     event = StatusEvent(

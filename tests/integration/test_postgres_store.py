@@ -7,16 +7,14 @@ fresh database of their own on the test server (see `store_url` in conftest.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
+from support.fixture_types import StoreFactory
 
 from gateway.config import Settings
 from gateway.errors import StoreError, StoreUnavailable
 from gateway.store import Store, bundled_migrations, open_store
 from gateway.store.postgres import PostgresStore
-
-StoreFactory = Callable[..., Awaitable[Store]]
 
 pytestmark = [
     pytest.mark.postgres,

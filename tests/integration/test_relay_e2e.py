@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
-from loopback import FAST_RELAY
-from relay_world import World, example, running_world
+from support.examples import example
+from support.loopback import FAST_RELAY
+from support.relay_world import World, running_world
 
 from gateway.app_keys import STORE
 

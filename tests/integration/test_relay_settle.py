@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
 from structlog.typing import EventDict
+from support.at_rest import TEST_PASSPHRASE
 
 from gateway.catalog.models import Channel, HandlingMode
 from gateway.envelope import Delivery, Envelope, Party, RegionAck, SubmissionBody

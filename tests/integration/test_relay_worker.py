@@ -11,7 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
+from support.at_rest import TEST_PASSPHRASE
+from support.clocks import DateTimeClock
 
 from gateway.applications.status import Status
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
@@ -37,17 +38,6 @@ from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, bundled_migrations, migrate
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday, 18:00 in Shanghai
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def envelope(application_id: str, kind: str = "submission") -> Envelope:
@@ -85,7 +75,7 @@ class Harness:
 
     store: SQLiteStore
     cipher: PiiCipher
-    clock: Clock = field(default_factory=Clock)
+    clock: DateTimeClock = field(default_factory=lambda: DateTimeClock(T0))
     listener: RecordingListener = field(default_factory=RecordingListener)
 
     def open(self, row: Row) -> Envelope:
