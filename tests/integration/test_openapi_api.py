@@ -80,12 +80,12 @@ async def test_operations_routes_match_the_contract(client: Client) -> None:
 
 
 async def test_application_answers_match_the_contract(applications_client: Client) -> None:
-    body = example("proxy_person")
+    submission = example("proxy_person")
     headers = {"Idempotency-Key": "openapi-contract-1"}
-    submitted = await applications_client.post("/v1/applications", json=body, headers=headers)
+    submitted = await applications_client.post("/v1/applications", json=submission, headers=headers)
     assert submitted.status == 202, await submitted.text()
     body = await check(submitted, "/v1/applications", "post")
-    replayed = await applications_client.post("/v1/applications", json=body, headers=headers)
+    replayed = await applications_client.post("/v1/applications", json=submission, headers=headers)
     assert replayed.headers["Idempotent-Replayed"] == "true"
     await check(replayed, "/v1/applications", "post")
 
