@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from support.examples import EXAMPLES, example, upload_examples
 from support.partner_signing import PARTNER, SignedClient
+from support.region_events import region_says
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
 from gateway.applications import state_machine
-from gateway.applications.state_machine import Origin, apply_status_event
+from gateway.applications.state_machine import Origin
 from gateway.applications.status import Status
 from gateway.audit import AUDIT
 from gateway.audit.checkpoints import (
@@ -29,7 +29,6 @@ from gateway.audit.checkpoints import (
     signature_problem,
 )
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
 from gateway.errors import InvalidAuditEntry, SignatureError
 from gateway.security import KeyStore, verify_receipt
 
@@ -63,22 +62,6 @@ async def history_count(client: SignedClient) -> int:
         row = await conn.fetch_one("SELECT COUNT(*) AS n FROM application_events")
     assert row is not None
     return int(row["n"])
-
-
-async def region_says(
-    client: SignedClient, case_id: str, status: Status, event_id: str, **extra: Any
-) -> None:
-    event = StatusEvent(
-        event_id=event_id,
-        region="shenzhen",
-        region_case_no=f"SZ-{case_id[-6:]}",
-        application_id=case_id,
-        status=status,
-        occurred_at=datetime.now(UTC),
-        **extra,
-    )
-    async with client.app[STORE].transaction() as conn:
-        await apply_status_event(conn, event, journal=client.app[APPLICATIONS].journal)
 
 
 def rfc9162_inclusion_root(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes | None:

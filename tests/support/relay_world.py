@@ -122,14 +122,15 @@ async def running_sandboxes(
     gateway_port: int, **sandbox_options: Any
 ) -> AsyncIterator[dict[str, Sandbox]]:
     """Every installed region sandbox on a free loopback port, pushing results to the
-    gateway that will listen on `gateway_port`."""
+    gateway that will listen on `gateway_port`; `sandbox_options` go to each sandbox
+    (`SandboxOptions`; a review takes 0.05 s unless ``review_delay`` says otherwise)."""
     servers: list[TestServer] = []
     sandboxes: dict[str, Sandbox] = {}
     credentials = AdaptersSettings()
     try:
+        sandbox_options.setdefault("review_delay", 0.05)
         for region, plugin in discover(SANDBOX_GROUP).items():
             options = SandboxOptions(
-                review_delay=0.05,
                 callback_url=f"http://127.0.0.1:{gateway_port}/v1/regions/{region}/callbacks",
                 **sandbox_options,
             )
