@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -21,17 +21,19 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from at_rest_support import TEST_PASSPHRASE
-from gateway_server import GatewayTestServer
-from partner_signing import (
+from structlog.testing import capture_logs
+from structlog.typing import EventDict
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import APPLICATIONS_CATALOGUE, upload_examples
+from support.fixture_types import CatalogueSettings, StoreFactory
+from support.gateway_server import GatewayTestServer
+from support.partner_signing import (
     NARROW_PARTNER,
     OTHER_PARTNER,
     PARTNER,
     SignedClient,
     partners_setting,
 )
-from structlog.testing import capture_logs
-from structlog.typing import EventDict
 
 from gateway.app import create_app
 from gateway.applications import deadlines
@@ -41,8 +43,6 @@ from gateway.store.postgres import PostgresStore
 
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
-
-StoreFactory = Callable[..., Awaitable[Store]]
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = REPO / "catalogs"
@@ -161,13 +161,6 @@ def backend_settings(tmp_path: Path, store_url: str) -> Settings:
     )
 
 
-APPLICATIONS_CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
-EXAMPLES = REPO / "contracts" / "examples"
-
-
-CatalogueSettings = Callable[..., Settings]
-
-
 @pytest.fixture
 def catalogue_settings(tmp_path: Path) -> CatalogueSettings:
     """Builds settings on the small composed catalogue the application tests rely on, with
@@ -194,16 +187,6 @@ def catalogue_settings(tmp_path: Path) -> CatalogueSettings:
 def applications_settings(catalogue_settings: CatalogueSettings) -> Settings:
     """Settings on the test catalogue with the test partners registered."""
     return catalogue_settings()
-
-
-async def upload_examples(client: SignedClient) -> None:
-    """Upload the example attachments (signed), so the example submissions find them."""
-    for path in sorted((EXAMPLES / "attachments").iterdir()):
-        media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
-        response = await client.post(
-            "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
-        )
-        assert response.status in (200, 201), await response.text()
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from console_support import EXAMPLE_FILES, PASSWORD, VALID_ID, ConsoleWorld, Shot
 from playwright.async_api import Page, expect
+from support.console import EXAMPLE_FILES, PASSWORD, VALID_ID, ConsoleWorld, Shot
 
 from gateway.app_keys import STORE
 from gateway.security.receipts import verify_receipt

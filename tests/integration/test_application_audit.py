@@ -8,18 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from partner_signing import PARTNER, SignedClient
+from support.examples import EXAMPLES, example, upload_examples
+from support.partner_signing import PARTNER, SignedClient
+from support.region_events import region_says
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
 from gateway.applications import state_machine
-from gateway.applications.state_machine import Origin, apply_status_event
+from gateway.applications.state_machine import Origin
 from gateway.applications.status import Status
 from gateway.audit import AUDIT
 from gateway.audit.checkpoints import (
@@ -28,18 +29,11 @@ from gateway.audit.checkpoints import (
     signature_problem,
 )
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
 from gateway.errors import InvalidAuditEntry, SignatureError
 from gateway.security import KeyStore, verify_receipt
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "contracts" / "examples"
 PASSPHRASE = "audit test passphrase"  # noqa: S105 - a throwaway key ring in tmp_path
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 @pytest.fixture
@@ -49,12 +43,7 @@ async def client(catalogue_settings: Callable[..., Settings]) -> AsyncIterator[S
     KeyStore(settings.data_dir / "keys", PASSPHRASE).generate()
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as test_client:
         signed = SignedClient(test_client, PARTNER)
-        for path in sorted((EXAMPLES / "attachments").iterdir()):
-            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
-            response = await signed.post(
-                "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
-            )
-            assert response.status == 201
+        await upload_examples(signed)
         yield signed
 
 
@@ -73,22 +62,6 @@ async def history_count(client: SignedClient) -> int:
         row = await conn.fetch_one("SELECT COUNT(*) AS n FROM application_events")
     assert row is not None
     return int(row["n"])
-
-
-async def region_says(
-    client: SignedClient, case_id: str, status: Status, event_id: str, **extra: Any
-) -> None:
-    event = StatusEvent(
-        event_id=event_id,
-        region="shenzhen",
-        region_case_no=f"SZ-{case_id[-6:]}",
-        application_id=case_id,
-        status=status,
-        occurred_at=datetime.now(UTC),
-        **extra,
-    )
-    async with client.app[STORE].transaction() as conn:
-        await apply_status_event(conn, event, journal=client.app[APPLICATIONS].journal)
 
 
 def rfc9162_inclusion_root(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes | None:

@@ -9,11 +9,11 @@ submission keeps its signature evidence and exact body, which re-verify offline.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from partner_signing import NARROW_PARTNER, OTHER_PARTNER, PARTNER, SignedClient
+from support.examples import example
+from support.partner_signing import NARROW_PARTNER, OTHER_PARTNER, PARTNER, SignedClient
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
@@ -21,14 +21,8 @@ from gateway.applications.proof import open_submission_body
 from gateway.errors import SignatureError
 from gateway.security import SubmissionEvidence, verify_evidence
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PROBLEM = "application/problem+json"
 TABLES = ("applications", "application_events", "deliveries", "audit_entries", "ratings")
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 async def counts(client: SignedClient) -> dict[str, int]:

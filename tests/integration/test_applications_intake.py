@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from partner_signing import PARTNER, SignedClient
+from support.examples import EXAMPLES, example
+from support.partner_signing import PARTNER, SignedClient
 
 from gateway.app import STORE
 from gateway.config import Settings
 
 Client = SignedClient
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PROBLEM = "application/problem+json"
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 async def count(client: Client, table: str) -> int:

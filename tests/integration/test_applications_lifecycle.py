@@ -6,49 +6,29 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from partner_signing import PARTNER, SignedClient, multipart
 from structlog.typing import EventDict
+from support.examples import EXAMPLES, example
+from support.partner_signing import PARTNER, SignedClient, multipart
+from support.region_events import region_says, shenzhen_case_no
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
-from gateway.applications.state_machine import apply_status_event, local_date, now_utc
+from gateway.applications.state_machine import local_date, now_utc
 from gateway.applications.status import Status
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
 from gateway.relay.outbox import open_envelope
 
 Client = SignedClient
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PHOTO = hashlib.sha256((EXAMPLES / "attachments" / "photo.jpg").read_bytes()).hexdigest()
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 async def submit(client: Client, name: str = "proxy_person", **changes: Any) -> str:
     response = await client.post("/v1/applications", json=example(name) | changes)
     assert response.status == 202, await response.text()
     return str((await response.json())["id"])
-
-
-async def region_says(client: Client, case_id: str, status: Status, event_id: str) -> None:
-    event = StatusEvent(
-        event_id=event_id,
-        region="shenzhen",
-        region_case_no=f"SZ-{case_id[-6:]}",
-        application_id=case_id,
-        status=status,
-        occurred_at=datetime.now(UTC),
-    )
-    async with client.app[STORE].transaction() as conn:
-        await apply_status_event(conn, event, journal=client.app[APPLICATIONS].journal)
 
 
 async def deliveries(client: Client, case_id: str) -> list[dict[str, Any]]:
@@ -69,7 +49,7 @@ async def test_status_view_has_history_due_dates_and_masked_data(
     assert response.status == 200
     assert view["status"] == "accepted"
     assert view["status_zh"] == "受理"
-    assert view["region_case_no"] == f"SZ-{case_id[-6:]}"
+    assert view["region_case_no"] == shenzhen_case_no(case_id)
     assert [(e["from_status"], e["to_status"]) for e in view["history"]] == [
         (None, "received"),
         ("received", "accepted"),

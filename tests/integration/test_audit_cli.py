@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
+from support.at_rest import TEST_PASSPHRASE
 
 from gateway.app import STORE, create_app
 from gateway.audit import AUDIT

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from audit_attacks import settings_of, tongban, write_config
-from relay_world import example, running_world
+from support.audit_attacks import settings_of, tongban, write_config
+from support.examples import example
+from support.relay_world import running_world
 
 from gateway.store import open_store
 

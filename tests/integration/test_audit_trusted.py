@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from audit_attacks import (
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from support.audit_attacks import (
     rewrite_and_resign,
     settings_of,
     tongban,
     truncate,
     write_config,
 )
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.app import STORE, create_app
 from gateway.audit import AUDIT

@@ -16,22 +16,21 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
-from partner_signing import SignedClient
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import example
+from support.partner_signing import SignedClient
+from support.region_events import region_says
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
-from gateway.applications.state_machine import apply_status_event
 from gateway.applications.status import Status
 from gateway.cli import main
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
 from gateway.errors import CalendarError
 from gateway.holidays import runtime
 from gateway.holidays.recompute import recompute_open_cases
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 CALENDAR_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calendar"
 
 # TEST DATA. A made-up 2027 schedule: New Year's Day off and Saturday 9 January worked.
@@ -55,20 +54,10 @@ unverified = ["number", "date", "url"]
 
 
 async def accepted_case(client: SignedClient, on: datetime) -> str:
-    body = json.loads((EXAMPLES / "submission_proxy_person.json").read_text("utf-8"))
-    response = await client.post("/v1/applications", json=body)
+    response = await client.post("/v1/applications", json=example("proxy_person"))
     assert response.status == 202, await response.text()
     case_id = str((await response.json())["id"])
-    event = StatusEvent(
-        event_id=f"accept-{case_id}",
-        region="shenzhen",
-        region_case_no=f"SZ-{case_id[-6:]}",
-        application_id=case_id,
-        status=Status.ACCEPTED,
-        occurred_at=on,
-    )
-    async with client.app[STORE].transaction() as conn:
-        await apply_status_event(conn, event, journal=client.app[APPLICATIONS].journal)
+    await region_says(client, case_id, Status.ACCEPTED, f"accept-{case_id}", occurred_at=on)
     return case_id
 
 

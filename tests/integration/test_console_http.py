@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from console_support import (
+from support.console import (
     PASSWORD,
     add_account,
     csrf_of,

@@ -12,7 +12,6 @@ a Chinese ``detail`` and a ``type`` under the gateway's problem base (issue 12, 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,11 +22,7 @@ import pytest
 import requests
 import schemathesis
 from aiohttp import web
-from at_rest_support import TEST_PASSPHRASE
-from conftest import APPLICATIONS_CATALOGUE, EXAMPLES
 from hypothesis import HealthCheck, seed, settings
-from openapi_support import SPEC_PATH
-from partner_signing import PARTNER, partners_setting
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -36,6 +31,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import APPLICATIONS_CATALOGUE, example, example_files
+from support.openapi import SPEC_PATH
+from support.partner_signing import PARTNER, partners_setting
 
 from gateway.app import create_app
 from gateway.config import Settings, load_settings
@@ -160,17 +159,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, logged: list[EventDict]) -> 
     )
     with LiveGateway(settings) as gateway, requests.Session() as session:
         session.auth = PartnerSignature()
-        for path in sorted((EXAMPLES / "attachments").iterdir()):
-            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
+        for file in example_files():
             answer = session.post(
                 f"{gateway.url}/v1/attachments",
-                data=path.read_bytes(),
-                headers={"Content-Type": media_type},
+                data=file.content,
+                headers={"Content-Type": file.media_type},
                 timeout=30,
             )
             assert answer.status_code in (200, 201), answer.text
-        body = json.loads((EXAMPLES / "submission_full_online_person.json").read_text("utf-8"))
-        answer = session.post(f"{gateway.url}/v1/applications", json=body, timeout=30)
+        answer = session.post(f"{gateway.url}/v1/applications", json=example(), timeout=30)
         assert answer.status_code == 202, answer.text
         world = World(gateway.url, session, answer.json()["id"])
         yield world

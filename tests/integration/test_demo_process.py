@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import free_port
+from support.loopback import free_port
 
 from gateway.audit.merkle import verify_inclusion
 from gateway.security import verify_receipt

@@ -7,18 +7,18 @@ make the gateway log at ERROR: a new route is covered the day it enters the cont
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import EXAMPLES, CatalogueSettings, upload_examples
-from gateway_server import GatewayTestServer, raw_exchange
-from openapi_support import load_spec
-from partner_signing import PARTNER, SignedClient
 from structlog.typing import EventDict
+from support.examples import example, upload_examples
+from support.fixture_types import CatalogueSettings
+from support.gateway_server import GatewayTestServer, raw_exchange
+from support.openapi import load_spec
+from support.partner_signing import PARTNER, SignedClient
 
 from gateway.app import create_app
 
@@ -85,8 +85,7 @@ def errors_in(logs: list[EventDict]) -> list[EventDict]:
 async def test_no_operation_answers_5xx_or_logs_an_error_for_hostile_input(
     gateway: SignedClient, logs: list[EventDict], caplog: pytest.LogCaptureFixture
 ) -> None:
-    example = json.loads((EXAMPLES / "submission_proxy_person.json").read_text("utf-8"))
-    accepted = await gateway.post("/v1/applications", json=example)
+    accepted = await gateway.post("/v1/applications", json=example("proxy_person"))
     assert accepted.status == 202  # a real id, so {id} routes get past their 404
     application_id = (await accepted.json())["id"]
     server_errors: list[str] = []

@@ -14,23 +14,18 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import CatalogueSettings, upload_examples
-from gateway_server import GatewayTestServer, raw_exchange, status_and_body
-from partner_signing import PARTNER, SignedClient
 from structlog.typing import EventDict
+from support.examples import example, upload_examples
+from support.fixture_types import CatalogueSettings
+from support.gateway_server import GatewayTestServer, raw_exchange, status_and_body
+from support.partner_signing import PARTNER, SignedClient
 
 from gateway.app import STORE, create_app
 from gateway.config import Settings, load_settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 PROBLEM = "application/problem+json"
 DEEP = b"[" * 20_000 + b"]" * 20_000
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def example(name: str = "proxy_person") -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    return data
 
 
 async def serve(settings: Settings) -> AsyncIterator[SignedClient]:
@@ -57,7 +52,7 @@ def port_of(client: SignedClient) -> int:
 
 
 async def submitted(client: SignedClient) -> str:
-    response = await client.post("/v1/applications", json=example())
+    response = await client.post("/v1/applications", json=example("proxy_person"))
     assert response.status == 202, await response.text()
     return str((await response.json())["id"])
 
@@ -297,7 +292,7 @@ async def test_unparsable_requests_are_problem_json_and_one_log_line(
 async def test_state_changing_routes_require_an_idempotency_key(gateway: SignedClient) -> None:
     case = await submitted(gateway)
     for path, body in (
-        ("/v1/applications", example()),
+        ("/v1/applications", example("proxy_person")),
         ("/v1/attachments", None),
         (f"/v1/applications/{case}/supplements", {"materials": []}),
         (f"/v1/applications/{case}/withdrawal", {"reason": "不办了"}),
@@ -367,7 +362,7 @@ async def test_the_id_number_query_form_is_refused(gateway: SignedClient) -> Non
 
 async def test_search_by_id_number_in_the_body(gateway: SignedClient) -> None:
     case = await submitted(gateway)
-    id_number = example()["applicant"]["id_number"]
+    id_number = example("proxy_person")["applicant"]["id_number"]
     response = await gateway.post("/v1/applications/search", json={"id_number": id_number})
     assert response.status == 200
     assert [item["id"] for item in (await response.json())["items"]] == [case]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import free_port
+from support.loopback import free_port
 
 from gateway import __version__
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
-from relay_world import World, example, running_world
+from support.examples import example
+from support.relay_world import World, running_world
 
 from gateway.app import create_app
 from gateway.config import Settings

@@ -6,17 +6,15 @@ method, status and media type; an undocumented status or media type fails too.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import yaml
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
-from openapi_support import SPEC_PATH, errors_of, load_spec, response_validator
+from support.examples import EXAMPLES, example
+from support.openapi import SPEC_PATH, errors_of, load_spec, response_validator
 
 Client = TestClient[web.Request, web.Application]
-EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 
 
 async def check(response: ClientResponse, path: str, method: str = "get") -> Any:
@@ -82,12 +80,12 @@ async def test_operations_routes_match_the_contract(client: Client) -> None:
 
 
 async def test_application_answers_match_the_contract(applications_client: Client) -> None:
-    example = json.loads((EXAMPLES / "submission_proxy_person.json").read_text(encoding="utf-8"))
+    submission = example("proxy_person")
     headers = {"Idempotency-Key": "openapi-contract-1"}
-    submitted = await applications_client.post("/v1/applications", json=example, headers=headers)
+    submitted = await applications_client.post("/v1/applications", json=submission, headers=headers)
     assert submitted.status == 202, await submitted.text()
     body = await check(submitted, "/v1/applications", "post")
-    replayed = await applications_client.post("/v1/applications", json=example, headers=headers)
+    replayed = await applications_client.post("/v1/applications", json=submission, headers=headers)
     assert replayed.headers["Idempotent-Replayed"] == "true"
     await check(replayed, "/v1/applications", "post")
 
@@ -102,8 +100,7 @@ async def test_application_answers_match_the_contract(applications_client: Clien
 
 
 async def test_application_problems_match_the_contract(applications_client: Client) -> None:
-    example = json.loads((EXAMPLES / "submission_proxy_person.json").read_text(encoding="utf-8"))
-    bad = {**example, "phone": "12", "handling_mode": "teleport"}
+    bad = {**example("proxy_person"), "phone": "12", "handling_mode": "teleport"}
     invalid = await applications_client.post("/v1/applications", json=bad)
     assert invalid.status == 422
     body = await check(invalid, "/v1/applications", "post")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from support.loopback import free_port
 
 from adapters.http import AiohttpClient
 from gateway.errors import RegionUnavailable
@@ -55,11 +55,8 @@ async def test_dropped_connection_is_region_unavailable(server: str, client: Aio
 
 
 async def test_refused_connection_is_region_unavailable(client: AiohttpClient) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     with pytest.raises(RegionUnavailable):
-        await client.request("POST", f"http://127.0.0.1:{port}/", region="x")
+        await client.request("POST", f"http://127.0.0.1:{free_port()}/", region="x")
 
 
 async def test_http_errors_are_returned_not_raised(server: str, client: AiohttpClient) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.clocks import SecondsClock
 
 from gateway.config import SecuritySettings
 from gateway.errors import SignatureError
@@ -44,21 +45,11 @@ Client = TestClient[web.Request, web.Application]
 
 
 @dataclass
-class Clock:
-    """Wall-clock seconds that a test can move."""
-
-    now: float = field(default_factory=time.time)
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
 class Gateway:
     """A test app: the client, its clock, the store and how many requests got through."""
 
     client: Client
-    clock: Clock
+    clock: SecondsClock
     store: SQLiteStore
     reached: list[dict[str, Any]]
     evidence: list[SubmissionEvidence]
@@ -91,7 +82,7 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
         store = await SQLiteStore.open(tmp_path / f"g{len(stores)}.db")
         stores.append(store)  # closed after the test even if the rest of this fails
         await migrate(store, bundled_migrations("sqlite"))
-        clock = Clock()
+        clock = SecondsClock()
         reached: list[dict[str, Any]] = []
         evidence: list[SubmissionEvidence] = []
 

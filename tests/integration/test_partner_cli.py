@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
-from partner_signing import PARTNER
-from relay_world import World, example, running_world
 from rich.cells import cell_len
 from structlog.typing import EventDict
+from support.examples import example
+from support.partner_signing import PARTNER
+from support.relay_world import World, running_world
 
 from gateway.cli import main
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 
+import asyncpg
 import pytest
+from support.fixture_types import StoreFactory
 
 from gateway.config import Settings
 from gateway.errors import StoreError, StoreUnavailable
 from gateway.store import Store, bundled_migrations, open_store
 from gateway.store.postgres import PostgresStore
-
-StoreFactory = Callable[..., Awaitable[Store]]
 
 pytestmark = [
     pytest.mark.postgres,
@@ -84,21 +85,55 @@ async def test_exhausted_pool_is_unavailable(store_factory: StoreFactory) -> Non
                 pass
 
 
-async def test_cancelled_query_gives_its_connection_back(store_factory: StoreFactory) -> None:
+SLOW_QUERY = "SELECT pg_sleep(30)"
+
+
+async def running_queries(store_url: str, query: str) -> int:
+    """How many of this database's backends are running `query` now (pg_stat_activity)."""
+    observer = await asyncpg.connect(store_url, timeout=5)
+    try:
+        count: int = await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state = 'active' AND query = $1",
+            query,
+        )
+        return count
+    finally:
+        await observer.close()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 10) -> None:
+    """Wait until `condition()` holds, polling; fail naming `what` after `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:  # the server's state: nothing to await but another look
+                if await condition():
+                    return
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting until {what}") from None
+
+
+async def test_cancelled_query_gives_its_connection_back(
+    store_factory: StoreFactory, store_url: str
+) -> None:
     store = await store_factory(min_size=1, max_size=1, connect_timeout_s=5)
-    started = asyncio.Event()
 
     async def slow() -> None:
         async with store.transaction() as conn:
-            started.set()
-            await conn.execute("SELECT pg_sleep(30)")
+            await conn.execute(SLOW_QUERY)
+
+    async def slow_query_runs(expected: int) -> bool:
+        return await running_queries(store_url, SLOW_QUERY) == expected
 
     task = asyncio.create_task(slow())
-    await started.wait()
-    await asyncio.sleep(0.05)  # let the query reach the server
+    await until(partial(slow_query_runs, 1), "the server runs the slow query")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await until(partial(slow_query_runs, 0), "the server stops the cancelled query")
+    # The pool's only connection: this waits (up to 5 s, then StoreUnavailable) if the
+    # cancelled transaction kept it.
     async with store.transaction() as conn:
         assert await conn.fetch_one("SELECT 1 AS one") == {"one": 1}
 

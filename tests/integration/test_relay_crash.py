@@ -25,16 +25,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from at_rest_support import TEST_PASSPHRASE
-from loopback import URL_SETTING, free_port
-from partner_signing import PARTNER
-from relay_world import (
-    EXAMPLES,
-    TEST_CATALOGUE,
-    Sandbox,
-    example,
-    running_sandboxes,
-)
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import APPLICATIONS_CATALOGUE, example, example_files
+from support.loopback import URL_SETTING, free_port
+from support.partner_signing import PARTNER
+from support.relay_world import Sandbox, running_sandboxes
 
 from gateway.security import RequestSigner
 
@@ -62,7 +57,7 @@ port = {port}
 shutdown_timeout = 2.0
 
 [catalog]
-directory = "{TEST_CATALOGUE}"
+directory = "{APPLICATIONS_CATALOGUE}"
 
 [applications]
 duplicate_window_minutes = 0
@@ -182,15 +177,14 @@ async def signed(
 
 async def upload_attachments(gateway: GatewayProcess, signer: RequestSigner) -> None:
     async with aiohttp.ClientSession() as session:
-        for path in sorted((EXAMPLES / "attachments").iterdir()):
-            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
+        for file in example_files():
             status, answer = await signed(
                 session,
                 signer,
                 "POST",
                 f"{gateway.url}/v1/attachments",
-                path.read_bytes(),
-                {"Content-Type": media_type, "Idempotency-Key": path.name},
+                file.content,
+                {"Content-Type": file.media_type, "Idempotency-Key": file.name},
             )
             assert status in (200, 201), answer
 

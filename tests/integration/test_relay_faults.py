@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from loopback import FAST_RELAY
-from relay_world import World, example, running_world
 from structlog.typing import EventDict
+from support.examples import example
+from support.loopback import FAST_RELAY
+from support.relay_world import World, running_world
 
 from adapters.shenzhen import protocol
 from gateway.api.applications import APPLICATIONS

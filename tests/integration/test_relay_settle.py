@@ -4,16 +4,15 @@ region, and a listener that fails the way the rest of the gateway can."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
 from structlog.typing import EventDict
+from support.at_rest import TEST_PASSPHRASE
+from support.outbox import insert_received_application, relay_envelope
 
-from gateway.catalog.models import Channel, HandlingMode
-from gateway.envelope import Delivery, Envelope, Party, RegionAck, SubmissionBody
+from gateway.envelope import Envelope, RegionAck
 from gateway.errors import StoreUnavailable
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.relay.outbox import enqueue, open_envelope
@@ -57,40 +56,12 @@ async def migrated(store: Store) -> Store:
     return store
 
 
-def submission(application_id: str) -> Envelope:
-    body = SubmissionBody(
-        handling_mode=HandlingMode.PROXY,
-        channel=Channel.WINDOW,
-        applicant=Party(kind="person", name="张三", id_type="resident_id", id_number="x"),
-        materials=(),
-        delivery=Delivery(method="window_pickup"),
-    )
-    return Envelope(
-        envelope_id=uuid.uuid4().hex,
-        idempotency_key=f"{application_id}:submission",
-        application_id=application_id,
-        request_id=uuid.uuid4().hex,
-        item_code="SZ-0001",
-        receiving_region="shenzhen",
-        competent_region="shenzhen",
-        created_at=datetime.now(UTC),
-        body=body,
-    )
-
-
 async def queue(store: Store, cipher: PiiCipher, application_id: str) -> str:
     """A received application and its submission's delivery."""
+    envelope = relay_envelope(application_id)
     async with store.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO applications (id, request_id, item_code, receiving_region,"
-            " competent_region, channel, handling_mode, applicant_kind, applicant_index,"
-            " material_fingerprint, personal, masked, materials, status, anticipate_type,"
-            " promise_type, submitted_by, created_at, updated_at) VALUES (:id, 'r', 'SZ-0001',"
-            " 'shenzhen', 'shenzhen', 'window', 'proxy', 'person', 'i', 'f', 'sealed', '{}',"
-            " '[]', 'received', 'working_day', 'working_day', 'test', :now, :now)",
-            {"id": application_id, "now": datetime.now(UTC).isoformat()},
-        )
-        return await enqueue(conn, submission(application_id), cipher=cipher)
+        await insert_received_application(conn, envelope, datetime.now(UTC))
+        return await enqueue(conn, envelope, cipher=cipher)
 
 
 def worker(

@@ -6,24 +6,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
+from support.at_rest import TEST_PASSPHRASE
+from support.clocks import DateTimeClock
+from support.outbox import insert_received_application, relay_envelope
 
 from gateway.applications.status import Status
-from gateway.catalog.models import Channel, HandlingMode, TrustLevel
 from gateway.envelope import (
-    Delivery,
     Envelope,
-    EnvelopeMaterial,
-    Party,
     RegionAck,
     StatusNoticeBody,
-    SubmissionBody,
-    SupplementBody,
 )
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.relay import deliveries
@@ -39,44 +35,8 @@ from gateway.store import Row, SQLiteStore, bundled_migrations, migrate
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday, 18:00 in Shanghai
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 def envelope(application_id: str, kind: str = "submission") -> Envelope:
-    material = EnvelopeMaterial(
-        material_id="id_card", material_name="居民身份证", provided=True, trust_level=TrustLevel.B
-    )
-    body: SubmissionBody | SupplementBody
-    if kind == "submission":
-        body = SubmissionBody(
-            handling_mode=HandlingMode.PROXY,
-            channel=Channel.WINDOW,
-            applicant=Party(kind="person", name="张三", id_type="resident_id", id_number="x"),
-            materials=(material,),
-            delivery=Delivery(method="window_pickup"),
-            supplement_deadline=date(2026, 12, 4),
-        )
-    else:
-        body = SupplementBody(materials=(material,))
-    return Envelope(
-        envelope_id=uuid.uuid4().hex,
-        idempotency_key=f"{application_id}:{kind}:{uuid.uuid4().hex[:6]}",
-        application_id=application_id,
-        request_id=uuid.uuid4().hex,
-        item_code="SZ-0001",
-        receiving_region="dongguan",
-        competent_region="shenzhen",
-        created_at=T0,
-        body=body,
-    )
+    return relay_envelope(application_id, kind, created_at=T0)
 
 
 @dataclass
@@ -85,7 +45,7 @@ class Harness:
 
     store: SQLiteStore
     cipher: PiiCipher
-    clock: Clock = field(default_factory=Clock)
+    clock: DateTimeClock = field(default_factory=lambda: DateTimeClock(T0))
     listener: RecordingListener = field(default_factory=RecordingListener)
 
     def open(self, row: Row) -> Envelope:
@@ -95,16 +55,7 @@ class Harness:
         """Enqueue `env` (adding its application row for a submission) at the clock's time."""
         async with self.store.transaction() as conn:
             if env.kind == "submission":
-                await conn.execute(
-                    "INSERT INTO applications (id, request_id, item_code, receiving_region,"
-                    " competent_region, channel, handling_mode, applicant_kind,"
-                    " applicant_index, material_fingerprint, personal, masked, materials,"
-                    " status, anticipate_type, promise_type, submitted_by, created_at,"
-                    " updated_at) VALUES (:id, 'r', 'SZ-0001', 'dongguan', 'shenzhen',"
-                    " 'window', 'proxy', 'person', 'i', 'f', 'sealed', '{}', '[]', 'received',"
-                    " 'working_day', 'working_day', 'test', :now, :now)",
-                    {"id": env.application_id, "now": self.clock().isoformat()},
-                )
+                await insert_received_application(conn, env, self.clock())
             delivery_id = await enqueue(conn, env, cipher=self.cipher, destination=destination)
             # enqueue stamps wall-clock times; these tests run on their own clock.
             await conn.execute(

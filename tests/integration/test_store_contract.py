@@ -6,14 +6,12 @@ Each test runs once on SQLite and once on a fresh PostgreSQL database (see the
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
+from support.fixture_types import StoreFactory
 
 from gateway.errors import StoreError, StoreUnavailable, UniqueViolation
 from gateway.store import Store
 
-StoreFactory = Callable[..., Awaitable[Store]]
 CREATE_T = "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"
 
 

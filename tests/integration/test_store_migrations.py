@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from support.fixture_types import StoreFactory
+from support.migration_files import write_migrations
 
 from gateway.errors import MigrationError, StoreError
 from gateway.store import Store, bundled_migrations, migrate
 from gateway.store.migrations import load_migrations
-
-StoreFactory = Callable[..., Awaitable[Store]]
-
-
-def write_migrations(directory: Path, files: dict[str, str]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, sql in files.items():
-        (directory / name).write_text(sql, encoding="utf-8")
-    return directory
 
 
 async def versions(store: Store) -> list[int]:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from relay_world import World, example, running_world
+from support.examples import example
+from support.relay_world import World, running_world
 
 from gateway.cli import main
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from partner_signing import SignedClient
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
+from support.partner_signing import SignedClient
 
 from gateway.observability.redaction import redaction_processor
 

@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 import aiohttp
-from relay_world import TEST_CATALOGUE, World, example, running_world
+from support.examples import APPLICATIONS_CATALOGUE, example
+from support.relay_world import World, running_world
 
 from adapters.zhangjiagang import protocol
 from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
@@ -62,7 +63,7 @@ items:
 
 def catalogue_with_zhangjiagang(tmp_path: Path) -> Path:
     directory = tmp_path / "catalogue"
-    shutil.copytree(TEST_CATALOGUE, directory)
+    shutil.copytree(APPLICATIONS_CATALOGUE, directory)
     (directory / "zhangjiagang.yaml").write_text(ITEM, encoding="utf-8")
     return directory
 

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
+from support.at_rest import TEST_PASSPHRASE
 
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.models import HandlingMode, TaskType

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.at_rest import TEST_PASSPHRASE
 
 from gateway.audit.checkpoints import jwk_thumbprint, load_gateway_public_keys, load_or_create_key
 from gateway.cli import main

@@ -9,17 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.migration_files import write_migrations
 
 from gateway.errors import MigrationError
 from gateway.store import bundled_migrations
 from gateway.store.migrations import load_migrations
-
-
-def write_migrations(directory: Path, files: dict[str, str]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, sql in files.items():
-        (directory / name).write_text(sql, encoding="utf-8")
-    return directory
 
 
 def test_gap_in_numbering_is_refused(tmp_path: Path) -> None:

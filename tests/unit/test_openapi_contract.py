@@ -18,7 +18,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
-from openapi_support import REPO, SPEC_PATH, load_spec, schema_validator
+from support.openapi import REPO, SPEC_PATH, load_spec, schema_validator
 
 from gateway.app import create_app
 from gateway.catalog.loader import load_catalog

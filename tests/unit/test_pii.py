@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
+from support.at_rest import TEST_PASSPHRASE
 
 from gateway.errors import ConfigError, PiiError
 from gateway.security.pii import PiiCipher, PiiKeys, load_keys

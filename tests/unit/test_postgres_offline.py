@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
+from support.loopback import free_port
 
 from gateway.config import load_settings
 from gateway.errors import StoreError, StoreUnavailable
@@ -80,23 +79,16 @@ def test_rowcount_from_command_status(status: str, count: int) -> None:
     assert _rowcount(status) == count
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_unreachable_server_is_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await PostgresStore.open(
-            f"postgresql://postgres@127.0.0.1:{unused_port()}/none", connect_timeout_s=2
+            f"postgresql://postgres@127.0.0.1:{free_port()}/none", connect_timeout_s=2
         )
 
 
 async def test_an_unreachable_store_names_store_url_without_its_password() -> None:
     """What an operator reads must say which setting to fix, not only "Connect call failed"."""
-    port = unused_port()
+    port = free_port()
     url = f"postgresql://postgres:hunter2@127.0.0.1:{port}/none?password=hunter2"
     overrides = {"store": {"url": url, "connect_timeout_s": 2}}
     with pytest.raises(StoreUnavailable) as caught:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from support.clocks import SecondsClock
+
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def opened(clock: Clock) -> CircuitBreaker:
+def opened(clock: SecondsClock) -> CircuitBreaker:
     breaker = CircuitBreaker(failure_threshold=3, reset_after=30, clock=clock)
     for _ in range(3):
         assert breaker.try_acquire()
@@ -22,13 +16,13 @@ def opened(clock: Clock) -> CircuitBreaker:
 
 
 def test_closed_breaker_lets_calls_through() -> None:
-    breaker = CircuitBreaker(clock=Clock())
+    breaker = CircuitBreaker(clock=SecondsClock())
     assert breaker.state is BreakerState.CLOSED
     assert breaker.try_acquire()
 
 
 def test_opens_after_threshold_consecutive_failures() -> None:
-    clock = Clock()
+    clock = SecondsClock()
     breaker = opened(clock)
     assert breaker.state is BreakerState.OPEN
     assert not breaker.try_acquire()
@@ -36,7 +30,7 @@ def test_opens_after_threshold_consecutive_failures() -> None:
 
 
 def test_a_success_resets_the_failure_count() -> None:
-    breaker = CircuitBreaker(failure_threshold=3, clock=Clock())
+    breaker = CircuitBreaker(failure_threshold=3, clock=SecondsClock())
     breaker.record_failure()
     breaker.record_failure()
     breaker.record_success()
@@ -45,7 +39,7 @@ def test_a_success_resets_the_failure_count() -> None:
 
 
 def test_half_open_allows_exactly_one_probe() -> None:
-    clock = Clock()
+    clock = SecondsClock()
     breaker = opened(clock)
     clock.now += 30
     assert breaker.state is BreakerState.HALF_OPEN
@@ -54,7 +48,7 @@ def test_half_open_allows_exactly_one_probe() -> None:
 
 
 def test_successful_probe_closes() -> None:
-    clock = Clock()
+    clock = SecondsClock()
     breaker = opened(clock)
     clock.now += 30
     assert breaker.try_acquire()
@@ -64,7 +58,7 @@ def test_successful_probe_closes() -> None:
 
 
 def test_failed_probe_opens_again_for_a_full_period() -> None:
-    clock = Clock()
+    clock = SecondsClock()
     breaker = opened(clock)
     clock.now += 30
     assert breaker.try_acquire()
@@ -75,7 +69,7 @@ def test_failed_probe_opens_again_for_a_full_period() -> None:
 
 
 def test_released_probe_can_be_retried() -> None:
-    clock = Clock()
+    clock = SecondsClock()
     breaker = opened(clock)
     clock.now += 30
     assert breaker.try_acquire()

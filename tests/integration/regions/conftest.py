@@ -7,37 +7,20 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
+from support.loopback import serve_endpoint
+from support.region_helpers import SETTINGS, Receiver, SandboxFactory
 
 from adapters.http import AiohttpClient
 from adapters.sandbox import SandboxOptions
-from gateway.errors import CallbackRejected
-from regions.region_helpers import SETTINGS, Receiver, SandboxFactory
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     state = Receiver()
-
-    async def callback(request: web.Request) -> web.Response:
-        assert state.adapter is not None
-        try:
-            events = await state.adapter.parse_callback(request)
-        except CallbackRejected as exc:
-            state.refused.append(exc)
-            return state.adapter.callback_reply(exc)
-        state.events.extend(events)
-        state.changed.set()
-        return state.adapter.callback_reply(None)
-
-    app = web.Application()
-    app.router.add_post("/cb", callback)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    state.url = str(server.make_url("/cb"))
-    yield state
-    await server.close()
+    async with serve_endpoint("/cb", state.handle) as url:
+        state.url = url
+        yield state
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.region_helpers import config, envelope
 
 from adapters.dongguan import DongguanAdapter, create_sandbox, protocol
 from adapters.http import AiohttpClient
 from gateway.applications.status import Status
 from gateway.envelope import StatusEvent
 from gateway.errors import RegionRejected, RegionUnavailable
-from regions.region_helpers import config, envelope
 
 Start = Callable[..., Any]
 

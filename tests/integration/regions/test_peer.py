@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from support.region_helpers import Receiver, config, envelope
 
 from adapters.base import AdapterConfig
 from adapters.http import AiohttpClient
 from adapters.peer import PeerAdapter, create_sandbox
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
-from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
 

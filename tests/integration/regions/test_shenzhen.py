@@ -7,12 +7,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.region_helpers import Receiver, config, envelope
 
 from adapters.http import AiohttpClient
 from adapters.shenzhen import ShenzhenAdapter, create_sandbox
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
-from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
 

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from support.region_helpers import Receiver, config, envelope
 
 from adapters.http import AiohttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter, create_sandbox, protocol
@@ -22,7 +23,6 @@ from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
 from gateway.applications.status import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.security.sm2 import SM2PrivateKey
-from regions.region_helpers import Receiver, config, envelope
 
 Start = Callable[..., Any]
 GATEWAY_KEY = SM2PrivateKey.generate()

@@ -8,9 +8,9 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from at_rest_support import TEST_PASSPHRASE
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from support.at_rest import TEST_PASSPHRASE
 
 from audit_tests.audit_support import ORIGIN, append_many
 from gateway.audit import AuditLog, Ed25519CheckpointSigner, ProofService, Sealer, jwk_thumbprint

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner, Result
 
 from gateway.audit.canonical import entry_bytes
@@ -20,6 +19,7 @@ from gateway.audit.proofs import ProofService
 from gateway.cli import main
 from gateway.config import Settings, load_settings
 from gateway.store import Connection, Store, open_store
+from support.at_rest import TEST_PASSPHRASE
 
 ENV = {"TONGBAN_SECURITY__KEY_PASSPHRASE": TEST_PASSPHRASE}
 COLUMNS = (

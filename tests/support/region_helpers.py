@@ -95,13 +95,26 @@ def envelope(kind: str = "submission", **overrides: Any) -> Envelope:
 
 @dataclass
 class Receiver:
-    """Our side of callbacks: runs the adapter's `parse_callback`, records what it got."""
+    """Our side of a region's callbacks: runs the adapter's `parse_callback`, records what
+    it got. (A partner's side of our webhooks is test_partner_webhooks' `WebhookReceiver`.)"""
 
     url: str = ""
     events: list[StatusEvent] = field(default_factory=list)
     refused: list[CallbackRejected] = field(default_factory=list)
     adapter: PushAdapter | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """The callback endpoint: the adapter parses the request and writes the reply."""
+        assert self.adapter is not None, "the test sets receiver.adapter first"
+        try:
+            events = await self.adapter.parse_callback(request)
+        except CallbackRejected as exc:
+            self.refused.append(exc)
+            return self.adapter.callback_reply(exc)
+        self.events.extend(events)
+        self.changed.set()
+        return self.adapter.callback_reply(None)
 
     async def wait_for(
         self, predicate: Callable[[list[StatusEvent]], bool], seconds: float = 5

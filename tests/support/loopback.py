@@ -1,8 +1,15 @@
-"""What tests that run real servers on loopback share: free ports and a fast relay."""
+"""What tests that run real servers on loopback share: free ports, a fast relay, and a
+one-route endpoint for what the gateway or an adapter calls back."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiohttp.typedefs import Handler
 
 # The adapters' settings that point each region at its sandbox.
 URL_SETTING = {r: f"{r}_url" for r in ("shenzhen", "dongguan", "zhangjiagang", "peer")}
@@ -20,6 +27,19 @@ FAST_RELAY = {
         "poll_seconds": 0.1,
     },
 }
+
+
+@asynccontextmanager
+async def serve_endpoint(path: str, handler: Handler) -> AsyncIterator[str]:
+    """Serve `handler` for POSTs to `path` on a free 127.0.0.1 port; yields its URL."""
+    app = web.Application()
+    app.router.add_post(path, handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url(path))
+    finally:
+        await server.close()
 
 
 def free_port() -> int:

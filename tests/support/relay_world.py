@@ -8,8 +8,6 @@ milliseconds instead of minutes. Applications go in over HTTP like a client's.
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,26 +17,15 @@ from typing import Any
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
-from at_rest_support import TEST_PASSPHRASE
-from loopback import FAST_RELAY, URL_SETTING, free_port
-from partner_signing import PARTNER, SignedClient, partners_setting
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
 from gateway.adapters_registry import SANDBOX_GROUP, discover
 from gateway.app import create_app
 from gateway.config import AdaptersSettings, Settings, load_settings
-
-REPO = Path(__file__).resolve().parents[2]
-TEST_CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
-EXAMPLES = REPO / "contracts" / "examples"
-
-
-def example(name: str = "full_online_person", **changes: Any) -> dict[str, Any]:
-    """An example application from contracts/examples, with `changes` applied on top."""
-    body: dict[str, Any] = json.loads((EXAMPLES / f"submission_{name}.json").read_text("utf-8"))
-    body = copy.deepcopy(body)
-    body.update(changes)
-    return body
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import APPLICATIONS_CATALOGUE, upload_examples
+from support.loopback import FAST_RELAY, URL_SETTING, free_port
+from support.partner_signing import PARTNER, SignedClient, partners_setting
 
 
 @dataclass
@@ -100,7 +87,7 @@ def world_settings(
     overrides: dict[str, Any] = {
         "data_dir": str(tmp_path / "var"),
         "server": {"port": port},
-        "catalog": {"directory": str(TEST_CATALOGUE)},
+        "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
         "applications": {"duplicate_window_minutes": 0},
         "security": {"partners": partners_setting(PARTNER), "key_passphrase": TEST_PASSPHRASE},
         "adapters": adapters,
@@ -126,7 +113,7 @@ async def running_world(
         server = TestServer(create_app(app_settings), host="127.0.0.1", port=port)
         async with TestClient(server) as test_client:
             gateway = SignedClient(test_client, PARTNER)
-            await upload_example_attachments(gateway)
+            await upload_examples(gateway)
             yield World(gateway, sandboxes)
 
 
@@ -135,14 +122,15 @@ async def running_sandboxes(
     gateway_port: int, **sandbox_options: Any
 ) -> AsyncIterator[dict[str, Sandbox]]:
     """Every installed region sandbox on a free loopback port, pushing results to the
-    gateway that will listen on `gateway_port`."""
+    gateway that will listen on `gateway_port`; `sandbox_options` go to each sandbox
+    (`SandboxOptions`; a review takes 0.05 s unless ``review_delay`` says otherwise)."""
     servers: list[TestServer] = []
     sandboxes: dict[str, Sandbox] = {}
     credentials = AdaptersSettings()
     try:
+        sandbox_options.setdefault("review_delay", 0.05)
         for region, plugin in discover(SANDBOX_GROUP).items():
             options = SandboxOptions(
-                review_delay=0.05,
                 callback_url=f"http://127.0.0.1:{gateway_port}/v1/regions/{region}/callbacks",
                 **sandbox_options,
             )
@@ -155,15 +143,6 @@ async def running_sandboxes(
     finally:
         for server in servers:
             await server.close()
-
-
-async def upload_example_attachments(client: SignedClient) -> None:
-    for path in sorted((EXAMPLES / "attachments").iterdir()):
-        media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
-        response = await client.post(
-            "/v1/attachments", data=path.read_bytes(), headers={"Content-Type": media_type}
-        )
-        assert response.status in (200, 201), await response.text()
 
 
 async def sandbox_cases(url: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from gateway.staff import accounts
 from gateway.staff.accounts import Account, Role
 from gateway.store import Store
 
-EXAMPLE_FILES = Path(__file__).resolve().parents[1] / "contracts" / "examples" / "attachments"
+EXAMPLE_FILES = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "attachments"
 CENTRE = "松山湖政务服务中心"
 PASSWORD = "correct-horse-9"  # noqa: S105 - test accounts in a throwaway store
 VALID_ID = "11010519491231002X"
