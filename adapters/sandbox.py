@@ -36,7 +36,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.applications.status import Status
+from gateway.envelope import Status
 
 log = structlog.get_logger("adapters.sandbox")
 

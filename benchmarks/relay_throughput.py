@@ -36,7 +36,7 @@ from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.audit import AuditLog
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
 from gateway.config import AdaptersSettings, RegionRelaySettings
-from gateway.envelope import Delivery, Envelope, EnvelopeMaterial, Party, SubmissionBody
+from gateway.envelope import Envelope, EnvelopeMaterial, Party, ResultHandOver, SubmissionBody
 from gateway.observability import configure_logging
 from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.service import build_lane
@@ -82,7 +82,7 @@ def envelope(application_id: str) -> Envelope:
                 kind="person", name="王小明", id_type="resident_id", id_number="11010519491231002X"
             ),
             materials=(material,),
-            delivery=Delivery(method="window_pickup"),
+            delivery=ResultHandOver(method="window_pickup"),
         ),
     )
 

@@ -28,8 +28,7 @@ from adapters.base import (
 )
 from adapters.http import retry_after
 from gateway.api.responses import json_response
-from gateway.applications.status import Status
-from gateway.envelope import Envelope, RegionAck, StatusEvent
+from gateway.envelope import Envelope, RegionAck, Status, StatusEvent
 from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
 
 log = structlog.get_logger("adapters.peer")

@@ -20,7 +20,6 @@ from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
 from gateway.applications import state_machine
 from gateway.applications.state_machine import Origin, apply_status_event
-from gateway.applications.status import Status
 from gateway.audit import AUDIT
 from gateway.audit.checkpoints import (
     Checkpoint,
@@ -28,7 +27,7 @@ from gateway.audit.checkpoints import (
     signature_problem,
 )
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.errors import InvalidAuditEntry, SignatureError
 from gateway.security import KeyStore, verify_receipt
 

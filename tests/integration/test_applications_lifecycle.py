@@ -17,9 +17,8 @@ from structlog.typing import EventDict
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
 from gateway.applications.state_machine import apply_status_event, local_date, now_utc
-from gateway.applications.status import Status
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.relay.outbox import open_envelope
 
 Client = SignedClient

@@ -23,10 +23,9 @@ from partner_signing import SignedClient
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
 from gateway.applications.state_machine import apply_status_event
-from gateway.applications.status import Status
 from gateway.cli import main
 from gateway.config import Settings
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.errors import CalendarError
 from gateway.holidays import runtime
 from gateway.holidays.recompute import recompute_open_cases

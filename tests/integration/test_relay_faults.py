@@ -30,10 +30,9 @@ from gateway.applications.state_machine import (
     apply_parked_events,
     apply_status_event,
 )
-from gateway.applications.status import Status
 from gateway.audit import AuditLog
 from gateway.config import AdaptersSettings
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.relay.deliveries import UNREADABLE_FORMAT_ZH
 from gateway.relay.reasons import DUPLICATE_CASE_NO_ZH
 from gateway.security.pii import PiiCipher, PiiKeys

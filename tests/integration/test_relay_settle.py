@@ -13,7 +13,7 @@ from at_rest_support import TEST_PASSPHRASE
 from structlog.typing import EventDict
 
 from gateway.catalog.models import Channel, HandlingMode
-from gateway.envelope import Delivery, Envelope, Party, RegionAck, SubmissionBody
+from gateway.envelope import Envelope, Party, RegionAck, ResultHandOver, SubmissionBody
 from gateway.errors import StoreUnavailable
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.relay.outbox import enqueue, open_envelope
@@ -63,7 +63,7 @@ def submission(application_id: str) -> Envelope:
         channel=Channel.WINDOW,
         applicant=Party(kind="person", name="张三", id_type="resident_id", id_number="x"),
         materials=(),
-        delivery=Delivery(method="window_pickup"),
+        delivery=ResultHandOver(method="window_pickup"),
     )
     return Envelope(
         envelope_id=uuid.uuid4().hex,

@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from at_rest_support import TEST_PASSPHRASE
 
-from gateway.applications.status import Status
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
 from gateway.envelope import (
-    Delivery,
     Envelope,
     EnvelopeMaterial,
     Party,
     RegionAck,
+    ResultHandOver,
+    Status,
     StatusNoticeBody,
     SubmissionBody,
     SupplementBody,
@@ -61,7 +61,7 @@ def envelope(application_id: str, kind: str = "submission") -> Envelope:
             channel=Channel.WINDOW,
             applicant=Party(kind="person", name="张三", id_type="resident_id", id_number="x"),
             materials=(material,),
-            delivery=Delivery(method="window_pickup"),
+            delivery=ResultHandOver(method="window_pickup"),
             supplement_deadline=date(2026, 12, 4),
         )
     else:

@@ -31,9 +31,8 @@ from adapters.testing import MockHttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter
 from adapters.zhangjiagang import protocol as zjg
 from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
-from gateway.applications.status import Status
 from gateway.config import AdaptersSettings
-from gateway.envelope import Envelope
+from gateway.envelope import Envelope, Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 

@@ -11,8 +11,7 @@ import pytest
 
 from adapters.dongguan import DongguanAdapter, create_sandbox, protocol
 from adapters.http import AiohttpClient
-from gateway.applications.status import Status
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.errors import RegionRejected, RegionUnavailable
 from regions.region_helpers import config, envelope
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from adapters.base import AdapterConfig
 from adapters.http import AiohttpClient
 from adapters.peer import PeerAdapter, create_sandbox
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from regions.region_helpers import Receiver, config, envelope
 

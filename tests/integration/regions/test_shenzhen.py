@@ -10,7 +10,7 @@ import pytest
 
 from adapters.http import AiohttpClient
 from adapters.shenzhen import ShenzhenAdapter, create_sandbox
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from regions.region_helpers import Receiver, config, envelope
 

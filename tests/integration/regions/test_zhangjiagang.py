@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from adapters.http import AiohttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter, create_sandbox, protocol
 from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.security.sm2 import SM2PrivateKey
 from regions.region_helpers import Receiver, config, envelope
