@@ -48,12 +48,20 @@ TRACEPARENT_HEADER = "traceparent"
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-RequestSigner = Callable[[str, str, dict[str, str], bytes], Awaitable[dict[str, str]]]
-"""``(method, url, headers, body) -> headers to add``: signs an outbound request.
+class SignRequest(Protocol):
+    """``(method, url, headers, body) -> headers to add``: signs one outbound request.
 
-The seam for RFC 9421 HTTP Message Signatures on peer requests; the security layer
-provides the implementation; with none, requests go unsigned.
-"""
+    The seam for RFC 9421 HTTP Message Signatures with the gateway's key (the peer
+    adapter, partner webhooks); `gateway.security.outbound.RequestSigner` implements it.
+    Synchronous on purpose: the key is in memory and signing is a few microseconds of
+    CPU, so every caller (adapters, the partner CLI client, webhooks) can use it without
+    an event loop. The caller sends the URL and body bytes exactly as passed.
+    """
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, str]: ...
+
 
 RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
 """``(request, body) -> genuine?``: checks a pushed request's HTTP message signature."""
@@ -75,7 +83,7 @@ class AdapterConfig:
     health_timeout: float = 1.5
     callback_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)
-    signer: RequestSigner | None = None
+    signer: SignRequest | None = None
     verifier: RequestVerifier | None = None
     sm2_key: SM2PrivateKey | None = None
     """The gateway's SM2 key, for regions whose protocol signs with SM2 (Zhangjiagang);
@@ -296,8 +304,8 @@ __all__ = [
     "HttpResponse",
     "PollAdapter",
     "PushAdapter",
-    "RequestSigner",
     "RequestVerifier",
+    "SignRequest",
     "callback_json",
     "envelope_headers",
     "json_bytes",

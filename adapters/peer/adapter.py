@@ -125,7 +125,7 @@ class PeerAdapter(AdapterBase):
             **envelope_headers(envelope),
         }
         if self._config.signer is not None:
-            headers.update(await self._config.signer("POST", url, headers, raw))
+            headers.update(self._config.signer("POST", url, headers, raw))
         response = await self._http.request(
             "POST", url, region=self.region, content=raw, headers=headers
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -88,7 +88,7 @@ async def test_signer_seam_adds_its_headers(http: AiohttpClient) -> None:
         seen.append(request)
         return web.json_response({"id": "p-1"}, status=202)
 
-    async def signer(method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    def signer(method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
         return {"Signature-Input": f"sig1=();len={len(body)}", "Signature": "sig1=:AA==:"}
 
     app = web.Application()
