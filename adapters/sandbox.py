@@ -29,13 +29,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from adapters.base import AdapterSettings, validate_region_settings
 from gateway.envelope import Status
 
 log = structlog.get_logger("adapters.sandbox")
@@ -312,6 +313,16 @@ def fault_middleware(core: SandboxCore, transient: TransientReply) -> Any:
 
 
 CORE = web.AppKey("sandbox_core", SandboxCore)
+SETTINGS = web.AppKey("sandbox_settings", AdapterSettings)
+"""The region's settings the sandbox runs with (``tongban sandbox`` listens on its url's port)."""
+
+SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
+
+
+def sandbox_settings(model: type[SettingsT], region: str, table: Mapping[str, Any]) -> SettingsT:
+    """The ``[adapters.REGION]`` table the sandbox shares with the adapter, validated by the
+    region's model (demo defaults included); `ConfigError` naming a bad key."""
+    return validate_region_settings(model, region, table)
 
 
 class Pusher:
@@ -344,11 +355,13 @@ def sandbox_app(
     core: SandboxCore,
     routes: web.RouteTableDef,
     transient: TransientReply,
+    settings: AdapterSettings,
     pusher: Pusher | None = None,
 ) -> web.Application:
     """An aiohttp app: the region's `routes`, faults, and the ``/_sandbox`` routes."""
     app = web.Application(middlewares=[fault_middleware(core, transient)])
     app[CORE] = core
+    app[SETTINGS] = settings
     app.router.add_routes(routes)
 
     async def list_cases(request: web.Request) -> web.Response:

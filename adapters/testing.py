@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import AdapterBase, AdapterConfig, HttpResponse
+from adapters.base import AdapterBase, AdapterConfig, AdapterSettings, HttpResponse
 from gateway.envelope import Envelope, RegionAck
 from gateway.errors import AdapterError
 
@@ -63,7 +63,11 @@ class RecordingAdapter(AdapterBase):
     fail_next: list[AdapterError] = field(default_factory=list)
 
     def __init__(self, region: str = "recording") -> None:
-        super().__init__(AdapterConfig(region=region, base_url="memory://"), MockHttpClient(_none))
+        super().__init__(
+            AdapterConfig(region=region),
+            MockHttpClient(_none),
+            AdapterSettings(url="http://memory.invalid"),  # never called: nothing is sent
+        )
         self.sent = []
         self.fail_next = []
         self._numbers = itertools.count(1)

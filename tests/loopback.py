@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 
-# The adapters' settings that point each region at its sandbox.
-URL_SETTING = {r: f"{r}_url" for r in ("shenzhen", "dongguan", "zhangjiagang", "peer")}
+
+def adapter_urls(urls: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``adapters`` settings that point each region at its sandbox: ``{region: {"url": u}}``."""
+    return {region: {"url": url} for region, url in urls.items()}
+
 
 # Relay timings for tests: retries, breakers and polls in tens of milliseconds.
 FAST_RELAY = {

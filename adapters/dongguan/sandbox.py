@@ -10,12 +10,21 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from adapters.dongguan import protocol
 from adapters.dongguan.protocol import child, q, text
-from adapters.sandbox import SandboxCore, SandboxError, SandboxOptions, decide, sandbox_app
+from adapters.dongguan.settings import DongguanSettings
+from adapters.sandbox import (
+    SandboxCore,
+    SandboxError,
+    SandboxOptions,
+    decide,
+    sandbox_app,
+    sandbox_settings,
+)
 
 _FAULTS = {"invalid": "E201", "not_found": "E204", "conflict": "E205"}
 
@@ -30,9 +39,11 @@ def _fault(code: str, message: str | None = None) -> web.Response:
     )
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Dongguan sandbox app; ``credentials`` holds ``username`` and ``password``."""
-    username, password = credentials["username"], credentials["password"]
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The Dongguan sandbox app; `settings` is the ``[adapters.dongguan]`` table (the
+    UsernameToken it shares with the adapter)."""
+    config = sandbox_settings(DongguanSettings, "dongguan", settings)
+    username, password = config.username, config.password.get_secret_value()
     core = SandboxCore("DG441900", options, on_event=None)
     nonces: set[str] = set()
     routes = web.RouteTableDef()
@@ -115,4 +126,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
     def transient(message: str) -> web.Response:
         return _fault("E301", message)
 
-    return sandbox_app(core, routes, transient)
+    return sandbox_app(core, routes, transient, config)

@@ -16,6 +16,7 @@ import pydantic
 from aiohttp import web
 
 from adapters.base import json_bytes
+from adapters.peer.settings import PeerSettings
 from adapters.sandbox import (
     CaseEvent,
     Pusher,
@@ -25,6 +26,7 @@ from adapters.sandbox import (
     SandboxOptions,
     decide,
     sandbox_app,
+    sandbox_settings,
 )
 from gateway.envelope import Envelope, RatingBody, SubmissionBody, SupplementBody, WithdrawalBody
 
@@ -45,8 +47,9 @@ def problem(status: int, slug: str, detail: str, **extra: Any) -> web.Response:
     )
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The peer sandbox app (``credentials`` unused until request signing lands)."""
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The peer sandbox app; `settings` is the ``[adapters.peer]`` table (only its url)."""
+    config = sandbox_settings(PeerSettings, "peer", settings)
     pusher = Pusher()
     references: dict[str, str] = {}
 
@@ -152,4 +155,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         response.headers["Retry-After"] = "2"
         return response
 
-    return sandbox_app(core, routes, transient, pusher)
+    return sandbox_app(core, routes, transient, config, pusher)

@@ -26,8 +26,10 @@ from adapters.sandbox import (
     decide,
     log,
     sandbox_app,
+    sandbox_settings,
 )
 from adapters.shenzhen import protocol
+from adapters.shenzhen.settings import ShenzhenSettings
 
 _ERROR_CODES = {"invalid": "2001", "not_found": "2004", "conflict": "2005"}
 
@@ -41,9 +43,11 @@ def _answer(
     return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Shenzhen sandbox app; ``credentials`` holds ``app_id`` and ``app_secret``."""
-    app_id, secret = credentials["app_id"], credentials["app_secret"]
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The Shenzhen sandbox app; `settings` is the ``[adapters.shenzhen]`` table (the
+    appId and HMAC key it shares with the adapter)."""
+    config = sandbox_settings(ShenzhenSettings, "shenzhen", settings)
+    app_id, secret = config.app_id, config.app_secret.get_secret_value()
     pusher = Pusher()
     notify: dict[str, str] = {}
     nonces: set[str] = set()
@@ -148,4 +152,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
     def transient(message: str) -> web.Response:
         return _answer("3001", msg=message)
 
-    return sandbox_app(core, routes, transient, pusher)
+    return sandbox_app(core, routes, transient, config, pusher)

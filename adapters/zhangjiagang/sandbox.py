@@ -6,8 +6,8 @@ SM2 key and decrypts with SM4, deduplicates by ``bizSerialNo``, answers sealed
 under the request's session key and signed, and pushes status changes, signed and
 enveloped to the gateway's key, to its configured callback URL.
 
-Its keys (``credentials``): ``region_sm2_private_key`` (PEM; default: the demo key
-below, whose public half is the gateway's default ``zhangjiagang_sm2_public_key``)
+Its keys (``[adapters.zhangjiagang]``): ``region_sm2_private_key`` (PEM; default: the
+demo key below, whose public half is the adapter's default ``sm2_public_key``)
 and ``gateway_sm2_public_key`` (PEM or hex). Without the latter it fetches the
 gateway's published SM2 keys from the JWK Set beside its callback URL
 (``/.well-known/tongban/keys``), as a region would on registration, and picks the
@@ -36,8 +36,10 @@ from adapters.sandbox import (
     decide,
     log,
     sandbox_app,
+    sandbox_settings,
 )
 from adapters.zhangjiagang import protocol
+from adapters.zhangjiagang.settings import ZhangjiagangSettings
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 _ERROR_CODES = {"invalid": "200001", "not_found": "200004", "conflict": "200005"}
@@ -105,12 +107,16 @@ class GatewayKeys:
                 log.warning("sandbox.gateway_keys_unavailable", url=self._jwks_url, error=str(exc))
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Zhangjiagang sandbox; ``credentials``: ``app_id`` and the optional keys above."""
-    app_id = credentials["app_id"]
-    region_pem = credentials.get("region_sm2_private_key")
-    region_key = SM2PrivateKey.from_pem(region_pem.encode() if region_pem else DEMO_REGION_KEY_PEM)
-    configured = credentials.get("gateway_sm2_public_key")
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The Zhangjiagang sandbox; `settings` is the ``[adapters.zhangjiagang]`` table
+    (``app_id`` and the optional keys above)."""
+    config = sandbox_settings(ZhangjiagangSettings, "zhangjiagang", settings)
+    app_id = config.app_id
+    region_pem = config.region_sm2_private_key
+    region_key = SM2PrivateKey.from_pem(
+        region_pem.get_secret_value().encode() if region_pem else DEMO_REGION_KEY_PEM
+    )
+    configured = config.gateway_sm2_public_key
     gateway_keys = GatewayKeys(
         SM2PublicKey.load(configured) if configured else None, options.callback_url
     )
@@ -231,4 +237,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         response.headers["Retry-After"] = "1"
         return response
 
-    return sandbox_app(core, routes, transient, pusher)
+    return sandbox_app(core, routes, transient, config, pusher)

@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 from console_support import ConsoleWorld, Shot, add_account
-from loopback import FAST_RELAY, URL_SETTING, free_port
+from loopback import FAST_RELAY, adapter_urls, free_port
 from playwright.async_api import Browser, Page, async_playwright
 
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
 from gateway.adapters_registry import SANDBOX_GROUP, discover
 from gateway.app import create_app
 from gateway.app_keys import STORE
-from gateway.config import AdaptersSettings, load_settings
+from gateway.config import load_settings
 from gateway.security.keys import KeyStore
 from gateway.staff.accounts import Role
 
@@ -43,19 +43,18 @@ async def world(tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
     async with AsyncExitStack() as stack:
         cores: dict[str, SandboxCore] = {}
         urls: dict[str, str] = {}
-        credentials = AdaptersSettings()
         for region, plugin in discover(SANDBOX_GROUP).items():
             options = SandboxOptions(
                 review_delay=2.0,
                 callback_url=f"http://127.0.0.1:{port}/v1/regions/{region}/callbacks",
             )
-            app = plugin.factory(options, credentials.for_region(region))
+            app = plugin.factory(options, {})
             sandbox = TestServer(app, host="127.0.0.1")
             await sandbox.start_server()
             stack.push_async_callback(sandbox.close)
             cores[region] = app[CORE]
             urls[region] = str(sandbox.make_url("")).rstrip("/")
-        adapters: dict[str, Any] = {URL_SETTING[r]: u for r, u in urls.items() if r in URL_SETTING}
+        adapters: dict[str, Any] = adapter_urls(urls)
         adapters["callback_base_url"] = f"http://127.0.0.1:{port}"
         settings = load_settings(
             environ={},

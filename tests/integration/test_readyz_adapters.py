@@ -21,15 +21,15 @@ async def test_readyz_shows_each_region(client: TestClient[web.Request, web.Appl
 
 async def test_readyz_shows_a_running_region_as_reachable(settings: Settings) -> None:
     sandbox = TestServer(
-        create_sandbox(SandboxOptions(), settings.adapters.for_region("shenzhen")),
+        create_sandbox(SandboxOptions(), settings.adapters.region_table("shenzhen")),
         host="127.0.0.1",
     )
     await sandbox.start_server()
     try:
         adapters = settings.adapters.model_copy(
             update={
-                "shenzhen_url": str(sandbox.make_url("")).rstrip("/"),
-                "dongguan_url": "http://127.0.0.1:9",  # nothing listens on the discard port
+                "shenzhen": {"url": str(sandbox.make_url("")).rstrip("/")},
+                "dongguan": {"url": "http://127.0.0.1:9"},  # nothing listens on the discard port
                 "health_timeout": 0.5,
             }
         )

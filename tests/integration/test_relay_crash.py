@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import pytest
 from at_rest_support import TEST_PASSPHRASE
-from loopback import URL_SETTING, free_port
+from loopback import free_port
 from partner_signing import PARTNER
 from relay_world import (
     EXAMPLES,
@@ -53,7 +53,7 @@ class CrashRun:
 def gateway_config(tmp_path: Path, port: int, sandboxes: dict[str, Sandbox]) -> Path:
     partner = PARTNER.setting()
     (key,) = partner["keys"]
-    urls = "\n".join(f'{URL_SETTING[r]} = "{s.url}"' for r, s in sandboxes.items())
+    urls = "\n".join(f'[adapters.{r}]\nurl = "{s.url}"' for r, s in sandboxes.items())
     text = f"""
 data_dir = "{tmp_path / "var"}"
 

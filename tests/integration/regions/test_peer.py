@@ -94,7 +94,9 @@ async def test_signer_seam_adds_its_headers(http: AiohttpClient) -> None:
     app = web.Application()
     app.router.add_post("/v1/applications", handler)
     async with TestServer(app, host="127.0.0.1") as server:
-        cfg = AdapterConfig(region="peer", base_url=str(server.make_url("")), signer=signer)
+        cfg = AdapterConfig(
+            region="peer", settings={"url": str(server.make_url(""))}, signer=signer
+        )
         await PeerAdapter(cfg, http).submit(envelope())
     assert seen[0].headers["Signature"] == "sig1=:AA==:"
     assert seen[0].headers["Idempotency-Key"].startswith("key-")
@@ -108,7 +110,7 @@ async def test_verifier_refusal_rejects_the_callback(
 
     url = await start_sandbox(create_sandbox, "peer", callback_url=receiver.url)
     receiver.adapter = PeerAdapter(
-        AdapterConfig(region="peer", base_url=url, verifier=refuse), http
+        AdapterConfig(region="peer", settings={"url": url}, verifier=refuse), http
     )
     await receiver.adapter.submit(envelope())
     async with asyncio.timeout(5):
