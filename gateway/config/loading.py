@@ -2,7 +2,7 @@
 
 Sources, highest priority first: command-line overrides, ``TONGBAN_*`` environment
 variables (nested keys joined by ``__``, e.g. ``TONGBAN_SERVER__PORT=9000`` or
-``TONGBAN_ADAPTERS__SHENZHEN__URL``), the TOML file given with ``--config``, the
+``TONGBAN_ADAPTERS__REGION__URL``), the TOML file given with ``--config``, the
 defaults. `load_settings` is the only reader of the environment; everything else
 receives a `Settings`.
 
