@@ -22,6 +22,7 @@ from adapters.sandbox import (
     SandboxError,
     SandboxOptions,
     decide,
+    follow_up,
     sandbox_app,
     sandbox_settings,
 )
@@ -31,6 +32,10 @@ _FAULTS = {"invalid": "E201", "not_found": "E204", "conflict": "E205"}
 
 def _reply(element: ET.Element) -> web.Response:
     return web.Response(body=protocol.envelope(element), content_type="text/xml", charset="utf-8")
+
+
+_FOLLOW_UPS = {"supplementCase": "supplement", "withdrawCase": "withdrawal", "rateCase": "rating"}
+"""The follow-up operations, by the kind `follow_up` takes."""
 
 
 def _fault(code: str, message: str | None = None) -> web.Response:
@@ -75,15 +80,12 @@ def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.
                 child(answer, "duplicate", duplicate)
                 return _reply(answer)
             accept_no = text(op, "acceptNo")
-            if name == "supplementCase":
-                ids = [text(m, "id") for m in op.iter(q("material"))]
-                core.supplement(accept_no, serial, ids)
-            elif name == "withdrawCase":
-                await core.withdraw(accept_no, serial)
-            elif name == "rateCase":
-                core.rate(accept_no, serial, int(text(op, "level")))
-            else:
+            kind = _FOLLOW_UPS.get(name)
+            if kind is None:
                 return _fault("E201", f"未知操作 {name}")
+            ids = [text(m, "id") for m in op.iter(q("material"))]
+            level = int(text(op, "level")) if kind == "rating" else None
+            await follow_up(core, kind, accept_no, serial, material_ids=ids, level=level)
             child(answer, "acceptNo", accept_no)
             return _reply(answer)
         except SandboxError as exc:

@@ -28,12 +28,15 @@ from aiohttp import web
 from adapters.base import json_bytes
 from adapters.sandbox import (
     CaseEvent,
+    Nonces,
     Pusher,
     SandboxCase,
     SandboxCore,
     SandboxError,
     SandboxOptions,
-    decide,
+    add_follow_up_routes,
+    json_follow_up,
+    json_review,
     log,
     sandbox_app,
     sandbox_settings,
@@ -121,7 +124,7 @@ def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.
         SM2PublicKey.load(configured) if configured else None, options.callback_url
     )
     pusher = Pusher()
-    nonces: set[str] = set()
+    nonces = Nonces()
 
     def sealed(payload: Any, session_key: bytes) -> web.Response:
         wrapper, _ = protocol.seal(app_id, region_key, payload, session_key=session_key)
@@ -170,10 +173,8 @@ def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.
         except protocol.ProtocolError as exc:
             return _error(exc.code)
         gateway_keys.signed_with(sender)
-        nonce = str(wrapper.get("nonce"))
-        if nonce in nonces:
+        if not nonces.first_use(str(wrapper.get("nonce"))):
             return _error("100003")
-        nonces.add(nonce)
         data = message.data
         if not isinstance(data, dict) or not data.get("bizSerialNo"):
             return _error("200001", "缺少 bizSerialNo")
@@ -186,9 +187,7 @@ def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.
             return request_data
         data, session_key = request_data
         try:
-            materials = {m["materialId"]: bool(m["provided"]) for m in data["materials"]}
-            applicant = data["applicant"]
-            review = decide(materials, applicant["certType"], applicant["certNo"], data["form"])
+            review = json_review(data)
             if not data["itemCode"]:
                 raise ValueError("itemCode 不能为空")
         except (KeyError, TypeError, ValueError) as exc:
@@ -196,37 +195,20 @@ def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.
         case, duplicate = core.submit(data["bizSerialNo"], data.get("applyNo"), review)
         return sealed({"caseNo": case.case_no, "duplicate": duplicate}, session_key)
 
-    async def followup(request: web.Request, action: str) -> web.Response:
+    async def followup(request: web.Request, kind: str) -> web.Response:
         request_data = await opened(request)
         if isinstance(request_data, web.Response):
             return request_data
         data, session_key = request_data
-        case_no = str(data.get("caseNo", ""))
         try:
-            if action == "supplement":
-                ids = [m["materialId"] for m in data.get("materials", [])]
-                core.supplement(case_no, data["bizSerialNo"], ids)
-            elif action == "withdraw":
-                await core.withdraw(case_no, data["bizSerialNo"])
-            else:
-                core.rate(case_no, data["bizSerialNo"], int(data["level"]))
+            case_no = await json_follow_up(core, kind, data, "bizSerialNo")
         except SandboxError as exc:
             return _error(_ERROR_CODES[exc.kind], exc.message)
         except (KeyError, TypeError, ValueError) as exc:
             return _error("200001", f"参数校验失败: {exc}")
         return sealed({"caseNo": case_no}, session_key)
 
-    @routes.post(protocol.PATHS["supplement"])
-    async def supplement(request: web.Request) -> web.Response:
-        return await followup(request, "supplement")
-
-    @routes.post(protocol.PATHS["withdrawal"])
-    async def withdraw(request: web.Request) -> web.Response:
-        return await followup(request, "withdraw")
-
-    @routes.post(protocol.PATHS["rating"])
-    async def rate(request: web.Request) -> web.Response:
-        return await followup(request, "rate")
+    add_follow_up_routes(routes, protocol.PATHS, followup)
 
     @routes.get(protocol.HEARTBEAT_PATH)
     async def heartbeat(request: web.Request) -> web.Response:
