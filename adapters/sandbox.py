@@ -56,6 +56,8 @@ class SandboxOptions:
     review_delay: float = 1.0
     callback_url: str | None = None
     repeat_case_no: bool = False
+    origin_of: Callable[[Sequence[str | int]], str | None] | None = None
+    """Where a setting was written (file and line, or variable), for a bad one's error."""
 
 
 @dataclass(frozen=True)
@@ -401,10 +403,12 @@ SETTINGS = web.AppKey("sandbox_settings", AdapterSettings)
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
 
 
-def sandbox_settings(model: type[SettingsT], region: str, table: Mapping[str, Any]) -> SettingsT:
+def sandbox_settings(
+    model: type[SettingsT], region: str, table: Mapping[str, Any], options: SandboxOptions
+) -> SettingsT:
     """The ``[adapters.REGION]`` table the sandbox shares with the adapter, validated by the
-    region's model (demo defaults included); `ConfigError` naming a bad key."""
-    return validate_region_settings(model, region, table)
+    region's model (demo defaults included); `ConfigError` naming a bad key and where."""
+    return validate_region_settings(model, region, table, options.origin_of)
 
 
 class Pusher:

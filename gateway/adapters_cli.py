@@ -108,6 +108,7 @@ def sandbox_command(
         seed=seed,
         review_delay=review_delay,
         callback_url=callback,
+        origin_of=settings.origin_of,
     )
     configure_logging("console", settings.log.level)
     try:  # the sandbox validates the region's table as the adapter does

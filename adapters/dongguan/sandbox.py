@@ -47,7 +47,7 @@ def _fault(code: str, message: str | None = None) -> web.Response:
 def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
     """The Dongguan sandbox app; `settings` is the ``[adapters.dongguan]`` table (the
     UsernameToken it shares with the adapter)."""
-    config = sandbox_settings(DongguanSettings, "dongguan", settings)
+    config = sandbox_settings(DongguanSettings, "dongguan", settings, options)
     username, password = config.username, config.password.get_secret_value()
     core = SandboxCore("DG441900", options, on_event=None)
     nonces: set[str] = set()

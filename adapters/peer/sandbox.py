@@ -63,7 +63,7 @@ _BODIES: dict[str, type[SupplementBody | WithdrawalBody | RatingBody]] = {
 
 def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
     """The peer sandbox app; `settings` is the ``[adapters.peer]`` table (only its url)."""
-    config = sandbox_settings(PeerSettings, "peer", settings)
+    config = sandbox_settings(PeerSettings, "peer", settings, options)
     pusher = Pusher()
     references: dict[str, str] = {}
 

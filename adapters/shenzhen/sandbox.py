@@ -49,7 +49,7 @@ def _answer(
 def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
     """The Shenzhen sandbox app; `settings` is the ``[adapters.shenzhen]`` table (the
     appId and HMAC key it shares with the adapter)."""
-    config = sandbox_settings(ShenzhenSettings, "shenzhen", settings)
+    config = sandbox_settings(ShenzhenSettings, "shenzhen", settings, options)
     app_id, secret = config.app_id, config.app_secret.get_secret_value()
     pusher = Pusher()
     notify: dict[str, str] = {}

@@ -113,7 +113,7 @@ class GatewayKeys:
 def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
     """The Zhangjiagang sandbox; `settings` is the ``[adapters.zhangjiagang]`` table
     (``app_id`` and the optional keys above)."""
-    config = sandbox_settings(ZhangjiagangSettings, "zhangjiagang", settings)
+    config = sandbox_settings(ZhangjiagangSettings, "zhangjiagang", settings, options)
     app_id = config.app_id
     region_pem = config.region_sm2_private_key
     region_key = SM2PrivateKey.from_pem(
