@@ -130,7 +130,7 @@ def required_regions(settings: AdaptersSettings, plugins: Mapping[str, Plugin]) 
     """The regions to open: ``adapters.regions`` if set, else every installed adapter.
 
     Raises `PluginError` when a required region has no adapter, or when a region's
-    settings table names no adapter that will open (a typo would otherwise be ignored).
+    settings table names no installed adapter (a misspelt table would be ignored).
     """
     regions = list(settings.regions) if settings.regions is not None else sorted(plugins)
     missing = [region for region in regions if region not in plugins]
@@ -140,11 +140,12 @@ def required_regions(settings: AdaptersSettings, plugins: Mapping[str, Plugin]) 
             f"no adapter installed for region(s) {', '.join(missing)} "
             f"(installed: {installed}); install one or remove it from adapters.regions"
         )
-    orphans = sorted(set(settings.region_tables) - set(regions))
+    orphans = sorted(set(settings.region_tables) - set(plugins))
     if orphans:
+        installed = ", ".join(sorted(plugins)) or "none"
         raise PluginError(
-            f"settings for region(s) {', '.join(orphans)} ([adapters.REGION]) but no such "
-            f"adapter is opened (opened: {', '.join(regions) or 'none'})"
+            f"settings for region(s) {', '.join(orphans)} ([adapters.REGION]) but no adapter "
+            f"is installed for it (installed: {installed})"
         )
     return regions
 

@@ -169,7 +169,7 @@ def test_unset_regions_open_every_installed_adapter(
     assert set(open_adapters(adapters_settings(), http)) == {"guangzhou", "foshan"}
 
 
-def test_a_table_for_a_region_no_adapter_opens_fails_start_up(
+def test_a_table_for_a_region_without_an_adapter_fails_start_up(
     monkeypatch: pytest.MonkeyPatch, http: HttpClient
 ) -> None:
     """A misspelt ``[adapters.guangzou]`` is refused, not silently ignored."""
@@ -210,3 +210,14 @@ def test_an_adapters_key_that_is_no_table_fails_loading() -> None:
     """``adapters.timout = 5`` is neither a known setting nor a region's table."""
     with pytest.raises(ConfigError, match="unknown setting 'timout'"):
         adapters_settings(timout=5)
+
+
+def test_a_table_for_an_installed_region_left_out_of_regions_is_kept(
+    monkeypatch: pytest.MonkeyPatch, http: HttpClient
+) -> None:
+    """Narrowing ``adapters.regions`` does not force deleting the other regions' tables."""
+    fake_entry_points(
+        monkeypatch, ("guangzhou", f"{__name__}:make_fake"), ("foshan", f"{__name__}:make_fake")
+    )
+    settings = adapters_settings(regions=("guangzhou",), foshan={"url": "http://fs"})
+    assert set(open_adapters(settings, http)) == {"guangzhou"}
