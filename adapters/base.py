@@ -15,6 +15,11 @@ exception (aiohttp, XML, JSON, crypto) is translated at this boundary.
 Adapters are plugins: a distribution registers a factory
 ``(config: AdapterConfig, http: HttpClient) -> Adapter`` in the entry-point group
 ``tongban.adapters`` under the region's name (see `gateway.adapters_registry`).
+Its settings are the ``[adapters.REGION]`` table, which the plugin validates at
+start-up with its own `AdapterSettings` model (`AdapterConfig.settings_as`).
+
+This module, `gateway.envelope` (the messages and `Status`) and `gateway.errors` (the
+exception tree) are the whole contract: a plugin needs nothing else from the core.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.envelope import Envelope, RegionAck, StatusEvent
-from gateway.errors import CallbackRejected, PluginError, RegionRejected, RegionUnavailable
+from gateway.errors import CallbackRejected, ConfigError, RegionRejected, RegionUnavailable
 from gateway.jsonio import JsonRefused, load_json
 
 ANSWER_MAX_BYTES = 4 * 1024 * 1024
@@ -48,45 +54,101 @@ TRACEPARENT_HEADER = "traceparent"
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-RequestSigner = Callable[[str, str, dict[str, str], bytes], Awaitable[dict[str, str]]]
-"""``(method, url, headers, body) -> headers to add``: signs an outbound request.
+class SignRequest(Protocol):
+    """``(method, url, headers, body) -> headers to add``: signs one outbound request.
 
-The seam for RFC 9421 HTTP Message Signatures on peer requests; the security layer
-provides the implementation; with none, requests go unsigned.
-"""
+    The seam for RFC 9421 HTTP Message Signatures with the gateway's key (the peer
+    adapter, partner webhooks); `gateway.security.outbound.RequestSigner` implements it.
+    Synchronous on purpose: the key is in memory and signing is a few microseconds of
+    CPU, so every caller (adapters, the partner CLI client, webhooks) can use it without
+    an event loop. The caller sends the URL and body bytes exactly as passed.
+    """
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, str]: ...
+
 
 RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
 """``(request, body) -> genuine?``: checks a pushed request's HTTP message signature."""
 
 
+class AdapterSettings(BaseModel):
+    """The base of a plugin's settings model: its ``[adapters.REGION]`` table.
+
+    A plugin subclasses it, adds its own keys with defaults or as required, and reads
+    it with `AdapterConfig.settings_as`. Unknown keys are refused (a typo fails boot).
+    Secrets are `pydantic.SecretStr`, so they never show in a log or a repr.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(description="Where the region's system answers (http:// or https://).")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        # A validator, not a Field pattern: it still holds where a plugin redeclares
+        # ``url`` to give it a default.
+        if not url.startswith(("http://", "https://")) or len(url) < 9:
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
+
+DEMO_VALUE = "demo value: matches `tongban sandbox`; change it in production"
+"""The phrase a plugin's settings model puts in a demo default's description."""
+
+
 @dataclass(frozen=True)
 class AdapterConfig:
-    """One adapter's settings, built by the core from `Settings.adapters`.
+    """What the core hands one adapter: its region's settings table and shared seams.
 
-    ``credentials`` holds the region's own keys as strings (``app_secret``,
-    ``sm4_key``...); ``callback_url`` is where a push region should send results.
-    ``signer`` and ``verifier`` are the seams for HTTP message signatures (RFC 9421)
-    where a protocol uses them (the peer); the security layer supplies them.
+    ``settings`` is the region's ``[adapters.REGION]`` table as written (file,
+    ``TONGBAN_ADAPTERS__REGION__KEY`` variables, overrides), not yet validated: the
+    plugin reads it through `settings_as` with its own model. ``callback_url`` is where
+    a push region should send results. ``signer`` and ``verifier`` are the seams for
+    HTTP message signatures (RFC 9421) where a protocol uses them (the peer).
+    ``origin_of`` says where a setting was written, for error messages.
     """
 
     region: str
-    base_url: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 10.0
     health_timeout: float = 1.5
     callback_url: str | None = None
-    credentials: Mapping[str, str] = field(default_factory=dict)
-    signer: RequestSigner | None = None
+    signer: SignRequest | None = None
     verifier: RequestVerifier | None = None
     sm2_key: SM2PrivateKey | None = None
     """The gateway's SM2 key, for regions whose protocol signs with SM2 (Zhangjiagang);
     None until ``tongban keys generate --alg sm2`` has run and the key is unlocked."""
+    origin_of: Callable[[Sequence[str | int]], str | None] | None = None
 
-    def credential(self, name: str) -> str:
-        """The credential `name`; raises `PluginError` at start-up when it is not set."""
-        value = self.credentials.get(name)
-        if not value:
-            raise PluginError(f"adapter {self.region!r} needs the setting adapters.{name}")
-        return value
+    def settings_as(self, model: type[SettingsT]) -> SettingsT:
+        """The region's table validated by `model`; `ConfigError` naming each bad key
+        (``adapters.REGION.KEY``) and where it was set, so boot fails with a fixable
+        message."""
+        return validate_region_settings(model, self.region, self.settings, self.origin_of)
+
+
+def validate_region_settings(
+    model: type[SettingsT],
+    region: str,
+    table: Mapping[str, Any],
+    origin_of: Callable[[Sequence[str | int]], str | None] | None = None,
+) -> SettingsT:
+    """`table` validated by `model`, or `ConfigError` naming ``adapters.REGION.KEY``."""
+    try:
+        return model.model_validate(table)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = ("adapters", region, *error["loc"])
+            where = origin_of(loc) if origin_of is not None else None
+            message = f"{error['msg']} ({where})" if where else error["msg"]
+            problems.append((".".join(str(part) for part in loc), message))
+        raise ConfigError(f"adapters.{region}", problems) from exc
 
 
 @dataclass(frozen=True)
@@ -197,11 +259,15 @@ AdapterFactory = Callable[[AdapterConfig, HttpClient], Adapter]
 
 
 class AdapterBase:
-    """Shared plumbing: the region name, the client, async-context-manager support."""
+    """Shared plumbing: the region name, its URL, the client, async-context-manager support.
 
-    def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
+    `settings` is the plugin's own, already validated (`AdapterConfig.settings_as`).
+    """
+
+    def __init__(self, config: AdapterConfig, http: HttpClient, settings: AdapterSettings) -> None:
         self._config = config
         self._http = http
+        self._base_url = settings.url
         self._closed = False
 
     @property
@@ -211,6 +277,11 @@ class AdapterBase:
     @property
     def config(self) -> AdapterConfig:
         return self._config
+
+    @property
+    def base_url(self) -> str:
+        """Where the region's system answers (its ``url`` setting)."""
+        return self._base_url
 
     async def aclose(self) -> None:
         """Release the adapter's own resources; the shared client belongs to the core."""
@@ -228,7 +299,7 @@ class AdapterBase:
         await self.aclose()
 
     def _url(self, path: str) -> str:
-        return self._config.base_url.rstrip("/") + path
+        return self._base_url.rstrip("/") + path
 
 
 def trace_headers(request_id: str | None, trace_id: str | None) -> dict[str, str]:
@@ -266,6 +337,16 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+def json_reply(
+    data: Any, *, status: int = 200, content_type: str = "application/json"
+) -> web.Response:
+    """`data` as a UTF-8 JSON response, Chinese as is (a region's native answer to a
+    callback); aiohttp's ``web.json_response`` would escape every non-ASCII character."""
+    return web.Response(
+        body=json_bytes(data), status=status, content_type=content_type, charset="utf-8"
+    )
+
+
 def json_object(region: str, body: bytes) -> dict[str, Any]:
     """Parse a region's JSON object; a garbled answer is `RegionUnavailable` (a proxy page)."""
     try:
@@ -287,21 +368,25 @@ def callback_json(region: str, body: bytes) -> Any:
 
 
 __all__ = [
+    "DEMO_VALUE",
     "ENTRY_POINT_GROUP",
     "Adapter",
     "AdapterBase",
     "AdapterConfig",
     "AdapterFactory",
+    "AdapterSettings",
     "HttpClient",
     "HttpResponse",
     "PollAdapter",
     "PushAdapter",
-    "RequestSigner",
     "RequestVerifier",
+    "SignRequest",
     "callback_json",
     "envelope_headers",
     "json_bytes",
     "json_object",
+    "json_reply",
     "require_case_no",
     "trace_headers",
+    "validate_region_settings",
 ]

@@ -26,17 +26,18 @@ import contextlib
 import itertools
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.applications.status import Status
+from adapters.base import AdapterSettings, validate_region_settings
+from gateway.envelope import Status
 
 log = structlog.get_logger("adapters.sandbox")
 
@@ -55,6 +56,8 @@ class SandboxOptions:
     review_delay: float = 1.0
     callback_url: str | None = None
     repeat_case_no: bool = False
+    origin_of: Callable[[Sequence[str | int]], str | None] | None = None
+    """Where a setting was written (file and line, or variable), for a bad one's error."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,17 @@ def decide(
         refuse = "申请人身份证号码校验未通过"
     missing = tuple(m for m, provided in materials.items() if not provided)
     return Review(refuse, missing, form.get("sandbox_decision") == "deny")
+
+
+def json_review(data: Mapping[str, Any]) -> Review:
+    """`decide` for a submission in the camelCase JSON both JSON regions use:
+    ``materials[].materialId/provided``, ``applicant.certType/certNo``, ``form``.
+
+    Raises `KeyError` or `TypeError` for a submission missing one of them.
+    """
+    materials = {m["materialId"]: bool(m["provided"]) for m in data["materials"]}
+    applicant = data["applicant"]
+    return decide(materials, applicant["certType"], applicant["certNo"], data["form"])
 
 
 OnEvent = Callable[[SandboxCase, CaseEvent], Awaitable[None]]
@@ -271,6 +285,77 @@ class SandboxCore:
             await self._on_event(case, event)
 
 
+FOLLOW_UPS = ("supplement", "withdrawal", "rating")
+"""The follow-ups a region takes after a submission, named as `Envelope.kind` names them."""
+
+
+async def follow_up(
+    core: SandboxCore,
+    kind: str,
+    case_no: str,
+    idempotency_key: str,
+    *,
+    material_ids: Sequence[str] = (),
+    level: int | None = None,
+) -> bool:
+    """Apply one follow-up (`FOLLOW_UPS`) to `case_no`; True if it repeats one seen before.
+
+    Raises `SandboxError` when the case refuses it, `ValueError` for an unknown kind
+    or a rating without a level.
+    """
+    if kind == "supplement":
+        return core.supplement(case_no, idempotency_key, list(material_ids))
+    if kind == "withdrawal":
+        return await core.withdraw(case_no, idempotency_key)
+    if kind == "rating":
+        if level is None:
+            raise ValueError("a rating needs its level")
+        return core.rate(case_no, idempotency_key, level)
+    raise ValueError(f"unknown follow-up {kind!r}")
+
+
+async def json_follow_up(core: SandboxCore, kind: str, data: Mapping[str, Any], key: str) -> str:
+    """`follow_up` from the JSON both JSON regions use: ``caseNo``, the idempotency key
+    in field `key`, ``materials[].materialId`` or ``level``; returns the case number.
+
+    Raises `SandboxError`, or `KeyError` / `TypeError` / `ValueError` for a bad message.
+    """
+    case_no = str(data.get("caseNo", ""))
+    ids = [m["materialId"] for m in data.get("materials", [])] if kind == "supplement" else []
+    level = int(data["level"]) if kind == "rating" else None
+    await follow_up(core, kind, case_no, data[key], material_ids=ids, level=level)
+    return case_no
+
+
+FollowUpHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
+
+
+def add_follow_up_routes(
+    routes: web.RouteTableDef, paths: Mapping[str, str], handle: FollowUpHandler
+) -> None:
+    """``POST paths[kind]`` for each of `FOLLOW_UPS`, answered by ``handle(request, kind)``."""
+    for kind in FOLLOW_UPS:
+
+        async def route(request: web.Request, kind: str = kind) -> web.StreamResponse:
+            return await handle(request, kind)
+
+        routes.post(paths[kind])(route)
+
+
+class Nonces:
+    """The nonces a signed protocol has seen: a repeated one is a replayed request."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def first_use(self, nonce: str) -> bool:
+        """True the first time `nonce` is seen, False (a replay) every time after."""
+        if nonce in self._seen:
+            return False
+        self._seen.add(nonce)
+        return True
+
+
 TransientReply = Callable[[str], web.Response]
 """Renders the region's own "busy / down" answer for a message."""
 
@@ -312,6 +397,18 @@ def fault_middleware(core: SandboxCore, transient: TransientReply) -> Any:
 
 
 CORE = web.AppKey("sandbox_core", SandboxCore)
+SETTINGS = web.AppKey("sandbox_settings", AdapterSettings)
+"""The region's settings the sandbox runs with (``tongban sandbox`` listens on its url's port)."""
+
+SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
+
+
+def sandbox_settings(
+    model: type[SettingsT], region: str, table: Mapping[str, Any], options: SandboxOptions
+) -> SettingsT:
+    """The ``[adapters.REGION]`` table the sandbox shares with the adapter, validated by the
+    region's model (demo defaults included); `ConfigError` naming a bad key and where."""
+    return validate_region_settings(model, region, table, options.origin_of)
 
 
 class Pusher:
@@ -344,11 +441,13 @@ def sandbox_app(
     core: SandboxCore,
     routes: web.RouteTableDef,
     transient: TransientReply,
+    settings: AdapterSettings,
     pusher: Pusher | None = None,
 ) -> web.Application:
     """An aiohttp app: the region's `routes`, faults, and the ``/_sandbox`` routes."""
     app = web.Application(middlewares=[fault_middleware(core, transient)])
     app[CORE] = core
+    app[SETTINGS] = settings
     app.router.add_routes(routes)
 
     async def list_cases(request: web.Request) -> web.Response:

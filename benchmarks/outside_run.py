@@ -376,8 +376,8 @@ def main() -> int:
     with config.open("a", encoding="utf-8") as extra:
         extra.write("[adapters]\n")
         extra.write(f'callback_base_url = "{base}"\n')
-        for name, url in sandboxes.settings_overrides().items():
-            extra.write(f'{name} = "{url}"\n')
+        for region, url in sandboxes.urls.items():
+            extra.write(f'[adapters.{region}]\nurl = "{url}"\n')
     log_path = work / "gateway.log"
     with log_path.open("wb") as log:
         gateway = subprocess.Popen(  # noqa: S603 - our own CLI

@@ -35,8 +35,8 @@ from gateway.applications.journal import Journal
 from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.audit import AuditLog
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
-from gateway.config import AdaptersSettings, RegionRelaySettings
-from gateway.envelope import Delivery, Envelope, EnvelopeMaterial, Party, SubmissionBody
+from gateway.config import RegionRelaySettings, Settings, load_settings
+from gateway.envelope import Envelope, EnvelopeMaterial, Party, ResultHandOver, SubmissionBody
 from gateway.observability import configure_logging
 from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.service import build_lane
@@ -82,7 +82,7 @@ def envelope(application_id: str) -> Envelope:
                 kind="person", name="王小明", id_type="resident_id", id_number="11010519491231002X"
             ),
             materials=(material,),
-            delivery=Delivery(method="window_pickup"),
+            delivery=ResultHandOver(method="window_pickup"),
         ),
     )
 
@@ -142,11 +142,17 @@ async def open_bench_store(tmp: str, backend: str) -> tuple[Store, str | None]:
     return store, dsn
 
 
+def sandbox_settings(port: int) -> Settings:
+    """Default settings with Shenzhen's adapter pointed at the sandbox on `port`."""
+    shenzhen = {"url": f"http://127.0.0.1:{port}"}
+    return load_settings(environ={}, overrides={"adapters": {"shenzhen": shenzhen}})
+
+
 def shenzhen_worker(
     store: Store,
     http: AiohttpClient,
     cipher: PiiCipher,
-    settings: AdaptersSettings,
+    settings: Settings,
     concurrency: int,
     listener: DeliveryListener,
     *,
@@ -178,7 +184,7 @@ async def drain_as_worker(dsn: str, port: int, concurrency: int, keys_dir: str) 
     store = await PostgresStore.open(dsn, min_size=2, max_size=16)
     try:
         cipher = PiiCipher(load_keys({}, None, None, Path(keys_dir), PASSPHRASE))
-        settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{port}")
+        settings = sandbox_settings(port)
         http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
         try:
             worker = shenzhen_worker(
@@ -246,7 +252,7 @@ async def one_run(count: int, backend: str, concurrency: int, *, bookkeeping: bo
         try:
             cipher = PiiCipher(load_keys({}, None, None, Path(tmp), PASSPHRASE))
             await fill(store, cipher, count)
-            settings = AdaptersSettings(shenzhen_url=f"http://127.0.0.1:{SANDBOX_PORT}")
+            settings = sandbox_settings(SANDBOX_PORT)
             http = AiohttpClient(timeout=10.0, connect_timeout=3.0, pool_size=200)
             try:
                 worker = shenzhen_worker(

@@ -47,7 +47,7 @@ def adapters_command(as_json: bool) -> None:
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", type=click.IntRange(0, 65535), help="Default: the port in the region's URL setting."
+    "--port", type=click.IntRange(0, 65535), help="Default: the port of adapters.REGION.url."
 )
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option(
@@ -86,6 +86,7 @@ def sandbox_command(
     callback_url: str | None,
 ) -> None:
     """Run REGION's sandbox: a stand-in for its system, speaking its native protocol."""
+    from adapters.sandbox import SETTINGS as SANDBOX_SETTINGS
     from adapters.sandbox import SandboxOptions
     from gateway.observability import configure_logging
     from gateway.server import serve
@@ -97,9 +98,6 @@ def sandbox_command(
         raise click.ClickException(str(exc)) from exc
     if region not in plugins:
         raise click.BadParameter(f"no sandbox for {region!r}; have: {', '.join(sorted(plugins))}")
-    credentials = settings.adapters.for_region(region)
-    if port is None:
-        port = urlsplit(credentials.get("base_url", "")).port or 0
     callback = callback_url or (
         f"{settings.adapters.callback_base_url.rstrip('/')}/v1/regions/{region}/callbacks"
     )
@@ -110,9 +108,15 @@ def sandbox_command(
         seed=seed,
         review_delay=review_delay,
         callback_url=callback,
+        origin_of=settings.origin_of,
     )
     configure_logging("console", settings.log.level)
-    app = plugins[region].factory(options, credentials)
+    try:  # the sandbox validates the region's table as the adapter does
+        app = plugins[region].factory(options, settings.adapters.region_table(region))
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if port is None:
+        port = urlsplit(app[SANDBOX_SETTINGS].url).port or 0
 
     def announce(urls: list[str]) -> None:
         click.echo(f"{region} sandbox on {urls[0]} (cases: {urls[0]}/_sandbox/cases)", err=True)

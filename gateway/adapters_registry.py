@@ -4,8 +4,10 @@ Adapters are entry points of group ``tongban.adapters``: the entry point's name 
 the region, its object a factory ``(AdapterConfig, HttpClient) -> Adapter``. At
 start-up `discover` loads every one and refuses a broken one, a non-callable one,
 or two for one region; `open_adapters` builds one adapter per region that
-`AdaptersSettings.regions` requires, fails boot if any has none, and logs how many
-loaded. Sandboxes are found the same way, in group ``tongban.sandboxes``.
+`AdaptersSettings.regions` requires (unset: every installed one), hands each its
+``[adapters.REGION]`` table to validate with its own model, fails boot if any has no
+adapter or a bad setting, and logs how many loaded. Sandboxes are found the same
+way, in group ``tongban.sandboxes``.
 
 The core never imports a region's module by name: only this module and entry points.
 """
@@ -24,7 +26,7 @@ from adapters.base import ENTRY_POINT_GROUP, Adapter, AdapterConfig, HttpClient
 from adapters.http import AiohttpClient
 from gateway.api import health
 from gateway.config import AdaptersSettings, Settings
-from gateway.errors import PluginError, RegionUnavailable
+from gateway.errors import ConfigError, PluginError, RegionUnavailable
 from gateway.security.jwks import GATEWAY_KEYS
 from gateway.security.sm2 import SM2PrivateKey
 
@@ -108,46 +110,65 @@ class AdapterRegistry(Mapping[str, Adapter]):
 
 
 def adapter_config(
-    settings: AdaptersSettings, region: str, *, sm2_key: SM2PrivateKey | None = None
+    settings: Settings, region: str, *, sm2_key: SM2PrivateKey | None = None
 ) -> AdapterConfig:
-    """The `AdapterConfig` of `region`: its URL, credentials, timeouts and callback URL."""
-    values = settings.for_region(region)
-    base_url = values.pop("base_url", "")
-    if not base_url:
-        raise PluginError(f"region {region!r} has no base_url (adapters.plugins.{region})")
+    """The `AdapterConfig` of `region`: its ``[adapters.REGION]`` table, timeouts and
+    callback URL, and where each of its settings was written (for the plugin's errors)."""
+    adapters = settings.adapters
     return AdapterConfig(
         region=region,
-        base_url=base_url,
-        timeout=settings.timeout,
-        health_timeout=settings.health_timeout,
-        callback_url=f"{settings.callback_base_url.rstrip('/')}/v1/regions/{region}/callbacks",
-        credentials=values,
+        settings=adapters.region_table(region),
+        timeout=adapters.timeout,
+        health_timeout=adapters.health_timeout,
+        callback_url=f"{adapters.callback_base_url.rstrip('/')}/v1/regions/{region}/callbacks",
         sm2_key=sm2_key,
+        origin_of=settings.origin_of,
     )
 
 
-def open_adapters(
-    settings: AdaptersSettings,
-    http: HttpClient,
-    plugins: Mapping[str, Plugin] | None = None,
-    *,
-    sm2_key: SM2PrivateKey | None = None,
-) -> AdapterRegistry:
-    """One adapter per required region; `PluginError` if a region has none or a factory fails."""
-    plugins = discover() if plugins is None else plugins
-    missing = [region for region in settings.regions if region not in plugins]
+def required_regions(settings: AdaptersSettings, plugins: Mapping[str, Plugin]) -> list[str]:
+    """The regions to open: ``adapters.regions`` if set, else every installed adapter.
+
+    Raises `PluginError` when a required region has no adapter, or when a region's
+    settings table names no installed adapter (a misspelt table would be ignored).
+    """
+    regions = list(settings.regions) if settings.regions is not None else sorted(plugins)
+    missing = [region for region in regions if region not in plugins]
     if missing:
         installed = ", ".join(sorted(plugins)) or "none"
         raise PluginError(
             f"no adapter installed for region(s) {', '.join(missing)} "
             f"(installed: {installed}); install one or remove it from adapters.regions"
         )
+    orphans = sorted(set(settings.region_tables) - set(plugins))
+    if orphans:
+        installed = ", ".join(sorted(plugins)) or "none"
+        raise PluginError(
+            f"settings for region(s) {', '.join(orphans)} ([adapters.REGION]) but no adapter "
+            f"is installed for it (installed: {installed})"
+        )
+    return regions
+
+
+def open_adapters(
+    settings: Settings,
+    http: HttpClient,
+    plugins: Mapping[str, Plugin] | None = None,
+    *,
+    sm2_key: SM2PrivateKey | None = None,
+) -> AdapterRegistry:
+    """One adapter per required region, each validating its own settings.
+
+    Raises `PluginError` if a region has none or a factory fails, and `ConfigError`
+    (naming ``adapters.REGION.KEY`` and where it was set) for a bad setting.
+    """
+    plugins = discover() if plugins is None else plugins
     adapters: dict[str, Adapter] = {}
-    for region in settings.regions:
+    for region in required_regions(settings.adapters, plugins):
         plugin = plugins[region]
         try:
             adapter = plugin.factory(adapter_config(settings, region, sm2_key=sm2_key), http)
-        except PluginError:
+        except (PluginError, ConfigError):
             raise
         except Exception as exc:  # third-party factories may fail in any way
             raise PluginError(
@@ -200,7 +221,7 @@ def adapters_context(
         try:
             keys = app.get(GATEWAY_KEYS)  # loaded first (gateway.security.wiring)
             sm2_key = keys.sm2_private_key if keys is not None else None
-            registry = open_adapters(settings.adapters, http, sm2_key=sm2_key)
+            registry = open_adapters(settings, http, sm2_key=sm2_key)
         except BaseException:
             await http.aclose()
             raise
@@ -228,4 +249,5 @@ __all__ = [
     "discover",
     "open_adapters",
     "readiness_check",
+    "required_regions",
 ]

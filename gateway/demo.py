@@ -20,13 +20,6 @@ from adapters.sandbox import SandboxOptions
 from gateway.adapters_registry import SANDBOX_GROUP, discover
 from gateway.config import AdaptersSettings
 
-URL_SETTING = {
-    "shenzhen": "shenzhen_url",
-    "dongguan": "dongguan_url",
-    "zhangjiagang": "zhangjiagang_url",
-    "peer": "peer_url",
-}
-
 
 @dataclass
 class DemoSandboxes:
@@ -38,8 +31,8 @@ class DemoSandboxes:
     _runners: list[web.AppRunner] = field(default_factory=list)
 
     def settings_overrides(self) -> dict[str, Any]:
-        """``adapters`` overrides that point each built-in region at its sandbox."""
-        return {URL_SETTING[r]: url for r, url in self.urls.items() if r in URL_SETTING}
+        """``adapters`` overrides that point each region at its sandbox (``url``)."""
+        return {region: {"url": url} for region, url in self.urls.items()}
 
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
@@ -83,7 +76,7 @@ def start_demo_sandboxes(
             review_delay=review_delay,
             callback_url=f"{gateway_url.rstrip('/')}/v1/regions/{region}/callbacks",
         )
-        runner = web.AppRunner(factory(options, settings.for_region(region)), access_log=None)
+        runner = web.AppRunner(factory(options, settings.region_table(region)), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -92,7 +85,8 @@ def start_demo_sandboxes(
         sandboxes.urls[region] = f"http://{host}:{port}"
 
     async def start_all() -> None:
-        for region in settings.regions:
+        regions = settings.regions if settings.regions is not None else sorted(factories)
+        for region in regions:
             plugin = factories.get(region)
             if plugin is not None:
                 await start(region, getattr(plugin, "factory", plugin))

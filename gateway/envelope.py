@@ -8,20 +8,72 @@ canonical JSON. Its ``idempotency_key`` stays the same across every retry and
 replay, so a region that sees it twice creates one case.
 
 A `StatusEvent` is what a region reports back (pushed to a callback or polled),
-already mapped from the region's native codes onto `Status`.
+already mapped from the region's native codes onto `Status`, the application's
+lifecycle, whose one home is here so adapters need nothing else from the core.
 
-Both are frozen pydantic models: adapters import them, never the core's internals.
+With `adapters.base` and the exception tree in `gateway.errors`, this module is the
+whole contract a region plugin imports: frozen pydantic models, never the core's
+internals.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.applications.status import Status
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
+
+
+class Status(StrEnum):
+    """Where an application (办件) stands, after the national case lifecycle.
+
+    Labels are the Chinese words staff see; adapters map regions' codes onto these.
+    """
+
+    RECEIVED = "received"
+    FORWARDED = "forwarded"
+    ACCEPTED = "accepted"
+    IN_REVIEW = "in_review"
+    SUPPLEMENT_REQUIRED = "supplement_required"
+    SPECIAL_PROCEDURE = "special_procedure"
+    APPROVED = "approved"
+    DENIED = "denied"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    RELAY_FAILED = "relay_failed"
+
+    @property
+    def label_zh(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def is_final(self) -> bool:
+        """True once the region has decided or the case has ended."""
+        return self in FINAL_STATUSES
+
+
+_LABELS = {
+    Status.RECEIVED: "收件",
+    Status.FORWARDED: "已转发",
+    Status.ACCEPTED: "受理",
+    Status.IN_REVIEW: "办理中",
+    Status.SUPPLEMENT_REQUIRED: "补正",
+    Status.SPECIAL_PROCEDURE: "特别程序",
+    Status.APPROVED: "准予",
+    Status.DENIED: "不予",
+    Status.DELIVERED: "已送达",
+    Status.REJECTED: "不予受理",
+    Status.WITHDRAWN: "撤回",
+    Status.RELAY_FAILED: "转发失败",
+}
+
+FINAL_STATUSES = frozenset(
+    {Status.APPROVED, Status.DENIED, Status.DELIVERED, Status.REJECTED, Status.WITHDRAWN}
+)
 
 
 class _Frozen(BaseModel):
@@ -53,8 +105,11 @@ class EnvelopeMaterial(_Frozen):
     )
 
 
-class Delivery(_Frozen):
-    """How the result reaches the applicant: window pickup or mail (双邮寄)."""
+class ResultHandOver(_Frozen):
+    """How the decision is handed over to the applicant: window pickup or mail (双邮寄).
+
+    Not a relay delivery (an outbox job); the JSON field holding it is ``delivery``.
+    """
 
     method: Literal["window_pickup", "mail"]
     address: str | None = None
@@ -70,7 +125,7 @@ class SubmissionBody(_Frozen):
     agent: Party | None = None
     materials: tuple[EnvelopeMaterial, ...]
     form: dict[str, Any] = Field(default_factory=dict)
-    delivery: Delivery
+    delivery: ResultHandOver
     supplement_deadline: date | None = Field(
         None, description="Set when some materials are deferred (容缺受理)."
     )

@@ -31,9 +31,8 @@ from gateway.applications.models import (
     SupplementRequest,
     WithdrawalRequest,
 )
-from gateway.applications.status import Status
 from gateway.catalog.models import Item
-from gateway.envelope import Envelope
+from gateway.envelope import Envelope, Status
 
 REPO = Path(__file__).resolve().parents[1]
 SKELETON = REPO / "tools" / "openapi_skeleton.yaml"

@@ -23,6 +23,7 @@ from adapters.base import (
 )
 from adapters.dongguan import protocol
 from adapters.dongguan.protocol import child, q, text
+from adapters.dongguan.settings import DongguanSettings
 from adapters.http import retry_after
 from gateway.envelope import (
     Envelope,
@@ -65,9 +66,10 @@ class DongguanAdapter(AdapterBase):
     """Dongguan's SOAP approval service (poll region)."""
 
     def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
-        super().__init__(config, http)
-        self._username = config.credential("username")
-        self._password = config.credential("password")
+        settings = config.settings_as(DongguanSettings)
+        super().__init__(config, http, settings)
+        self._username = settings.username
+        self._password = settings.password.get_secret_value()
 
     async def submit(self, envelope: Envelope) -> RegionAck:
         body = envelope.body
@@ -128,7 +130,7 @@ class DongguanAdapter(AdapterBase):
         op = ET.Element(q("echo"))
         child(op, "message", "ping")
         await self._call(op, "echo", {}, timeout=self._config.health_timeout)
-        return {"url": self._config.base_url}
+        return {"url": self.base_url}
 
     def _operation(self, envelope: Envelope) -> ET.Element:
         op = ET.Element(q(protocol.OPERATIONS[envelope.kind]))

@@ -19,7 +19,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from gateway.applications.status import Status
+from gateway.envelope import Status
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 DG = "http://approval.dg.gov.cn/ws/2019"

@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from adapters.dongguan import protocol
 from adapters.dongguan.protocol import child, q, text
-from adapters.sandbox import SandboxCore, SandboxError, SandboxOptions, decide, sandbox_app
+from adapters.dongguan.settings import DongguanSettings
+from adapters.sandbox import (
+    SandboxCore,
+    SandboxError,
+    SandboxOptions,
+    decide,
+    follow_up,
+    sandbox_app,
+    sandbox_settings,
+)
 
 _FAULTS = {"invalid": "E201", "not_found": "E204", "conflict": "E205"}
 
@@ -24,15 +34,21 @@ def _reply(element: ET.Element) -> web.Response:
     return web.Response(body=protocol.envelope(element), content_type="text/xml", charset="utf-8")
 
 
+_FOLLOW_UPS = {"supplementCase": "supplement", "withdrawCase": "withdrawal", "rateCase": "rating"}
+"""The follow-up operations, by the kind `follow_up` takes."""
+
+
 def _fault(code: str, message: str | None = None) -> web.Response:
     return web.Response(
         status=500, body=protocol.fault(code, message), content_type="text/xml", charset="utf-8"
     )
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Dongguan sandbox app; ``credentials`` holds ``username`` and ``password``."""
-    username, password = credentials["username"], credentials["password"]
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The Dongguan sandbox app; `settings` is the ``[adapters.dongguan]`` table (the
+    UsernameToken it shares with the adapter)."""
+    config = sandbox_settings(DongguanSettings, "dongguan", settings, options)
+    username, password = config.username, config.password.get_secret_value()
     core = SandboxCore("DG441900", options, on_event=None)
     nonces: set[str] = set()
     routes = web.RouteTableDef()
@@ -64,15 +80,12 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
                 child(answer, "duplicate", duplicate)
                 return _reply(answer)
             accept_no = text(op, "acceptNo")
-            if name == "supplementCase":
-                ids = [text(m, "id") for m in op.iter(q("material"))]
-                core.supplement(accept_no, serial, ids)
-            elif name == "withdrawCase":
-                await core.withdraw(accept_no, serial)
-            elif name == "rateCase":
-                core.rate(accept_no, serial, int(text(op, "level")))
-            else:
+            kind = _FOLLOW_UPS.get(name)
+            if kind is None:
                 return _fault("E201", f"未知操作 {name}")
+            ids = [text(m, "id") for m in op.iter(q("material"))]
+            level = int(text(op, "level")) if kind == "rating" else None
+            await follow_up(core, kind, accept_no, serial, material_ids=ids, level=level)
             child(answer, "acceptNo", accept_no)
             return _reply(answer)
         except SandboxError as exc:
@@ -115,4 +128,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
     def transient(message: str) -> web.Response:
         return _fault("E301", message)
 
-    return sandbox_app(core, routes, transient)
+    return sandbox_app(core, routes, transient, config)

@@ -24,12 +24,12 @@ from adapters.base import (
     envelope_headers,
     json_bytes,
     json_object,
+    json_reply,
     require_case_no,
 )
 from adapters.http import retry_after
-from gateway.api.responses import json_response
-from gateway.applications.status import Status
-from gateway.envelope import Envelope, RegionAck, StatusEvent
+from adapters.peer.settings import PeerSettings
+from gateway.envelope import Envelope, RegionAck, Status, StatusEvent
 from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
 
 log = structlog.get_logger("adapters.peer")
@@ -43,7 +43,7 @@ class PeerAdapter(AdapterBase):
     """Another Tongban gateway (push region)."""
 
     def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
-        super().__init__(config, http)
+        super().__init__(config, http, config.settings_as(PeerSettings))
         if config.signer is None:
             log.warning("adapter.peer.unsigned", region=config.region)
 
@@ -65,7 +65,7 @@ class PeerAdapter(AdapterBase):
         )
         if response.status != 200:
             raise RegionUnavailable(self.region, f"/readyz answered HTTP {response.status}")
-        return {"url": self._config.base_url}
+        return {"url": self.base_url}
 
     async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
         """A status webhook from the peer (one event per request)."""
@@ -100,7 +100,7 @@ class PeerAdapter(AdapterBase):
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
             return web.Response(status=204)
-        return json_response(
+        return json_reply(
             {
                 "type": "about:blank",
                 "title": "Callback refused",
@@ -126,7 +126,7 @@ class PeerAdapter(AdapterBase):
             **envelope_headers(envelope),
         }
         if self._config.signer is not None:
-            headers.update(await self._config.signer("POST", url, headers, raw))
+            headers.update(self._config.signer("POST", url, headers, raw))
         response = await self._http.request(
             "POST", url, region=self.region, content=raw, headers=headers
         )

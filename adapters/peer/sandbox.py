@@ -16,6 +16,7 @@ import pydantic
 from aiohttp import web
 
 from adapters.base import json_bytes
+from adapters.peer.settings import PeerSettings
 from adapters.sandbox import (
     CaseEvent,
     Pusher,
@@ -23,8 +24,11 @@ from adapters.sandbox import (
     SandboxCore,
     SandboxError,
     SandboxOptions,
+    add_follow_up_routes,
     decide,
+    follow_up,
     sandbox_app,
+    sandbox_settings,
 )
 from gateway.envelope import Envelope, RatingBody, SubmissionBody, SupplementBody, WithdrawalBody
 
@@ -45,8 +49,21 @@ def problem(status: int, slug: str, detail: str, **extra: Any) -> web.Response:
     )
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The peer sandbox app (``credentials`` unused until request signing lands)."""
+_PATHS = {
+    "supplement": "/v1/applications/{id}/supplements",
+    "withdrawal": "/v1/applications/{id}/withdrawal",
+    "rating": "/v1/applications/{id}/rating",
+}
+_BODIES: dict[str, type[SupplementBody | WithdrawalBody | RatingBody]] = {
+    "supplement": SupplementBody,
+    "withdrawal": WithdrawalBody,
+    "rating": RatingBody,
+}
+
+
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The peer sandbox app; `settings` is the ``[adapters.peer]`` table (only its url)."""
+    config = sandbox_settings(PeerSettings, "peer", settings, options)
     pusher = Pusher()
     references: dict[str, str] = {}
 
@@ -109,19 +126,18 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             response.headers["Idempotent-Replayed"] = "true"
         return response
 
-    async def followup(request: web.Request, model: type[pydantic.BaseModel]) -> web.Response:
+    async def followup(request: web.Request, kind: str) -> web.Response:
         key = key_of(request)
         if isinstance(key, web.Response):
             return key
         case_no = request.match_info["id"]
         try:
-            body = model.model_validate_json(await request.read())
-            if isinstance(body, SupplementBody):
-                core.supplement(case_no, key, [m.material_id for m in body.materials])
-            elif isinstance(body, WithdrawalBody):
-                await core.withdraw(case_no, key)
-            elif isinstance(body, RatingBody):
-                core.rate(case_no, key, body.level)
+            body = _BODIES[kind].model_validate_json(await request.read())
+            ids = (
+                [m.material_id for m in body.materials] if isinstance(body, SupplementBody) else []
+            )
+            level = body.level if isinstance(body, RatingBody) else None
+            await follow_up(core, kind, case_no, key, material_ids=ids, level=level)
         except pydantic.ValidationError as exc:
             return problem(422, "invalid-request", str(exc.errors()[0]["msg"]))
         except SandboxError as exc:
@@ -131,17 +147,7 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             return problem(_STATUS[exc.kind], slug, exc.message)
         return web.json_response({"id": case_no}, status=202)
 
-    @routes.post("/v1/applications/{id}/supplements")
-    async def supplement(request: web.Request) -> web.Response:
-        return await followup(request, SupplementBody)
-
-    @routes.post("/v1/applications/{id}/withdrawal")
-    async def withdraw(request: web.Request) -> web.Response:
-        return await followup(request, WithdrawalBody)
-
-    @routes.post("/v1/applications/{id}/rating")
-    async def rate(request: web.Request) -> web.Response:
-        return await followup(request, RatingBody)
+    add_follow_up_routes(routes, _PATHS, followup)
 
     @routes.get("/readyz")
     async def readyz(request: web.Request) -> web.Response:
@@ -152,4 +158,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         response.headers["Retry-After"] = "2"
         return response
 
-    return sandbox_app(core, routes, transient, pusher)
+    return sandbox_app(core, routes, transient, config, pusher)

@@ -21,12 +21,13 @@ from adapters.base import (
     envelope_headers,
     json_bytes,
     json_object,
+    json_reply,
     require_case_no,
 )
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.shenzhen import protocol
-from gateway.api.responses import json_response
+from adapters.shenzhen.settings import ShenzhenSettings
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -43,9 +44,10 @@ class ShenzhenAdapter(AdapterBase):
     """Shenzhen's open platform (push region)."""
 
     def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
-        super().__init__(config, http)
-        self._app_id = config.credential("app_id")
-        self._secret = config.credential("app_secret")
+        settings = config.settings_as(ShenzhenSettings)
+        super().__init__(config, http, settings)
+        self._app_id = settings.app_id
+        self._secret = settings.app_secret.get_secret_value()
 
     async def submit(self, envelope: Envelope) -> RegionAck:
         body = envelope.body
@@ -109,7 +111,7 @@ class ShenzhenAdapter(AdapterBase):
         )
         if response.status != 200:
             raise RegionUnavailable(self.region, f"ping answered HTTP {response.status}")
-        return {"url": self._config.base_url}
+        return {"url": self.base_url}
 
     async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
         """Verify the pushed result's sign (same scheme as our requests) and map it."""
@@ -138,8 +140,8 @@ class ShenzhenAdapter(AdapterBase):
 
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
-            return json_response({"code": protocol.OK, "msg": "success"})
-        return json_response({"code": "1001", "msg": str(error)}, status=401)
+            return json_reply({"code": protocol.OK, "msg": "success"})
+        return json_reply({"code": "1001", "msg": str(error)}, status=401)
 
     async def _call(self, envelope: Envelope, content: dict[str, Any]) -> RegionAck:
         raw = json_bytes(content)

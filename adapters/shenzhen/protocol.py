@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Mapping
 
-from gateway.applications.status import Status
+from gateway.envelope import Status
 
 SIGN_TYPE = "HMAC-SHA256"
 MAX_SKEW_MS = 300_000

@@ -18,16 +18,21 @@ from aiohttp import web
 from adapters.base import json_bytes
 from adapters.sandbox import (
     CaseEvent,
+    Nonces,
     Pusher,
     SandboxCase,
     SandboxCore,
     SandboxError,
     SandboxOptions,
-    decide,
+    add_follow_up_routes,
+    json_follow_up,
+    json_review,
     log,
     sandbox_app,
+    sandbox_settings,
 )
 from adapters.shenzhen import protocol
+from adapters.shenzhen.settings import ShenzhenSettings
 
 _ERROR_CODES = {"invalid": "2001", "not_found": "2004", "conflict": "2005"}
 
@@ -41,12 +46,14 @@ def _answer(
     return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Shenzhen sandbox app; ``credentials`` holds ``app_id`` and ``app_secret``."""
-    app_id, secret = credentials["app_id"], credentials["app_secret"]
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The Shenzhen sandbox app; `settings` is the ``[adapters.shenzhen]`` table (the
+    appId and HMAC key it shares with the adapter)."""
+    config = sandbox_settings(ShenzhenSettings, "shenzhen", settings, options)
+    app_id, secret = config.app_id, config.app_secret.get_secret_value()
     pusher = Pusher()
     notify: dict[str, str] = {}
-    nonces: set[str] = set()
+    nonces = Nonces()
 
     async def push(case: SandboxCase, event: CaseEvent) -> None:
         url = notify.get(case.case_no) or options.callback_url
@@ -79,10 +86,8 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         failure = protocol.verify(app_id, secret, request.query, raw)
         if failure is not None:
             return _answer(failure)
-        nonce = request.query["nonce"]
-        if nonce in nonces:
+        if not nonces.first_use(request.query["nonce"]):
             return _answer("1003")
-        nonces.add(nonce)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -97,9 +102,7 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         if isinstance(data, web.Response):
             return data
         try:
-            materials = {m["materialId"]: bool(m["provided"]) for m in data["materials"]}
-            applicant = data["applicant"]
-            review = decide(materials, applicant["certType"], applicant["certNo"], data["form"])
+            review = json_review(data)
             item = data["itemCode"]
         except (KeyError, TypeError) as exc:
             return _answer("2001", msg=f"参数校验失败: {exc}")
@@ -110,36 +113,19 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             notify[case.case_no] = str(data["notifyUrl"])
         return _answer(protocol.OK, {"caseNo": case.case_no, "duplicate": duplicate})
 
-    async def followup(request: web.Request, action: str) -> web.Response:
+    async def followup(request: web.Request, kind: str) -> web.Response:
         data = await authenticated(request)
         if isinstance(data, web.Response):
             return data
-        case_no = str(data.get("caseNo", ""))
         try:
-            if action == "supplement":
-                ids = [m["materialId"] for m in data.get("materials", [])]
-                core.supplement(case_no, data["outBizNo"], ids)
-            elif action == "withdraw":
-                await core.withdraw(case_no, data["outBizNo"])
-            else:
-                core.rate(case_no, data["outBizNo"], int(data["level"]))
+            case_no = await json_follow_up(core, kind, data, "outBizNo")
         except SandboxError as exc:
             return _answer(_ERROR_CODES[exc.kind], msg=exc.message)
         except (KeyError, TypeError, ValueError) as exc:
             return _answer("2001", msg=f"参数校验失败: {exc}")
         return _answer(protocol.OK, {"caseNo": case_no})
 
-    @routes.post(protocol.PATHS["supplement"])
-    async def supplement(request: web.Request) -> web.Response:
-        return await followup(request, "supplement")
-
-    @routes.post(protocol.PATHS["withdrawal"])
-    async def withdraw(request: web.Request) -> web.Response:
-        return await followup(request, "withdraw")
-
-    @routes.post(protocol.PATHS["rating"])
-    async def rate(request: web.Request) -> web.Response:
-        return await followup(request, "rate")
+    add_follow_up_routes(routes, protocol.PATHS, followup)
 
     @routes.get(protocol.PING_PATH)
     async def ping(request: web.Request) -> web.Response:
@@ -148,4 +134,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
     def transient(message: str) -> web.Response:
         return _answer("3001", msg=message)
 
-    return sandbox_app(core, routes, transient, pusher)
+    return sandbox_app(core, routes, transient, config, pusher)

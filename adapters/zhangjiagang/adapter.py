@@ -30,12 +30,13 @@ from adapters.base import (
     envelope_headers,
     json_bytes,
     json_object,
+    json_reply,
     require_case_no,
 )
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.zhangjiagang import protocol
-from gateway.api.responses import json_response
+from adapters.zhangjiagang.settings import ZhangjiagangSettings
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -47,12 +48,10 @@ from gateway.envelope import (
 )
 from gateway.errors import (
     CallbackRejected,
-    InvalidKey,
-    PluginError,
     RegionRejected,
     RegionUnavailable,
 )
-from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
+from gateway.security.sm2 import SM2PrivateKey
 
 log = structlog.get_logger(__name__)
 
@@ -61,12 +60,11 @@ class ZhangjiagangAdapter(AdapterBase):
     """Zhangjiagang's 国密 API (push region)."""
 
     def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
-        super().__init__(config, http)
-        self._app_id = config.credential("app_id")
-        try:  # a bad key fails start-up, not the first delivery
-            self._region_key = SM2PublicKey.load(config.credential("sm2_public_key"))
-        except InvalidKey as exc:
-            raise PluginError(f"adapter 'zhangjiagang': bad sm2_public_key: {exc}") from exc
+        # A bad key fails start-up (the settings model loads it), not the first delivery.
+        settings = config.settings_as(ZhangjiagangSettings)
+        super().__init__(config, http, settings)
+        self._app_id = settings.app_id
+        self._region_key = settings.region_public_key()
         self._key = config.sm2_key
         if self._key is None:
             log.warning(
@@ -131,7 +129,7 @@ class ZhangjiagangAdapter(AdapterBase):
         )
         if response.status != 200:
             raise RegionUnavailable(self.region, f"heartbeat answered HTTP {response.status}")
-        return {"url": self._config.base_url, "can_sign": self._key is not None}
+        return {"url": self.base_url, "can_sign": self._key is not None}
 
     async def parse_callback(self, request: web.Request) -> list[StatusEvent]:
         """Check the pushed wrapper's SM2 signature and freshness, open it, map the status."""
@@ -176,8 +174,8 @@ class ZhangjiagangAdapter(AdapterBase):
 
     def callback_reply(self, error: Exception | None = None) -> web.Response:
         if error is None:
-            return json_response({"retCode": protocol.OK, "retMsg": "成功"})
-        return json_response({"retCode": "100001", "retMsg": str(error)}, status=401)
+            return json_reply({"retCode": protocol.OK, "retMsg": "成功"})
+        return json_reply({"retCode": "100001", "retMsg": str(error)}, status=401)
 
     async def _call(
         self, envelope: Envelope, content: dict[str, Any], *, followup: bool = False

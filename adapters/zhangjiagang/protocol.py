@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import DecryptionError, InvalidSignature
 from gateway.jsonio import load_json
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey

@@ -6,8 +6,8 @@ SM2 key and decrypts with SM4, deduplicates by ``bizSerialNo``, answers sealed
 under the request's session key and signed, and pushes status changes, signed and
 enveloped to the gateway's key, to its configured callback URL.
 
-Its keys (``credentials``): ``region_sm2_private_key`` (PEM; default: the demo key
-below, whose public half is the gateway's default ``zhangjiagang_sm2_public_key``)
+Its keys (``[adapters.zhangjiagang]``): ``region_sm2_private_key`` (PEM; default: the
+demo key below, whose public half is the adapter's default ``sm2_public_key``)
 and ``gateway_sm2_public_key`` (PEM or hex). Without the latter it fetches the
 gateway's published SM2 keys from the JWK Set beside its callback URL
 (``/.well-known/tongban/keys``), as a region would on registration, and picks the
@@ -28,16 +28,21 @@ from aiohttp import web
 from adapters.base import json_bytes
 from adapters.sandbox import (
     CaseEvent,
+    Nonces,
     Pusher,
     SandboxCase,
     SandboxCore,
     SandboxError,
     SandboxOptions,
-    decide,
+    add_follow_up_routes,
+    json_follow_up,
+    json_review,
     log,
     sandbox_app,
+    sandbox_settings,
 )
 from adapters.zhangjiagang import protocol
+from adapters.zhangjiagang.settings import ZhangjiagangSettings
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 _ERROR_CODES = {"invalid": "200001", "not_found": "200004", "conflict": "200005"}
@@ -105,17 +110,21 @@ class GatewayKeys:
                 log.warning("sandbox.gateway_keys_unavailable", url=self._jwks_url, error=str(exc))
 
 
-def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> web.Application:
-    """The Zhangjiagang sandbox; ``credentials``: ``app_id`` and the optional keys above."""
-    app_id = credentials["app_id"]
-    region_pem = credentials.get("region_sm2_private_key")
-    region_key = SM2PrivateKey.from_pem(region_pem.encode() if region_pem else DEMO_REGION_KEY_PEM)
-    configured = credentials.get("gateway_sm2_public_key")
+def create_sandbox(options: SandboxOptions, settings: Mapping[str, Any]) -> web.Application:
+    """The Zhangjiagang sandbox; `settings` is the ``[adapters.zhangjiagang]`` table
+    (``app_id`` and the optional keys above)."""
+    config = sandbox_settings(ZhangjiagangSettings, "zhangjiagang", settings, options)
+    app_id = config.app_id
+    region_pem = config.region_sm2_private_key
+    region_key = SM2PrivateKey.from_pem(
+        region_pem.get_secret_value().encode() if region_pem else DEMO_REGION_KEY_PEM
+    )
+    configured = config.gateway_sm2_public_key
     gateway_keys = GatewayKeys(
         SM2PublicKey.load(configured) if configured else None, options.callback_url
     )
     pusher = Pusher()
-    nonces: set[str] = set()
+    nonces = Nonces()
 
     def sealed(payload: Any, session_key: bytes) -> web.Response:
         wrapper, _ = protocol.seal(app_id, region_key, payload, session_key=session_key)
@@ -164,10 +173,8 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         except protocol.ProtocolError as exc:
             return _error(exc.code)
         gateway_keys.signed_with(sender)
-        nonce = str(wrapper.get("nonce"))
-        if nonce in nonces:
+        if not nonces.first_use(str(wrapper.get("nonce"))):
             return _error("100003")
-        nonces.add(nonce)
         data = message.data
         if not isinstance(data, dict) or not data.get("bizSerialNo"):
             return _error("200001", "缺少 bizSerialNo")
@@ -180,9 +187,7 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             return request_data
         data, session_key = request_data
         try:
-            materials = {m["materialId"]: bool(m["provided"]) for m in data["materials"]}
-            applicant = data["applicant"]
-            review = decide(materials, applicant["certType"], applicant["certNo"], data["form"])
+            review = json_review(data)
             if not data["itemCode"]:
                 raise ValueError("itemCode 不能为空")
         except (KeyError, TypeError, ValueError) as exc:
@@ -190,37 +195,20 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         case, duplicate = core.submit(data["bizSerialNo"], data.get("applyNo"), review)
         return sealed({"caseNo": case.case_no, "duplicate": duplicate}, session_key)
 
-    async def followup(request: web.Request, action: str) -> web.Response:
+    async def followup(request: web.Request, kind: str) -> web.Response:
         request_data = await opened(request)
         if isinstance(request_data, web.Response):
             return request_data
         data, session_key = request_data
-        case_no = str(data.get("caseNo", ""))
         try:
-            if action == "supplement":
-                ids = [m["materialId"] for m in data.get("materials", [])]
-                core.supplement(case_no, data["bizSerialNo"], ids)
-            elif action == "withdraw":
-                await core.withdraw(case_no, data["bizSerialNo"])
-            else:
-                core.rate(case_no, data["bizSerialNo"], int(data["level"]))
+            case_no = await json_follow_up(core, kind, data, "bizSerialNo")
         except SandboxError as exc:
             return _error(_ERROR_CODES[exc.kind], exc.message)
         except (KeyError, TypeError, ValueError) as exc:
             return _error("200001", f"参数校验失败: {exc}")
         return sealed({"caseNo": case_no}, session_key)
 
-    @routes.post(protocol.PATHS["supplement"])
-    async def supplement(request: web.Request) -> web.Response:
-        return await followup(request, "supplement")
-
-    @routes.post(protocol.PATHS["withdrawal"])
-    async def withdraw(request: web.Request) -> web.Response:
-        return await followup(request, "withdraw")
-
-    @routes.post(protocol.PATHS["rating"])
-    async def rate(request: web.Request) -> web.Response:
-        return await followup(request, "rate")
+    add_follow_up_routes(routes, protocol.PATHS, followup)
 
     @routes.get(protocol.HEARTBEAT_PATH)
     async def heartbeat(request: web.Request) -> web.Response:
@@ -231,4 +219,4 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
         response.headers["Retry-After"] = "1"
         return response
 
-    return sandbox_app(core, routes, transient, pusher)
+    return sandbox_app(core, routes, transient, config, pusher)

@@ -40,7 +40,7 @@ from gateway.api.problems import Problem
 from gateway.api.responses import json_response
 from gateway.applications import actions, intake, queries
 from gateway.applications.records import Deps
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import (
     ActionRefused,
     ApplicationNotFound,

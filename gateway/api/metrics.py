@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gateway.app_keys import SETTINGS, STORE
 from gateway.applications.state_machine import local_date
-from gateway.applications.status import FINAL_STATUSES, Status
+from gateway.envelope import FINAL_STATUSES, Status
 from gateway.observability.metrics import (
     CONTENT_TYPE_LATEST,
     METRICS,

@@ -1,5 +1,4 @@
-"""Applications (办件): model, status lifecycle, intake, supplements, ratings."""
+"""Applications (办件): model, status lifecycle, intake, supplements, ratings.
 
-from gateway.applications.status import FINAL_STATUSES, Status
-
-__all__ = ["FINAL_STATUSES", "Status"]
+`Status` and `FINAL_STATUSES` live in `gateway.envelope`, the contract adapters share.
+"""

@@ -17,8 +17,7 @@ from gateway.applications.checks import material_errors, parse
 from gateway.applications.intake import check_attachments
 from gateway.applications.models import RatingRequest, SupplementRequest, WithdrawalRequest
 from gateway.applications.state_machine import BEFORE_DECISION, Origin
-from gateway.applications.status import Status
-from gateway.envelope import RatingBody, SupplementBody, WithdrawalBody
+from gateway.envelope import RatingBody, Status, SupplementBody, WithdrawalBody
 from gateway.errors import ActionRefused, FieldError, InvalidApplication
 from gateway.relay import outbox
 

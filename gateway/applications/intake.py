@@ -31,10 +31,9 @@ import uuid6
 from gateway.applications import deadlines, proof, records, state_machine
 from gateway.applications.checks import validate_request
 from gateway.applications.models import ApplicationRequest, Attestation, MaterialInput
-from gateway.applications.status import Status
 from gateway.audit import Position
 from gateway.catalog.models import Item, TrustLevel
-from gateway.envelope import Delivery, SubmissionBody
+from gateway.envelope import ResultHandOver, Status, SubmissionBody
 from gateway.errors import FieldError, IdempotencyConflict, InvalidApplication, UniqueViolation
 from gateway.relay import outbox
 from gateway.security.evidence import SubmissionEvidence
@@ -339,7 +338,7 @@ async def _enqueue_submission(
         agent=agent,
         materials=records.envelope_materials(json.loads(row["materials"])),
         form=request.form,
-        delivery=Delivery(method=request.delivery.method, address=request.delivery.address),
+        delivery=ResultHandOver(method=request.delivery.method, address=request.delivery.address),
         supplement_deadline=row["supplement_due"],
     )
     envelope = outbox.new_envelope(

@@ -22,9 +22,8 @@ from typing import Any
 
 import structlog
 
-from gateway.applications.status import Status
 from gateway.config import SecuritySettings
-from gateway.envelope import StatusNoticeBody
+from gateway.envelope import Status, StatusNoticeBody
 from gateway.relay.outbox import enqueue, new_envelope
 from gateway.security.pii import PiiCipher
 from gateway.store import Connection, Row

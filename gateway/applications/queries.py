@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from gateway.applications import deadlines, records, state_machine
-from gateway.applications.status import FINAL_STATUSES, Status
+from gateway.envelope import FINAL_STATUSES, Status
 from gateway.errors import ApplicationNotFound
 
 _NOT_RUNNING = (*(s.value for s in FINAL_STATUSES), Status.SPECIAL_PROCEDURE.value)

@@ -20,11 +20,10 @@ from gateway.applications.attachments import AttachmentStore
 from gateway.applications.journal import Journal
 from gateway.applications.models import ApplicationRequest, EnterpriseApplicant, MaterialInput
 from gateway.applications.proof import SignDocument
-from gateway.applications.status import Status
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import Item
 from gateway.config import ApplicationSettings
-from gateway.envelope import EnvelopeMaterial, Party
+from gateway.envelope import EnvelopeMaterial, Party, Status
 from gateway.holidays.workdays import Basis
 from gateway.security.pii import PiiCipher
 from gateway.store import Row, Store

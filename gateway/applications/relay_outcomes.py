@@ -26,8 +26,7 @@ from gateway.applications.state_machine import (
     record_event,
     transition,
 )
-from gateway.applications.status import Status
-from gateway.envelope import RegionAck
+from gateway.envelope import RegionAck, Status
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.store import Connection, Row
 

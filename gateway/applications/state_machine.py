@@ -27,9 +27,8 @@ import structlog
 
 from gateway.applications import deadlines
 from gateway.applications.journal import Journal
-from gateway.applications.status import Status
 from gateway.audit import Position
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.errors import ApplicationNotFound, TransitionRefused
 from gateway.store import Connection, Row
 

@@ -17,12 +17,12 @@ from gateway.api.catalog import CATALOG
 from gateway.api.responses import json_response
 from gateway.applications import queries, state_machine
 from gateway.applications.records import Deps
-from gateway.applications.status import Status
 from gateway.audit import AUDIT
 from gateway.console import text
 from gateway.console.auth import render, session_of, staff_page
 from gateway.console.catalogue import region_names
 from gateway.console.receipts import receipt_view
+from gateway.envelope import Status
 from gateway.errors import ApplicationNotFound
 from gateway.observability import request_id_of
 

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.applications import deadlines
-from gateway.applications.status import Status
+from gateway.envelope import Status
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 _WEEKDAYS = "一二三四五六日"

@@ -18,7 +18,7 @@ import structlog
 
 from gateway.applications import state_machine
 from gateway.applications.journal import Journal
-from gateway.applications.status import FINAL_STATUSES
+from gateway.envelope import FINAL_STATUSES
 from gateway.store import Row, Store
 
 log = structlog.get_logger(__name__)

@@ -19,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import HttpClient, envelope_headers, json_bytes
+from adapters.base import HttpClient, SignRequest, envelope_headers, json_bytes
 from adapters.http import retry_after
 from gateway.applications.notices import destination
 from gateway.config import PartnerSettings
 from gateway.envelope import Envelope, RegionAck, StatusNoticeBody
 from gateway.errors import RegionRejected, RegionUnavailable
-from gateway.security.outbound import SignRequest
 
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 

@@ -5,7 +5,7 @@ What the rest of the gateway uses:
 - partner routes: `partner_required`, `partner_of`, `require_item_allowed`,
   `evidence_of` (the `SubmissionEvidence` to keep with each application);
 - signing our output: `GATEWAY_KEYS` (`GatewayKeys.sign_receipt`,
-  `GatewayKeys.request_signer`) and `RequestSigner` / `SignRequest` for adapters;
+  `GatewayKeys.request_signer`) and `RequestSigner` (implements `adapters.base.SignRequest`);
 - offline checks: `verify_receipt`, `verify_evidence`;
 - personal data at rest: `PiiCipher` (AES-GCM with key ids) and its blind index.
 """
@@ -24,7 +24,7 @@ from gateway.security.digest import content_digest, verify_content_digest
 from gateway.security.evidence import SubmissionEvidence, verify_evidence
 from gateway.security.jwks import GATEWAY_KEYS, GatewayKeys
 from gateway.security.keys import GatewayKey, KeyRing, KeyStore, thumbprint
-from gateway.security.outbound import RequestSigner, SignRequest
+from gateway.security.outbound import RequestSigner
 from gateway.security.partners import Partner, PartnerKey, PartnerRegistry
 from gateway.security.pii import PiiCipher, PiiKeys, load_keys
 from gateway.security.receipts import sign_receipt, verify_receipt
@@ -46,7 +46,6 @@ __all__ = [
     "PiiCipher",
     "PiiKeys",
     "RequestSigner",
-    "SignRequest",
     "SubmissionEvidence",
     "content_digest",
     "evidence_of",

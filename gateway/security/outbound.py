@@ -18,7 +18,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -29,16 +28,10 @@ from gateway.security.sm2 import SM2PrivateKey
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-class SignRequest(Protocol):
-    """What adapters accept: given a request, the headers that sign it."""
-
-    def __call__(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> dict[str, str]: ...
-
-
 class RequestSigner:
     """Signs requests with one Ed25519 or SM2 key (`keyid` names it to the verifier).
+
+    Implements the adapter contract's `adapters.base.SignRequest`.
 
     `expires_in` (seconds) adds an ``expires`` parameter; `clock` returns Unix
     seconds and is injectable for tests.

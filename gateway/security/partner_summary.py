@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.cells import cell_len
 
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.wording import counted
 
 __all__ = ["application_summary"]

@@ -15,7 +15,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.wording import counted
 
 __all__ = ["render_trace"]

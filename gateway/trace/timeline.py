@@ -36,8 +36,8 @@ from typing import Any
 
 from gateway.applications import records
 from gateway.applications.state_machine import local_date, now_utc
-from gateway.applications.status import Status
 from gateway.audit.replay import AuditedStates, disagreements
+from gateway.envelope import Status
 from gateway.observability.redaction import redact
 from gateway.store import Connection, Row, Store
 

@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 from support.console import ConsoleWorld, Shot, add_account
-from support.loopback import FAST_RELAY, URL_SETTING, free_port
+from support.loopback import FAST_RELAY, adapter_urls, free_port
 from support.relay_world import running_sandboxes
 
 from gateway.app import create_app
@@ -42,9 +42,7 @@ async def world(tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
     async with AsyncExitStack() as stack:
         sandboxes = await stack.enter_async_context(running_sandboxes(port, review_delay=2.0))
         cores = {region: sandbox.core for region, sandbox in sandboxes.items()}
-        adapters: dict[str, Any] = {
-            URL_SETTING[r]: s.url for r, s in sandboxes.items() if r in URL_SETTING
-        }
+        adapters: dict[str, Any] = adapter_urls({r: s.url for r, s in sandboxes.items()})
         adapters["callback_base_url"] = f"http://127.0.0.1:{port}"
         settings = load_settings(
             environ={},

@@ -21,7 +21,6 @@ from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
 from gateway.applications import state_machine
 from gateway.applications.state_machine import Origin
-from gateway.applications.status import Status
 from gateway.audit import AUDIT
 from gateway.audit.checkpoints import (
     Checkpoint,
@@ -29,6 +28,7 @@ from gateway.audit.checkpoints import (
     signature_problem,
 )
 from gateway.config import Settings
+from gateway.envelope import Status
 from gateway.errors import InvalidAuditEntry, SignatureError
 from gateway.security import KeyStore, verify_receipt
 

@@ -17,8 +17,8 @@ from support.region_events import region_says, shenzhen_case_no
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
 from gateway.applications.state_machine import local_date, now_utc
-from gateway.applications.status import Status
 from gateway.config import Settings
+from gateway.envelope import Status
 from gateway.relay.outbox import open_envelope
 
 Client = SignedClient

@@ -24,9 +24,9 @@ from support.region_events import region_says
 
 from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
-from gateway.applications.status import Status
 from gateway.cli import main
 from gateway.config import Settings
+from gateway.envelope import Status
 from gateway.errors import CalendarError
 from gateway.holidays import runtime
 from gateway.holidays.recompute import recompute_open_cases

@@ -9,20 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from support.loopback import URL_SETTING, free_port
+from support.loopback import adapter_urls, free_port
 from support.relay_world import running_sandboxes
 
 from gateway.app import create_app
 from gateway.config import Settings
 
-REGIONS = tuple(URL_SETTING)
+REGIONS = ("shenzhen", "dongguan", "zhangjiagang", "peer")
 
 
 async def readyz(settings: Settings, region_urls: dict[str, str]) -> tuple[int, dict[str, Any]]:
     """The gateway's /readyz status and body, with each region at the URL given."""
-    adapters = settings.adapters.model_copy(
-        update={URL_SETTING[region]: url for region, url in region_urls.items()}
-    )
+    adapters = settings.adapters.model_copy(update=adapter_urls(region_urls))
     app = create_app(settings.model_copy(update={"adapters": adapters}))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         response = await client.get("/readyz")

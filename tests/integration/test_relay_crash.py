@@ -27,7 +27,7 @@ import aiohttp
 import pytest
 from support.at_rest import TEST_PASSPHRASE
 from support.examples import APPLICATIONS_CATALOGUE, example, example_files
-from support.loopback import URL_SETTING, free_port
+from support.loopback import free_port
 from support.partner_signing import PARTNER
 from support.relay_world import Sandbox, running_sandboxes
 
@@ -48,7 +48,7 @@ class CrashRun:
 def gateway_config(tmp_path: Path, port: int, sandboxes: dict[str, Sandbox]) -> Path:
     partner = PARTNER.setting()
     (key,) = partner["keys"]
-    urls = "\n".join(f'{URL_SETTING[r]} = "{s.url}"' for r, s in sandboxes.items())
+    urls = "\n".join(f'[adapters.{r}]\nurl = "{s.url}"' for r, s in sandboxes.items())
     text = f"""
 data_dir = "{tmp_path / "var"}"
 

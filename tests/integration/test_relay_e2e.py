@@ -148,7 +148,7 @@ async def test_a_permanent_refusal_dead_letters_at_once_in_the_clerks_words(
     tmp_path: Path,
 ) -> None:
     # Our signing secret is not the one Shenzhen has: it answers 1001 (sign invalid).
-    wrong_secret = {"adapters": {"shenzhen_app_secret": "not-the-shared-secret"}}
+    wrong_secret = {"adapters": {"shenzhen": {"app_secret": "not-the-shared-secret"}}}
     async with running_world(tmp_path, settings=wrong_secret) as world:
         application_id = (await world.submit(example()))["id"]
         await world.wait_for(lambda: relay_failed(world, application_id), what="the dead letter")

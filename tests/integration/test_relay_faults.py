@@ -23,6 +23,7 @@ from support.loopback import FAST_RELAY
 from support.relay_world import World, running_world
 
 from adapters.shenzhen import protocol
+from adapters.shenzhen.settings import ShenzhenSettings
 from gateway.api.applications import APPLICATIONS
 from gateway.app_keys import STORE
 from gateway.applications.journal import Journal
@@ -31,10 +32,8 @@ from gateway.applications.state_machine import (
     apply_parked_events,
     apply_status_event,
 )
-from gateway.applications.status import Status
 from gateway.audit import AuditLog
-from gateway.config import AdaptersSettings
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.relay.deliveries import UNREADABLE_FORMAT_ZH
 from gateway.relay.reasons import DUPLICATE_CASE_NO_ZH
 from gateway.security.pii import PiiCipher, PiiKeys
@@ -157,7 +156,7 @@ async def test_an_unreadable_outbox_row_is_dead_lettered_alone(
 
 def shenzhen_push(event_id: str, case_no: str, status: Status, at: datetime) -> tuple[bytes, str]:
     """A result pushed the way Shenzhen does, signed, but without our application id."""
-    credentials = AdaptersSettings().for_region("shenzhen")
+    shenzhen = ShenzhenSettings()  # the demo appId and secret the gateway runs with
     raw = json.dumps(
         {
             "eventId": event_id,
@@ -167,7 +166,7 @@ def shenzhen_push(event_id: str, case_no: str, status: Status, at: datetime) -> 
             "opinion": "已受理",
         }
     ).encode()
-    params = protocol.signed_params(credentials["app_id"], credentials["app_secret"], raw)
+    params = protocol.signed_params(shenzhen.app_id, shenzhen.app_secret.get_secret_value(), raw)
     return raw, f"/v1/regions/shenzhen/callbacks?{urlencode(params)}"
 
 

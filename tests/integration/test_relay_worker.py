@@ -15,10 +15,10 @@ from support.at_rest import TEST_PASSPHRASE
 from support.clocks import DateTimeClock
 from support.outbox import insert_received_application, relay_envelope
 
-from gateway.applications.status import Status
 from gateway.envelope import (
     Envelope,
     RegionAck,
+    Status,
     StatusNoticeBody,
 )
 from gateway.errors import RegionRejected, RegionUnavailable

@@ -4,15 +4,18 @@ one-route endpoint for what the gateway or an adapter calls back."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 
-# The adapters' settings that point each region at its sandbox.
-URL_SETTING = {r: f"{r}_url" for r in ("shenzhen", "dongguan", "zhangjiagang", "peer")}
+
+def adapter_urls(urls: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``adapters`` settings that point each region at its sandbox: ``{region: {"url": u}}``."""
+    return {region: {"url": url} for region, url in urls.items()}
+
 
 # Relay timings for tests: retries, breakers and polls in tens of milliseconds.
 FAST_RELAY = {

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 
 from gateway.catalog.models import Channel, HandlingMode, TrustLevel
 from gateway.envelope import (
-    Delivery,
     Envelope,
     EnvelopeMaterial,
     Party,
+    ResultHandOver,
     SubmissionBody,
     SupplementBody,
 )
@@ -33,7 +33,7 @@ def relay_envelope(
             channel=Channel.WINDOW,
             applicant=Party(kind="person", name="张三", id_type="resident_id", id_number="x"),
             materials=(material,),
-            delivery=Delivery(method="window_pickup"),
+            delivery=ResultHandOver(method="window_pickup"),
             supplement_deadline=date(2026, 12, 4),
         )
     else:

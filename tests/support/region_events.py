@@ -9,8 +9,7 @@ from typing import Any
 from gateway.api.applications import APPLICATIONS
 from gateway.app_keys import STORE
 from gateway.applications.state_machine import apply_status_event
-from gateway.applications.status import Status
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from support.partner_signing import SignedClient
 
 

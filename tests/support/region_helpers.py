@@ -12,12 +12,10 @@ from aiohttp import web
 
 from adapters.base import AdapterConfig, PushAdapter
 from adapters.sandbox import SandboxOptions
-from gateway.config import AdaptersSettings
 from gateway.envelope import Envelope, StatusEvent
 from gateway.errors import CallbackRejected
 from gateway.security.sm2 import SM2PrivateKey
 
-SETTINGS = AdaptersSettings()
 VALID_ID = "11010519491231002X"
 
 
@@ -125,7 +123,7 @@ class Receiver:
                 await self.changed.wait()
 
 
-SandboxFactory = Callable[[SandboxOptions, Mapping[str, str]], web.Application]
+SandboxFactory = Callable[[SandboxOptions, Mapping[str, Any]], web.Application]
 
 
 def config(
@@ -134,13 +132,13 @@ def config(
     callback_url: str | None = None,
     *,
     sm2_key: SM2PrivateKey | None = None,
-    **credentials: str,
+    **settings: str,
 ) -> AdapterConfig:
+    """`region`'s config: its plugin's demo defaults, with `base_url` and `settings` over them."""
     return AdapterConfig(
         region=region,
-        base_url=base_url,
+        settings={"url": base_url, **settings},
         timeout=2.0,
         callback_url=callback_url,
-        credentials={**SETTINGS.for_region(region), **credentials},
         sm2_key=sm2_key,
     )

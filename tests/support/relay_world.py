@@ -21,10 +21,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.sandbox import CORE, SandboxCore, SandboxOptions
 from gateway.adapters_registry import SANDBOX_GROUP, discover
 from gateway.app import create_app
-from gateway.config import AdaptersSettings, Settings, load_settings
+from gateway.config import Settings, load_settings
 from support.at_rest import TEST_PASSPHRASE
 from support.examples import APPLICATIONS_CATALOGUE, upload_examples
-from support.loopback import FAST_RELAY, URL_SETTING, free_port
+from support.loopback import FAST_RELAY, adapter_urls, free_port
 from support.partner_signing import PARTNER, SignedClient, partners_setting
 
 
@@ -82,7 +82,7 @@ class World:
 def world_settings(
     tmp_path: Path, port: int, sandbox_urls: dict[str, str], extra: dict[str, Any] | None = None
 ) -> Settings:
-    adapters: dict[str, Any] = {URL_SETTING[r]: url for r, url in sandbox_urls.items()}
+    adapters: dict[str, Any] = adapter_urls(sandbox_urls)
     adapters["callback_base_url"] = f"http://127.0.0.1:{port}"
     overrides: dict[str, Any] = {
         "data_dir": str(tmp_path / "var"),
@@ -93,9 +93,19 @@ def world_settings(
         "adapters": adapters,
         "relay": FAST_RELAY,
     }
-    for section, values in (extra or {}).items():  # per section, so URLs etc. stay
-        overrides[section] = {**overrides.get(section, {}), **values}
-    return load_settings(environ={}, overrides=overrides)
+    return load_settings(environ={}, overrides=merged(overrides, extra or {}))
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`, table by table, so a region's URL stays beside its secret."""
+    result = dict(base)
+    for key, value in extra.items():
+        old = result.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            result[key] = merged(old, value)
+        else:
+            result[key] = value
+    return result
 
 
 @asynccontextmanager
@@ -126,7 +136,6 @@ async def running_sandboxes(
     (`SandboxOptions`; a review takes 0.05 s unless ``review_delay`` says otherwise)."""
     servers: list[TestServer] = []
     sandboxes: dict[str, Sandbox] = {}
-    credentials = AdaptersSettings()
     try:
         sandbox_options.setdefault("review_delay", 0.05)
         for region, plugin in discover(SANDBOX_GROUP).items():
@@ -134,7 +143,7 @@ async def running_sandboxes(
                 callback_url=f"http://127.0.0.1:{gateway_port}/v1/regions/{region}/callbacks",
                 **sandbox_options,
             )
-            app = plugin.factory(options, credentials.for_region(region))
+            app = plugin.factory(options, {})
             server = TestServer(app, host="127.0.0.1")
             await server.start_server()
             servers.append(server)

@@ -27,19 +27,18 @@ from adapters.dongguan import protocol as dg
 from adapters.peer import PeerAdapter
 from adapters.shenzhen import ShenzhenAdapter
 from adapters.shenzhen import protocol as sz
+from adapters.shenzhen.settings import ShenzhenSettings
 from adapters.testing import MockHttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter
 from adapters.zhangjiagang import protocol as zjg
 from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
-from gateway.applications.status import Status
-from gateway.config import AdaptersSettings
-from gateway.envelope import Envelope
+from adapters.zhangjiagang.settings import ZhangjiagangSettings
+from gateway.envelope import Envelope, Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "regions"
 BASE = "http://region.test"
-SETTINGS = AdaptersSettings()
 _BLOCK = re.compile(r"^```\w+ ([\w-]+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -91,7 +90,7 @@ def envelope(kind: str = "submission", **extra: Any) -> Envelope:
 
 
 def config(region: str) -> AdapterConfig:
-    return AdapterConfig(region, BASE, credentials=SETTINGS.for_region(region))
+    return AdapterConfig(region, {"url": BASE})
 
 
 class Region:
@@ -137,7 +136,7 @@ async def test_shenzhen_submit_is_signed_as_documented(
     url, kwargs = sent(region)
     assert url.path == "/open/api/case/submit"
     params = dict(parse_qsl(urlsplit(str(url)).query))
-    secret = SETTINGS.shenzhen_app_secret.get_secret_value()
+    secret = ShenzhenSettings().app_secret.get_secret_value()
     assert sz.verify("tongban-demo", secret, params, kwargs["data"]) is None
     body = json.loads(kwargs["data"])
     assert set(json.loads(example("shenzhen", "submit-request").replace("abab…", "x"))) == set(body)
@@ -258,8 +257,7 @@ REGION_DEMO_KEY = SM2PrivateKey.from_pem(DEMO_REGION_KEY_PEM)
 def zjg_config() -> AdapterConfig:
     return AdapterConfig(
         "zhangjiagang",
-        BASE,
-        credentials=SETTINGS.for_region("zhangjiagang"),
+        {"url": BASE},
         sm2_key=EXAMPLE_GATEWAY_KEY,
     )
 
@@ -269,7 +267,7 @@ def test_zhangjiagang_documented_keys_are_the_ones_in_use() -> None:
     assert SM2PublicKey.from_jwk(gateway_jwk) == EXAMPLE_GATEWAY_KEY.public_key()
     assert gateway_jwk["kid"] == EXAMPLE_GATEWAY_KEY.public_key().thumbprint()
     region_jwk = json.loads(example("zhangjiagang", "region-demo-jwk"))
-    configured = SM2PublicKey.load(SETTINGS.for_region("zhangjiagang")["sm2_public_key"])
+    configured = ZhangjiagangSettings().region_public_key()
     assert SM2PublicKey.from_jwk(region_jwk) == REGION_DEMO_KEY.public_key() == configured
 
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from structlog.typing import EventDict
 
-from adapters.base import AdapterBase, AdapterConfig, HttpClient, HttpResponse
+from adapters.base import AdapterBase, AdapterConfig, AdapterSettings, HttpClient, HttpResponse
 from adapters.testing import MockHttpClient
 from gateway.adapters_registry import discover, open_adapters
-from gateway.config import AdaptersSettings
+from gateway.config import Settings, load_settings
 from gateway.envelope import Envelope, RegionAck
-from gateway.errors import PluginError
+from gateway.errors import ConfigError, PluginError
 
 GROUP = "tongban.adapters"
 
@@ -30,12 +30,21 @@ class FakeAdapter(AdapterBase):
         return {}
 
 
+class FakeSettings(AdapterSettings):
+    url: str = "http://fake.invalid"
+    key: str = "k"
+
+
 def make_fake(config: AdapterConfig, http: HttpClient) -> FakeAdapter:
-    return FakeAdapter(config, http)
+    return FakeAdapter(config, http, config.settings_as(FakeSettings))
 
 
 def wrong_region(config: AdapterConfig, http: HttpClient) -> FakeAdapter:
-    return FakeAdapter(AdapterConfig(region="elsewhere", base_url=config.base_url), http)
+    return FakeAdapter(AdapterConfig(region="elsewhere"), http, FakeSettings())
+
+
+def adapters_settings(**adapters: Any) -> Settings:
+    return load_settings(environ={}, overrides={"adapters": adapters})
 
 
 NOT_CALLABLE = 42
@@ -91,7 +100,7 @@ def test_required_region_without_adapter_fails_start_up(
     monkeypatch: pytest.MonkeyPatch, http: HttpClient
 ) -> None:
     fake_entry_points(monkeypatch, ("shenzhen", f"{__name__}:make_fake"))
-    settings = AdaptersSettings(regions=("shenzhen", "dongguan"))
+    settings = adapters_settings(regions=("shenzhen", "dongguan"))
     with pytest.raises(PluginError, match=r"no adapter installed for region\(s\) dongguan"):
         open_adapters(settings, http)
 
@@ -101,7 +110,7 @@ def test_factory_returning_another_region_is_refused(
 ) -> None:
     fake_entry_points(monkeypatch, ("shenzhen", f"{__name__}:wrong_region"))
     with pytest.raises(PluginError, match="not an Adapter for that region"):
-        open_adapters(AdaptersSettings(regions=("shenzhen",)), http)
+        open_adapters(adapters_settings(regions=("shenzhen",)), http)
 
 
 def test_open_adapters_logs_how_many_loaded(
@@ -110,9 +119,7 @@ def test_open_adapters_logs_how_many_loaded(
     fake_entry_points(
         monkeypatch, ("guangzhou", f"{__name__}:make_fake"), ("foshan", f"{__name__}:make_fake")
     )
-    settings = AdaptersSettings(
-        regions=("guangzhou",), plugins={"guangzhou": {"base_url": "http://gz", "key": "k"}}
-    )
+    settings = adapters_settings(regions=("guangzhou",), guangzhou={"url": "http://gz"})
     registry = open_adapters(settings, http)
     assert registry["guangzhou"].region == "guangzhou"
     [event] = [e for e in logs if e["event"] == "adapters.loaded"]
@@ -124,12 +131,15 @@ def test_third_party_distribution_on_sys_path_is_discovered(
 ) -> None:
     """A real installed-layout distribution (dist-info + module), found by importlib.metadata."""
     (tmp_path / "tongban_guangzhou.py").write_text(
-        "from adapters.base import AdapterBase\n"
+        "from adapters.base import AdapterBase, AdapterSettings\n"
         "class Guangzhou(AdapterBase):\n"
         "    async def submit(self, envelope): ...\n"
         "    send_supplement = withdraw = send_rating = submit\n"
         "    async def health(self): return {}\n"
-        "def create(config, http): return Guangzhou(config, http)\n",
+        "class Settings(AdapterSettings):\n"
+        "    url: str = 'http://gz.invalid'\n"
+        "def create(config, http):\n"
+        "    return Guangzhou(config, http, config.settings_as(Settings))\n",
         encoding="utf-8",
     )
     info = tmp_path / "tongban_guangzhou-1.2.0.dist-info"
@@ -144,9 +154,70 @@ def test_third_party_distribution_on_sys_path_is_discovered(
     monkeypatch.delitem(sys.modules, "tongban_guangzhou", raising=False)
     plugins = discover()
     assert plugins["guangzhou"].distribution == "tongban-guangzhou 1.2.0"
-    settings = AdaptersSettings(
-        regions=("shenzhen", "guangzhou"), plugins={"guangzhou": {"base_url": "http://gz"}}
-    )
+    settings = adapters_settings(regions=("shenzhen", "guangzhou"))
     registry = open_adapters(settings, http)
     assert set(registry) == {"shenzhen", "guangzhou"}
     assert type(registry["guangzhou"]).__name__ == "Guangzhou"
+
+
+def test_unset_regions_open_every_installed_adapter(
+    monkeypatch: pytest.MonkeyPatch, http: HttpClient
+) -> None:
+    fake_entry_points(
+        monkeypatch, ("guangzhou", f"{__name__}:make_fake"), ("foshan", f"{__name__}:make_fake")
+    )
+    assert set(open_adapters(adapters_settings(), http)) == {"guangzhou", "foshan"}
+
+
+def test_a_table_for_a_region_without_an_adapter_fails_start_up(
+    monkeypatch: pytest.MonkeyPatch, http: HttpClient
+) -> None:
+    """A misspelt ``[adapters.guangzou]`` is refused, not silently ignored."""
+    fake_entry_points(monkeypatch, ("guangzhou", f"{__name__}:make_fake"))
+    settings = adapters_settings(guangzou={"url": "http://gz"})
+    with pytest.raises(PluginError, match=r"settings for region\(s\) guangzou"):
+        open_adapters(settings, http)
+
+
+def test_a_bad_region_setting_fails_start_up_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: HttpClient
+) -> None:
+    """The plugin's own model refuses the table; the error names the key and its line."""
+    fake_entry_points(monkeypatch, ("guangzhou", f"{__name__}:make_fake"))
+    path = tmp_path / "tongban.toml"
+    path.write_text(
+        '[adapters]\ntimeout = 5\n\n[adapters.guangzhou]\nurl = "ftp://gz"\nsecret = "x"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        open_adapters(load_settings(path, environ={}), http)
+    problems = dict(caught.value.problems)
+    assert "adapters.guangzhou.url" in problems
+    assert f"in {path}, line 5" in problems["adapters.guangzhou.url"]
+    assert "Extra inputs are not permitted" in problems["adapters.guangzhou.secret"]
+
+
+def test_a_region_setting_from_the_environment_is_named_by_its_variable(
+    monkeypatch: pytest.MonkeyPatch, http: HttpClient
+) -> None:
+    fake_entry_points(monkeypatch, ("guangzhou", f"{__name__}:make_fake"))
+    environ = {"TONGBAN_ADAPTERS__GUANGZHOU__URL": "gz.example"}
+    with pytest.raises(ConfigError, match="TONGBAN_ADAPTERS__GUANGZHOU__URL"):
+        open_adapters(load_settings(environ=environ), http)
+
+
+def test_an_adapters_key_that_is_no_table_fails_loading() -> None:
+    """``adapters.timout = 5`` is neither a known setting nor a region's table."""
+    with pytest.raises(ConfigError, match="unknown setting 'timout'"):
+        adapters_settings(timout=5)
+
+
+def test_a_table_for_an_installed_region_left_out_of_regions_is_kept(
+    monkeypatch: pytest.MonkeyPatch, http: HttpClient
+) -> None:
+    """Narrowing ``adapters.regions`` does not force deleting the other regions' tables."""
+    fake_entry_points(
+        monkeypatch, ("guangzhou", f"{__name__}:make_fake"), ("foshan", f"{__name__}:make_fake")
+    )
+    settings = adapters_settings(regions=("guangzhou",), foshan={"url": "http://fs"})
+    assert set(open_adapters(settings, http)) == {"guangzhou"}

@@ -20,9 +20,8 @@ from gateway.applications.state_machine import (
     apply_status_event,
     transition,
 )
-from gateway.applications.status import Status
 from gateway.audit import AuditLog
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.errors import TransitionRefused
 from gateway.security.pii import PiiCipher, PiiKeys
 from gateway.store import SQLiteStore, bundled_migrations, migrate

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import gateway.config
+import gateway.config.store
 from gateway.cli import main
 from gateway.resources import packaged_catalog_dir
 
@@ -188,7 +188,7 @@ def test_import_refuses_to_write_into_the_packaged_catalogue(
     # into the repository's catalogs/.
     packaged = tmp_path / "packaged"
     shutil.copytree(CATALOGS, packaged)
-    monkeypatch.setattr(gateway.config, "packaged_catalog_dir", lambda: packaged)
+    monkeypatch.setattr(gateway.config.store, "packaged_catalog_dir", lambda: packaged)
     before = {path.name: path.read_bytes() for path in packaged.iterdir() if path.is_file()}
     args = ["catalog", "import", str(EXAMPLES / "items.csv"), "--region", "zhangjiagang"]
     args += ["--materials", str(EXAMPLES / "materials.csv")]

@@ -7,10 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import AdapterSettings
+from adapters.dongguan.settings import DongguanSettings
+from adapters.peer.settings import PeerSettings
+from adapters.shenzhen.settings import ShenzhenSettings
+from adapters.zhangjiagang.settings import ZhangjiagangSettings
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError
 from gateway.resources import packaged_calendar_dir, packaged_catalog_dir
 
+REGION_SETTINGS: dict[str, type[AdapterSettings]] = {
+    "shenzhen": ShenzhenSettings,
+    "dongguan": DongguanSettings,
+    "zhangjiagang": ZhangjiagangSettings,
+    "peer": PeerSettings,
+}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -146,8 +157,15 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_example_file_is_valid_and_holds_the_defaults() -> None:
-    example = REPO / "deploy" / "tongban.example.toml"
-    assert load_settings(example, environ={}) == load_settings(environ={})
+    """The core's settings are the defaults; each region's table is its plugin's defaults."""
+    example = load_settings(REPO / "deploy" / "tongban.example.toml", environ={})
+    defaults = load_settings(environ={})
+    tables = example.adapters.region_tables
+    assert example.model_copy(update={"adapters": defaults.adapters}) == defaults
+    assert example.adapters.model_dump(exclude=set(tables)) == defaults.adapters.model_dump()
+    assert set(tables) == set(REGION_SETTINGS)
+    for region, model in REGION_SETTINGS.items():
+        assert model.model_validate(tables[region]) == model.model_validate({}), region
 
 
 def test_example_file_lists_every_setting() -> None:
@@ -161,6 +179,8 @@ def test_example_file_lists_every_setting() -> None:
             expected |= set(annotation.model_fields)
         else:
             expected.add(name)
+    for model in REGION_SETTINGS.values():  # each region's table, as its plugin defines it
+        expected |= set(model.model_fields)
     assert expected <= listed, f"not in the example file: {expected - listed}"
 
 
@@ -183,3 +203,13 @@ def test_the_calendar_defaults_to_the_packaged_one() -> None:
     assert calendar.directory is None
     assert calendar.location == packaged_calendar_dir() == REPO / "catalogs" / "calendar"
     assert sorted(calendar.location.glob("CN-*.toml"))
+
+
+def test_a_regions_settings_come_from_its_table_or_its_variables(tmp_path: Path) -> None:
+    """``[adapters.shenzhen]`` and ``TONGBAN_ADAPTERS__SHENZHEN__*`` fill one table."""
+    path = tmp_path / "tongban.toml"
+    path.write_text('[adapters.shenzhen]\napp_id = "ours"\n', encoding="utf-8")
+    environ = {"TONGBAN_ADAPTERS__SHENZHEN__URL": "https://sz.example"}
+    adapters = load_settings(path, environ=environ).adapters
+    assert adapters.region_table("shenzhen") == {"app_id": "ours", "url": "https://sz.example"}
+    assert adapters.region_table("dongguan") == {}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 from support.loopback import serve_endpoint
-from support.region_helpers import SETTINGS, Receiver, SandboxFactory
+from support.region_helpers import Receiver, SandboxFactory
 
 from adapters.http import AiohttpClient
 from adapters.sandbox import SandboxOptions
@@ -32,13 +32,11 @@ async def start_sandbox() -> AsyncIterator[Callable[..., Any]]:
         factory: SandboxFactory,
         region: str,
         *,
-        credentials: dict[str, str] | None = None,
+        settings: dict[str, str] | None = None,
         **options: Any,
     ) -> str:
         options.setdefault("review_delay", 0.01)
-        app = factory(
-            SandboxOptions(**options), {**SETTINGS.for_region(region), **(credentials or {})}
-        )
+        app = factory(SandboxOptions(**options), settings or {})
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

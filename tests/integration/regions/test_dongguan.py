@@ -12,8 +12,7 @@ from support.region_helpers import config, envelope
 
 from adapters.dongguan import DongguanAdapter, create_sandbox, protocol
 from adapters.http import AiohttpClient
-from gateway.applications.status import Status
-from gateway.envelope import StatusEvent
+from gateway.envelope import Status, StatusEvent
 from gateway.errors import RegionRejected, RegionUnavailable
 
 Start = Callable[..., Any]
@@ -125,7 +124,7 @@ async def test_lost_response_leaves_one_case(start_sandbox: Start, http: Aiohttp
         await adapter.submit(envelope())
     async with (
         aiohttp.ClientSession() as session,
-        session.get(adapter.config.base_url + "/_sandbox/cases") as response,
+        session.get(adapter.base_url + "/_sandbox/cases") as response,
     ):
         [case] = (await response.json())["cases"]
     assert case["times_submitted"] == 1
@@ -148,4 +147,4 @@ async def test_entity_expansion_is_refused(start_sandbox: Start, http: AiohttpCl
 
 async def test_health(start_sandbox: Start, http: AiohttpClient) -> None:
     adapter = await adapter_for(start_sandbox, http)
-    assert (await adapter.health())["url"] == adapter.config.base_url
+    assert (await adapter.health())["url"] == adapter.base_url

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from support.region_helpers import Receiver, config, envelope
 from adapters.base import AdapterConfig
 from adapters.http import AiohttpClient
 from adapters.peer import PeerAdapter, create_sandbox
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 
 Start = Callable[..., Any]
@@ -88,13 +88,15 @@ async def test_signer_seam_adds_its_headers(http: AiohttpClient) -> None:
         seen.append(request)
         return web.json_response({"id": "p-1"}, status=202)
 
-    async def signer(method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    def signer(method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
         return {"Signature-Input": f"sig1=();len={len(body)}", "Signature": "sig1=:AA==:"}
 
     app = web.Application()
     app.router.add_post("/v1/applications", handler)
     async with TestServer(app, host="127.0.0.1") as server:
-        cfg = AdapterConfig(region="peer", base_url=str(server.make_url("")), signer=signer)
+        cfg = AdapterConfig(
+            region="peer", settings={"url": str(server.make_url(""))}, signer=signer
+        )
         await PeerAdapter(cfg, http).submit(envelope())
     assert seen[0].headers["Signature"] == "sig1=:AA==:"
     assert seen[0].headers["Idempotency-Key"].startswith("key-")
@@ -108,7 +110,7 @@ async def test_verifier_refusal_rejects_the_callback(
 
     url = await start_sandbox(create_sandbox, "peer", callback_url=receiver.url)
     receiver.adapter = PeerAdapter(
-        AdapterConfig(region="peer", base_url=url, verifier=refuse), http
+        AdapterConfig(region="peer", settings={"url": url}, verifier=refuse), http
     )
     await receiver.adapter.submit(envelope())
     async with asyncio.timeout(5):

@@ -11,7 +11,7 @@ from support.region_helpers import Receiver, config, envelope
 
 from adapters.http import AiohttpClient
 from adapters.shenzhen import ShenzhenAdapter, create_sandbox
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 
 Start = Callable[..., Any]
@@ -29,7 +29,7 @@ async def adapter_for(
 async def cases(adapter: ShenzhenAdapter) -> list[dict[str, Any]]:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(adapter.config.base_url + "/_sandbox/cases") as r,
+        session.get(adapter.base_url + "/_sandbox/cases") as r,
     ):
         return list((await r.json())["cases"])
 
@@ -145,7 +145,7 @@ async def test_down_region_is_transient(
 ) -> None:
     adapter = await adapter_for(start_sandbox, http, receiver)
     async with aiohttp.ClientSession() as session:
-        await session.post(adapter.config.base_url + "/_sandbox/down?seconds=30")
+        await session.post(adapter.base_url + "/_sandbox/down?seconds=30")
     with pytest.raises(RegionUnavailable):
         await adapter.submit(envelope())
 
@@ -180,4 +180,4 @@ async def test_forged_callback_is_refused(
 
 async def test_health(start_sandbox: Start, http: AiohttpClient, receiver: Receiver) -> None:
     adapter = await adapter_for(start_sandbox, http, receiver)
-    assert (await adapter.health())["url"] == adapter.config.base_url
+    assert (await adapter.health())["url"] == adapter.base_url

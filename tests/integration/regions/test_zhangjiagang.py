@@ -2,7 +2,7 @@
 
 The gateway's SM2 key is a fresh one here, given to the adapter (`AdapterConfig.sm2_key`)
 and its public half to the sandbox; the sandbox's key is its demo key, whose public
-half is the default ``zhangjiagang_sm2_public_key``.
+half is the default ``adapters.zhangjiagang.sm2_public_key``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from support.region_helpers import Receiver, config, envelope
 from adapters.http import AiohttpClient
 from adapters.zhangjiagang import ZhangjiagangAdapter, create_sandbox, protocol
 from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
-from gateway.applications.status import Status
+from gateway.envelope import Status
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.security.sm2 import SM2PrivateKey
 
@@ -36,14 +36,14 @@ async def adapter_for(
     http: AiohttpClient,
     receiver: Receiver,
     *,
-    credentials: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
     **options: Any,
 ) -> ZhangjiagangAdapter:
     url = await start(
         create_sandbox,
         "zhangjiagang",
         callback_url=receiver.url,
-        credentials={**KNOWS_GATEWAY, **(credentials or {})},
+        settings={**KNOWS_GATEWAY, **(settings or {})},
         **options,
     )
     adapter = ZhangjiagangAdapter(config("zhangjiagang", url, sm2_key=GATEWAY_KEY), http)
@@ -93,7 +93,7 @@ async def test_same_serial_no_creates_one_case(
 async def test_a_gateway_key_the_region_does_not_know_is_refused(
     start_sandbox: Start, http: AiohttpClient
 ) -> None:
-    url = await start_sandbox(create_sandbox, "zhangjiagang", credentials=KNOWS_GATEWAY)
+    url = await start_sandbox(create_sandbox, "zhangjiagang", settings=KNOWS_GATEWAY)
     adapter = ZhangjiagangAdapter(config("zhangjiagang", url, sm2_key=OTHER_KEY), http)
     with pytest.raises(RegionRejected) as caught:
         await adapter.submit(envelope())
@@ -103,7 +103,7 @@ async def test_a_gateway_key_the_region_does_not_know_is_refused(
 async def test_an_envelope_to_the_wrong_region_key_cannot_be_opened(
     start_sandbox: Start, http: AiohttpClient
 ) -> None:
-    url = await start_sandbox(create_sandbox, "zhangjiagang", credentials=KNOWS_GATEWAY)
+    url = await start_sandbox(create_sandbox, "zhangjiagang", settings=KNOWS_GATEWAY)
     wrong = OTHER_KEY.public_key().point.hex()
     adapter = ZhangjiagangAdapter(
         config("zhangjiagang", url, sm2_key=GATEWAY_KEY, sm2_public_key=wrong), http
@@ -138,7 +138,7 @@ async def test_an_answer_not_signed_by_the_region_is_not_trusted(
 async def test_without_the_gateway_sm2_key_deliveries_wait(
     start_sandbox: Start, http: AiohttpClient
 ) -> None:
-    url = await start_sandbox(create_sandbox, "zhangjiagang", credentials=KNOWS_GATEWAY)
+    url = await start_sandbox(create_sandbox, "zhangjiagang", settings=KNOWS_GATEWAY)
     adapter = ZhangjiagangAdapter(config("zhangjiagang", url), http)
     with pytest.raises(RegionUnavailable, match="keys generate --alg sm2"):
         await adapter.submit(envelope())
@@ -238,5 +238,5 @@ async def test_a_callback_enveloped_to_another_key_is_refused(
 async def test_health(start_sandbox: Start, http: AiohttpClient, receiver: Receiver) -> None:
     adapter = await adapter_for(start_sandbox, http, receiver)
     health = await adapter.health()
-    assert health["url"] == adapter.config.base_url
+    assert health["url"] == adapter.base_url
     assert health["can_sign"] is True

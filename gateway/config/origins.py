@@ -82,6 +82,13 @@ class Origins:
         self._variables = variables or {}
         self._overrides = overrides or {}
 
+    def __eq__(self, other: object) -> bool:
+        # Where values came from is not what the settings are: settings read from a
+        # file equal the same settings from the defaults (`Settings` compares these).
+        return isinstance(other, Origins)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to every Origins: not hashable
+
     def of(self, loc: Sequence[str | int]) -> str | None:
         """Where the value at `loc` came from, in words; None for a default.
 
