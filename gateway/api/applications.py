@@ -38,6 +38,7 @@ from gateway.api.bodies import MULTIPART_ERRORS, read_json, read_multipart
 from gateway.api.params import range_zh, whole_number
 from gateway.api.problems import Problem
 from gateway.api.responses import json_response
+from gateway.app_keys import APPLICATIONS, METRICS
 from gateway.applications import actions, intake, queries
 from gateway.applications.records import Deps
 from gateway.applications.status import Status
@@ -50,10 +51,8 @@ from gateway.errors import (
     InvalidApplication,
 )
 from gateway.observability import request_id_of, trace_id_of
-from gateway.observability.metrics import METRICS
 from gateway.security.auth import evidence_of, partner_of, partner_required, require_item_allowed
 
-APPLICATIONS = web.AppKey("applications", Deps)
 CALLER = web.RequestKey("caller", str)
 """Who is acting: ``partner:<id>`` (set by the partner routes) or, later, ``staff:<id>``."""
 

@@ -21,9 +21,8 @@ from typing import Any
 import structlog
 from aiohttp import BodyPartReader, web
 
-from gateway.api.applications import APPLICATIONS
 from gateway.api.bodies import MULTIPART_ERRORS, read_multipart
-from gateway.api.catalog import CATALOG
+from gateway.app_keys import APPLICATIONS, CATALOG, METRICS
 from gateway.applications import deadlines, intake, state_machine
 from gateway.applications.checks import validate_request
 from gateway.applications.records import Deps
@@ -32,7 +31,6 @@ from gateway.console.auth import CSRF_FIELD, check_csrf, render, session_of, sta
 from gateway.console.catalogue import item_or_404, region_names
 from gateway.errors import AttachmentError, FieldError, IdempotencyConflict, InvalidApplication
 from gateway.observability import request_id_of
-from gateway.observability.metrics import METRICS
 from gateway.staff.accounts import Account, Role
 
 routes = web.RouteTableDef()

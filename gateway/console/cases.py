@@ -12,13 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.applications import APPLICATIONS
-from gateway.api.catalog import CATALOG
 from gateway.api.responses import json_response
+from gateway.app_keys import APPLICATIONS, AUDIT, CATALOG
 from gateway.applications import queries, state_machine
 from gateway.applications.records import Deps
 from gateway.applications.status import Status
-from gateway.audit import AUDIT
 from gateway.console import text
 from gateway.console.auth import render, session_of, staff_page
 from gateway.console.catalogue import region_names

@@ -16,8 +16,7 @@ from typing import Any
 import segno
 from aiohttp import web
 
-from gateway.api.catalog import CATALOG
-from gateway.app_keys import SETTINGS
+from gateway.app_keys import CATALOG, SETTINGS
 from gateway.applications import proof, records, state_machine
 from gateway.applications.records import Deps
 from gateway.console import text

@@ -31,6 +31,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from gateway.api.problems import Problem, from_http_exception, problem_response
+from gateway.app_keys import BODY_TIMEOUT
 from gateway.observability.tracecontext import TraceContext, bind_trace, incoming_trace
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -140,7 +141,6 @@ def client_went_away(request: web.Request, exc: BaseException) -> bool:
     return gone and isinstance(exc, ConnectionError | asyncio.CancelledError | HttpProcessingError)
 
 
-BODY_TIMEOUT = web.AppKey("body_timeout", float)
 """Seconds a client has to send its whole body (`body_in_time`); set by `create_app`."""
 
 

@@ -23,15 +23,20 @@ import structlog
 from aiohttp import web
 
 from adapters.base import PollAdapter
-from gateway.adapters_registry import HTTP_CLIENT
-from gateway.api import health
-from gateway.api.applications import APPLICATIONS
+from gateway.app_keys import (
+    APPLICATIONS,
+    GATEWAY_KEYS,
+    HTTP_CLIENT,
+    METRICS,
+    READINESS_CHECKS,
+    RELAY,
+    ReadinessCheck,
+)
 from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.catalog.catalog import Catalog
 from gateway.config import RegionRelaySettings, Settings
 from gateway.envelope import Envelope
 from gateway.errors import KeyStoreError
-from gateway.observability.metrics import METRICS
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
 from gateway.relay.outbox import open_envelope
@@ -39,10 +44,7 @@ from gateway.relay.policy import RetryPolicy
 from gateway.relay.results import poll_forever
 from gateway.relay.webhooks import PartnerWebhookClient, webhook_clients
 from gateway.relay.worker import Destination, RegionLane, RelayWorker
-from gateway.security.jwks import GATEWAY_KEYS
 from gateway.store import Row, Store
-
-RELAY = web.AppKey("relay", RelayWorker)
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +121,7 @@ def relay_context(
             on_attempt=app[METRICS].attempt if METRICS in app else None,
         )
         app[RELAY] = worker
-        app[health.READINESS_CHECKS]["relay"] = _readiness(worker)
+        app[READINESS_CHECKS]["relay"] = _readiness(worker)
         pollers = {r: a for r, a in adapters.items() if isinstance(a, PollAdapter)}
         intervals = {r: settings.relay.for_region(r).poll_seconds for r in pollers}
         tasks = []
@@ -159,7 +161,7 @@ def _webhook_clients(app: web.Application, settings: Settings) -> dict[str, Part
     return webhook_clients(partners, app[HTTP_CLIENT], signer)
 
 
-def _readiness(worker: RelayWorker) -> health.ReadinessCheck:
+def _readiness(worker: RelayWorker) -> ReadinessCheck:
     async def check() -> dict[str, Any]:
         # An open breaker does not make the gateway unready: deliveries wait in the
         # outbox. It is shown so ops see which region is down.

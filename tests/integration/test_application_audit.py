@@ -16,12 +16,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from partner_signing import PARTNER, SignedClient
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
+from gateway.app_keys import APPLICATIONS, AUDIT
 from gateway.applications import state_machine
 from gateway.applications.state_machine import Origin, apply_status_event
 from gateway.applications.status import Status
-from gateway.audit import AUDIT
 from gateway.audit.checkpoints import (
     Checkpoint,
     load_public_keys_from_jwks,

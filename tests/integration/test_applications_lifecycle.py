@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from partner_signing import PARTNER, SignedClient, multipart
 from structlog.typing import EventDict
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
+from gateway.app_keys import APPLICATIONS
 from gateway.applications.state_machine import apply_status_event, local_date, now_utc
 from gateway.applications.status import Status
 from gateway.config import Settings

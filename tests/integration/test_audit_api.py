@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.api import PROBLEM_MEDIA_TYPE
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT
 from gateway.audit.checkpoints import Checkpoint
 from gateway.audit.merkle import verify_consistency, verify_inclusion
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.app import STORE, create_app
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT
 from gateway.audit.checkpoints import Ed25519CheckpointSigner
 
 

@@ -20,8 +20,8 @@ from at_rest_support import TEST_PASSPHRASE
 from click.testing import CliRunner
 from partner_signing import SignedClient
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
+from gateway.app_keys import APPLICATIONS
 from gateway.applications.state_machine import apply_status_event
 from gateway.applications.status import Status
 from gateway.cli import main

@@ -22,8 +22,7 @@ from relay_world import World, example, running_world
 from structlog.typing import EventDict
 
 from adapters.shenzhen import protocol
-from gateway.api.applications import APPLICATIONS
-from gateway.app_keys import STORE
+from gateway.app_keys import APPLICATIONS, STORE
 from gateway.applications.journal import Journal
 from gateway.applications.state_machine import (
     EventOutcome,
