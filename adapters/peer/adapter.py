@@ -27,10 +27,10 @@ from adapters.base import (
     require_case_no,
 )
 from adapters.http import retry_after
-from gateway.api.responses import json_response
 from gateway.applications.status import Status
 from gateway.envelope import Envelope, RegionAck, StatusEvent
 from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
+from gateway.http.responses import json_response
 
 log = structlog.get_logger("adapters.peer")
 

@@ -26,7 +26,6 @@ from adapters.base import (
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.shenzhen import protocol
-from gateway.api.responses import json_response
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -37,6 +36,7 @@ from gateway.envelope import (
     WithdrawalBody,
 )
 from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
+from gateway.http.responses import json_response
 
 
 class ShenzhenAdapter(AdapterBase):

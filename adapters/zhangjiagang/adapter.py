@@ -35,7 +35,6 @@ from adapters.base import (
 from adapters.http import retry_after
 from adapters.json_fields import material, party
 from adapters.zhangjiagang import protocol
-from gateway.api.responses import json_response
 from gateway.envelope import (
     Envelope,
     RatingBody,
@@ -52,6 +51,7 @@ from gateway.errors import (
     RegionRejected,
     RegionUnavailable,
 )
+from gateway.http.responses import json_response
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 log = structlog.get_logger(__name__)

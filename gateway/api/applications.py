@@ -34,10 +34,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from gateway.api.bodies import MULTIPART_ERRORS, read_json, read_multipart
 from gateway.api.params import range_zh, whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
 from gateway.app_keys import APPLICATIONS, METRICS
 from gateway.applications import actions, intake, queries
 from gateway.applications.records import Deps
@@ -50,7 +47,10 @@ from gateway.errors import (
     IdempotencyConflict,
     InvalidApplication,
 )
+from gateway.http.bodies import MULTIPART_ERRORS, read_json, read_multipart
+from gateway.http.responses import json_response
 from gateway.observability import request_id_of, trace_id_of
+from gateway.problems import Problem
 from gateway.security.auth import evidence_of, partner_of, partner_required, require_item_allowed
 
 CALLER = web.RequestKey("caller", str)

@@ -13,11 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.params import whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
 from gateway.app_keys import AUDIT
 from gateway.audit.checkpoints import Checkpoint
 from gateway.audit.sealer import latest_checkpoint
+from gateway.http.responses import json_response
+from gateway.problems import Problem
 from gateway.store import Store
 
 routes = web.RouteTableDef()

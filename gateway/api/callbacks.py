@@ -12,9 +12,9 @@ import structlog
 from aiohttp import web
 
 from adapters.base import PushAdapter
-from gateway.api.problems import Problem
 from gateway.app_keys import ADAPTERS, APPLICATIONS, STORE
 from gateway.errors import CallbackRejected
+from gateway.problems import Problem
 from gateway.relay.results import apply_events
 
 routes = web.RouteTableDef()

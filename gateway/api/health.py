@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.api.responses import json_response
 from gateway.app_keys import READINESS_CHECKS, ReadinessCheck
 from gateway.errors import TongbanError
+from gateway.http.responses import json_response
 
 CHECK_TIMEOUT_SECONDS = 2.0
 

@@ -11,9 +11,9 @@ import hmac
 from aiohttp import web
 
 from gateway.api.params import range_zh, whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
 from gateway.app_keys import APPLICATIONS, SETTINGS, STORE
+from gateway.http.responses import json_response
+from gateway.problems import Problem
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
 

@@ -21,7 +21,6 @@ from typing import Any
 import structlog
 from aiohttp import BodyPartReader, web
 
-from gateway.api.bodies import MULTIPART_ERRORS, read_multipart
 from gateway.app_keys import APPLICATIONS, CATALOG, METRICS
 from gateway.applications import deadlines, intake, state_machine
 from gateway.applications.checks import validate_request
@@ -30,6 +29,7 @@ from gateway.catalog.models import Channel, HandlingMode, Item, TrustLevel
 from gateway.console.auth import CSRF_FIELD, check_csrf, render, session_of, staff_page
 from gateway.console.catalogue import item_or_404, region_names
 from gateway.errors import AttachmentError, FieldError, IdempotencyConflict, InvalidApplication
+from gateway.http.bodies import MULTIPART_ERRORS, read_multipart
 from gateway.observability import request_id_of
 from gateway.staff.accounts import Account, Role
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.responses import json_response
 from gateway.app_keys import APPLICATIONS, AUDIT, CATALOG
 from gateway.applications import queries, state_machine
 from gateway.applications.records import Deps
@@ -22,6 +21,7 @@ from gateway.console.auth import render, session_of, staff_page
 from gateway.console.catalogue import region_names
 from gateway.console.receipts import receipt_view
 from gateway.errors import ApplicationNotFound
+from gateway.http.responses import json_response
 from gateway.observability import request_id_of
 
 routes = web.RouteTableDef()

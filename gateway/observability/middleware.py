@@ -30,9 +30,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from gateway.api.problems import Problem, from_http_exception, problem_response
 from gateway.app_keys import BODY_TIMEOUT
+from gateway.http.responses import problem_response
 from gateway.observability.tracecontext import TraceContext, bind_trace, incoming_trace
+from gateway.problems import Problem, from_http_exception
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -41,9 +41,9 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api.problems import Problem
 from gateway.app_keys import AUTHENTICATOR
 from gateway.errors import SignatureError, StoreError
+from gateway.problems import Problem
 from gateway.security.digest import verify_content_digest
 from gateway.security.evidence import SubmissionEvidence
 from gateway.security.nonces import NonceStore
