@@ -28,7 +28,6 @@ from gateway.api import ops as ops_api
 from gateway.api import trace as trace_api
 from gateway.api.metrics import setup_metrics
 from gateway.app_keys import (
-    ADAPTERS,
     APPLICATIONS,
     AUDIT,
     BODY_TIMEOUT,
@@ -43,16 +42,20 @@ from gateway.applications.attachments import AttachmentStore
 from gateway.applications.journal import Journal
 from gateway.applications.notices import PartnerNotices
 from gateway.applications.records import Deps
+from gateway.applications.region_events import RegionResults
+from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.audit import running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.console import setup_console
+from gateway.envelope import Envelope
 from gateway.holidays.runtime import calendar_context, recompute_context
 from gateway.observability import body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
-from gateway.relay.service import relay_context
+from gateway.outbox import open_envelope
+from gateway.relay.service import RelayWiring, relay_context
 from gateway.security.wiring import pii_cipher, setup_security
-from gateway.store import Store, open_store
+from gateway.store import Row, Store, open_store
 
 __all__ = ["CATALOG", "INSTALLATION_ID", "SETTINGS", "STORE", "create_app"]
 
@@ -77,7 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_applications_context)
     app.cleanup_ctx.append(recompute_context)
     app.cleanup_ctx.append(adapters_context(settings))
-    app.cleanup_ctx.append(relay_context(settings, STORE, ADAPTERS, CATALOG))
+    app.cleanup_ctx.append(relay_context(settings, _relay_wiring))
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)
@@ -160,6 +163,20 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
         signs_receipts=can_sign,
     )
     yield
+
+
+def _relay_wiring(app: web.Application) -> RelayWiring:
+    """The relay's seam to the applications: its listener, result sink and envelope opener."""
+    deps = app[APPLICATIONS]
+
+    def opener(row: Row) -> Envelope:
+        return open_envelope(row, deps.cipher)
+
+    return RelayWiring(
+        listener=ApplicationOutcomes(deps.journal),
+        results=RegionResults(deps.store, deps.journal),
+        opener=opener,
+    )
 
 
 async def _audit_context(app: web.Application) -> AsyncIterator[None]:

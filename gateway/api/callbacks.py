@@ -13,9 +13,9 @@ from aiohttp import web
 
 from adapters.base import PushAdapter
 from gateway.app_keys import ADAPTERS, APPLICATIONS, STORE
+from gateway.applications.region_events import apply_events
 from gateway.errors import CallbackRejected
 from gateway.problems import Problem
-from gateway.relay.results import apply_events
 
 routes = web.RouteTableDef()
 log = structlog.get_logger(__name__)

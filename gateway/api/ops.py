@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.api.params import range_zh, whole_number
 from gateway.app_keys import APPLICATIONS, SETTINGS, STORE
+from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.http.responses import json_response
 from gateway.problems import Problem
 from gateway.relay import deliveries
@@ -71,7 +72,7 @@ async def replay_one(request: web.Request) -> web.Response:
         request.app[STORE],
         request.match_info["id"],
         actor=actor,
-        journal=request.app[APPLICATIONS].journal,
+        listener=ApplicationOutcomes(request.app[APPLICATIONS].journal),
     )
     if not result.replayed:
         status = 404 if result.reason == "no such delivery" else 409
@@ -92,7 +93,7 @@ async def replay_failed(request: web.Request) -> web.Response:
     results = await replay_all_failed(
         request.app[STORE],
         actor=actor,
-        journal=request.app[APPLICATIONS].journal,
+        listener=ApplicationOutcomes(request.app[APPLICATIONS].journal),
         region=request.query.get("region"),
     )
     return json_response({"results": [r.as_dict() for r in results]})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from gateway.applications import deadlines, records, state_machine
+from gateway.applications import clocks, deadlines, history, records
 from gateway.applications.status import FINAL_STATUSES, Status
 from gateway.errors import ApplicationNotFound
 
@@ -46,7 +46,7 @@ async def get(
     exactly like an unknown id (ids do not leak).
     """
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         if submitted_by is not None and row["submitted_by"] != submitted_by:
             raise ApplicationNotFound(application_id)
         events = await conn.fetch_all(
@@ -62,7 +62,7 @@ async def get(
             "SELECT setting, level, indicators, created_at FROM ratings WHERE application_id = :id",
             {"id": application_id},
         )
-    today = state_machine.local_date(state_machine.now_utc())
+    today = clocks.local_date(clocks.now_utc())
     view = records.summary(row, today, deps.settings.due_soon_working_days)
     view["materials"] = json.loads(row["materials"])
     view["attestation"] = json.loads(row["attestation"]) if row["attestation"] else None
@@ -80,7 +80,7 @@ def _json_or_none(text: str | None) -> Any:
 
 async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
     """A page of cases matching `filters`, newest first, with the next cursor."""
-    today = state_machine.local_date(state_machine.now_utc())
+    today = clocks.local_date(clocks.now_utc())
     soon = deadlines.add_working_days(today, deps.settings.due_soon_working_days)
     clauses: list[str] = []
     params: dict[str, Any] = {"limit": filters.limit}

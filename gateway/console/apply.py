@@ -22,7 +22,7 @@ import structlog
 from aiohttp import BodyPartReader, web
 
 from gateway.app_keys import APPLICATIONS, CATALOG, METRICS
-from gateway.applications import deadlines, intake, state_machine
+from gateway.applications import clocks, deadlines, intake
 from gateway.applications.checks import validate_request
 from gateway.applications.records import Deps
 from gateway.catalog.models import Channel, HandlingMode, Item, TrustLevel
@@ -96,7 +96,7 @@ def _deps(request: web.Request) -> Deps:
 
 
 def _today() -> date:
-    return state_machine.local_date(state_machine.now_utc())
+    return clocks.local_date(clocks.now_utc())
 
 
 def supplement_deadline(deps: Deps) -> date:

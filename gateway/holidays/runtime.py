@@ -34,8 +34,8 @@ from gateway.app_keys import (
     STORE,
 )
 from gateway.applications import deadlines
+from gateway.applications.clocks import local_date
 from gateway.applications.journal import Journal
-from gateway.applications.state_machine import local_date
 from gateway.config import Settings
 from gateway.errors import CalendarError, CalendarProblem
 from gateway.holidays.files import read_all, signature

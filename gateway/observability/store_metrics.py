@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.app_keys import METRICS, METRICS_CACHE, RELAY, SETTINGS, STORE
-from gateway.applications.state_machine import local_date
+from gateway.applications.clocks import local_date
 from gateway.applications.status import FINAL_STATUSES, Status
 from gateway.observability.metrics import StoreSnapshot
 from gateway.relay.deliveries import from_db, to_db

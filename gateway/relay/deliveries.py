@@ -35,7 +35,7 @@ PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "fa
 STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED)
 
 EnvelopeOpener = Callable[[Row], Envelope]
-"""Reads the (sealed) envelope of a deliveries row: `gateway.relay.outbox.open_envelope`."""
+"""Reads the (sealed) envelope of a deliveries row: `gateway.outbox.open_envelope`."""
 
 
 def to_db(moment: datetime) -> str:

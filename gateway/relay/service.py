@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,27 +25,27 @@ from aiohttp import web
 
 from adapters.base import PollAdapter
 from gateway.app_keys import (
-    APPLICATIONS,
+    ADAPTERS,
+    CATALOG,
     GATEWAY_KEYS,
     HTTP_CLIENT,
     METRICS,
     READINESS_CHECKS,
     RELAY,
+    STORE,
     ReadinessCheck,
 )
-from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.catalog.catalog import Catalog
 from gateway.config import RegionRelaySettings, Settings
-from gateway.envelope import Envelope
 from gateway.errors import KeyStoreError
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
-from gateway.relay.outbox import open_envelope
+from gateway.relay.deliveries import EnvelopeOpener
 from gateway.relay.policy import RetryPolicy
-from gateway.relay.results import poll_forever
+from gateway.relay.polling import poll_forever
+from gateway.relay.seam import DeliveryListener, ResultSink
 from gateway.relay.webhooks import PartnerWebhookClient, webhook_clients
 from gateway.relay.worker import Destination, RegionLane, RelayWorker
-from gateway.store import Row, Store
 
 log = structlog.get_logger(__name__)
 
@@ -86,23 +87,32 @@ def build_lanes(settings: Settings, regions: list[str], catalog: Catalog) -> dic
     return lanes
 
 
+@dataclass(frozen=True)
+class RelayWiring:
+    """What the rest of the gateway hands the relay (`gateway.app` builds it at start-up).
+
+    `listener` is told of outcomes and replays, `results` takes polled regions'
+    status events, `opener` reads a claimed delivery's sealed envelope.
+    """
+
+    listener: DeliveryListener
+    results: ResultSink
+    opener: EnvelopeOpener
+
+
 def relay_context(
-    settings: Settings,
-    store_key: web.AppKey[Store],
-    adapters_key: web.AppKey[Any],
-    catalog_key: web.AppKey[Catalog],
+    settings: Settings, wiring: Callable[[web.Application], RelayWiring]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A `cleanup_ctx` running the relay worker and pollers for this app."""
+    """A `cleanup_ctx` running the relay worker and pollers for this app.
+
+    `wiring` is called once the app's earlier contexts (store, applications) are open.
+    """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        store, adapters = app[store_key], app[adapters_key]
-        cipher, journal = app[APPLICATIONS].cipher, app[APPLICATIONS].journal
-
-        def opener(row: Row) -> Envelope:
-            return open_envelope(row, cipher)
+        store, adapters, seam = app[STORE], app[ADAPTERS], wiring(app)
 
         clients: dict[str, Destination] = {region: adapters[region] for region in adapters}
-        lanes = build_lanes(settings, list(clients), app[catalog_key])
+        lanes = build_lanes(settings, list(clients), app[CATALOG])
         webhooks = _webhook_clients(app, settings)
         clients.update(webhooks)
         lanes.update(
@@ -112,8 +122,8 @@ def relay_context(
             store,
             clients,
             lanes,
-            ApplicationOutcomes(journal),
-            opener=opener,
+            seam.listener,
+            opener=seam.opener,
             instance=instance_name(),
             lease=timedelta(seconds=settings.relay.lease_seconds),
             poll_interval=settings.relay.poll_interval,
@@ -127,9 +137,7 @@ def relay_context(
         tasks = []
         if settings.relay.enabled:
             tasks.append(asyncio.create_task(worker.run(), name="relay-worker"))
-            tasks.append(
-                asyncio.create_task(poll_forever(store, pollers, intervals, journal=journal))
-            )
+            tasks.append(asyncio.create_task(poll_forever(pollers, intervals, seam.results)))
         try:
             yield
         finally:

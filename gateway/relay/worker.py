@@ -10,7 +10,8 @@ in-call try (request sent, response received), and reported to an optional
 `AttemptObserver` (the metrics). Each job runs with its delivery, application,
 region, request id and trace id bound (`bind_trace`), so its log lines and audit
 entries carry them. Outcomes reach the rest of the gateway
-through a `DeliveryListener`, in the same transaction that settles the delivery.
+through a `DeliveryListener` (`gateway.relay.seam`), in the same transaction that
+settles the delivery.
 
 Once a region has answered, it is not called again for that attempt: recording the
 outcome is retried while the store is unavailable, and any other failure to record
@@ -43,10 +44,11 @@ from gateway.observability.tracecontext import bind_trace
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
-from gateway.relay.deliveries import DeliveryRecord, DeliveryRef, EnvelopeOpener, Unreadable
+from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener, Unreadable
 from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.reasons import exhausted_reason, rejected_reason, unsettled_reason
+from gateway.relay.seam import DeliveryListener
 from gateway.store import Connection, Store
 
 log = structlog.get_logger(__name__)
@@ -81,18 +83,6 @@ _SENDERS = {
     "rating": "send_rating",
     "status_notice": "notify",
 }
-
-
-class DeliveryListener(Protocol):
-    """Told of final outcomes, inside the transaction that records them."""
-
-    async def delivered(
-        self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
-    ) -> None: ...
-
-    async def dead_lettered(
-        self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
-    ) -> None: ...
 
 
 AttemptObserver = Callable[[str, str, str, float], None]
@@ -158,6 +148,10 @@ class RelayWorker:
         self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
         # Outcomes are written in shared transactions: one commit per batch, not per delivery.
         self._commits = GroupCommitter(store)
+
+    @property
+    def listener(self) -> DeliveryListener:
+        return self._listener
 
     @property
     def lanes(self) -> Mapping[str, RegionLane]:

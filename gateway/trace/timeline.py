@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.applications import records
-from gateway.applications.state_machine import local_date, now_utc
+from gateway.applications.clocks import local_date, now_utc
 from gateway.applications.status import Status
 from gateway.audit.replay import AuditedStates, disagreements
 from gateway.observability.redaction import redact

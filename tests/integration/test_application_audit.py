@@ -18,9 +18,10 @@ from partner_signing import PARTNER, SignedClient
 
 from gateway.app import STORE, create_app
 from gateway.app_keys import APPLICATIONS, AUDIT
-from gateway.applications import state_machine
-from gateway.applications.state_machine import Origin, apply_status_event
+from gateway.applications import transitions
+from gateway.applications.region_events import apply_status_event
 from gateway.applications.status import Status
+from gateway.applications.transitions import Origin
 from gateway.audit.checkpoints import (
     Checkpoint,
     load_public_keys_from_jwks,
@@ -254,7 +255,7 @@ async def test_history_and_audit_commit_or_roll_back_together(client: SignedClie
 
     async def forward(actor: str, *, then_fail: bool) -> None:
         async with client.app[STORE].transaction() as conn:
-            await state_machine.transition(
+            await transitions.transition(
                 conn, case_id, Status.FORWARDED, journal=journal, origin=Origin.RELAY, actor=actor
             )
             if then_fail:

@@ -16,11 +16,12 @@ from structlog.typing import EventDict
 
 from gateway.app import STORE
 from gateway.app_keys import APPLICATIONS
-from gateway.applications.state_machine import apply_status_event, local_date, now_utc
+from gateway.applications.clocks import local_date, now_utc
+from gateway.applications.region_events import apply_status_event
 from gateway.applications.status import Status
 from gateway.config import Settings
 from gateway.envelope import StatusEvent
-from gateway.relay.outbox import open_envelope
+from gateway.outbox import open_envelope
 
 Client = SignedClient
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"

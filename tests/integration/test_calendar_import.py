@@ -22,7 +22,7 @@ from partner_signing import SignedClient
 
 from gateway.app import STORE, create_app
 from gateway.app_keys import APPLICATIONS
-from gateway.applications.state_machine import apply_status_event
+from gateway.applications.region_events import apply_status_event
 from gateway.applications.status import Status
 from gateway.cli import main
 from gateway.config import Settings

@@ -24,11 +24,7 @@ from structlog.typing import EventDict
 from adapters.shenzhen import protocol
 from gateway.app_keys import APPLICATIONS, STORE
 from gateway.applications.journal import Journal
-from gateway.applications.state_machine import (
-    EventOutcome,
-    apply_parked_events,
-    apply_status_event,
-)
+from gateway.applications.region_events import EventOutcome, apply_parked_events, apply_status_event
 from gateway.applications.status import Status
 from gateway.audit import AuditLog
 from gateway.config import AdaptersSettings

@@ -15,8 +15,8 @@ from structlog.typing import EventDict
 from gateway.catalog.models import Channel, HandlingMode
 from gateway.envelope import Delivery, Envelope, Party, RegionAck, SubmissionBody
 from gateway.errors import StoreUnavailable
+from gateway.outbox import enqueue, open_envelope
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
-from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.reasons import UNSETTLED_ZH
 from gateway.relay.testing import RecordingListener, ScriptedRegion
 from gateway.relay.worker import RegionLane, RelayWorker

@@ -26,10 +26,10 @@ from gateway.envelope import (
     SupplementBody,
 )
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.outbox import enqueue, open_envelope
 from gateway.relay import deliveries
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
-from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.testing import RecordingListener, ScriptedRegion
 from gateway.relay.worker import RegionLane, RelayWorker
