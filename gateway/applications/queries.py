@@ -15,6 +15,7 @@ from typing import Any
 from gateway.applications import clocks, deadlines, history, records
 from gateway.applications.status import FINAL_STATUSES, Status
 from gateway.errors import ApplicationNotFound
+from gateway.store import Row, Store
 
 _NOT_RUNNING = (*(s.value for s in FINAL_STATUSES), Status.SPECIAL_PROCEDURE.value)
 
@@ -129,3 +130,12 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
     items = [records.summary(row, today, deps.settings.due_soon_working_days) for row in rows]
     next_cursor = rows[-1]["id"] if len(rows) == filters.limit else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+async def owner_of(store: Store, application_id: str) -> Row | None:
+    """Reads only: the case's ``item_code`` and ``submitted_by``, or None if there is none."""
+    async with store.transaction() as conn:
+        return await conn.fetch_one(
+            "SELECT item_code, submitted_by FROM applications WHERE id = :id",
+            {"id": application_id},
+        )

@@ -114,9 +114,7 @@ def violations(rule: Rule, root: Path) -> list[str]:
             if module in rule.exempt:
                 continue
             source = path.read_text("utf-8")
-            for line, imported in imports_of(
-                source, module, is_package=path.name == "__init__.py"
-            ):
+            for line, imported in imports_of(source, module, is_package=path.name == "__init__.py"):
                 if under(imported, rule.forbidden) and not under(imported, rule.allowed):
                     found.append(f"{path.relative_to(root)}:{line} imports {imported}")
     return sorted(set(found))
