@@ -21,10 +21,10 @@ import structlog
 from aiohttp import web
 
 from adapters.base import ENTRY_POINT_GROUP, Adapter, AdapterConfig, HttpClient
-from adapters.http import AiohttpClient
 from gateway.app_keys import ADAPTERS, GATEWAY_KEYS, HTTP_CLIENT, READINESS_CHECKS, ReadinessCheck
 from gateway.config import AdaptersSettings, Settings
 from gateway.errors import PluginError, RegionUnavailable
+from gateway.http.client import AiohttpClient
 from gateway.security.sm2 import SM2PrivateKey
 
 SANDBOX_GROUP = "tongban.sandboxes"

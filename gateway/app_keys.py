@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from adapters.http import AiohttpClient
     from gateway.adapters_registry import AdapterRegistry
     from gateway.api.openapi import OpenApiDocument
     from gateway.applications.records import Deps
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from gateway.catalog.catalog import Catalog
     from gateway.config import Settings
     from gateway.holidays.runtime import CalendarState
+    from gateway.http.client import AiohttpClient
     from gateway.observability.metrics import GatewayMetrics
     from gateway.observability.store_metrics import ScrapeCache
     from gateway.relay.worker import RelayWorker

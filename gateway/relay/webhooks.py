@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import HttpClient, envelope_headers, json_bytes
-from adapters.http import retry_after
 from gateway.config import PartnerSettings
 from gateway.envelope import Envelope, RegionAck, StatusNoticeBody
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.http.client import retry_after
 from gateway.outbox import partner_destination
 from gateway.security.outbound import SignRequest
 

@@ -67,6 +67,18 @@ CORE_LAYERS = (
         allowed=("gateway.relay.seam", "gateway.relay.deliveries"),
     ),
     Rule(
+        "core-imports-only-the-adapter-contract",
+        governs=("gateway",),
+        forbidden=("adapters",),
+        # The contract every region plugin implements; helpers adapters share
+        # live in the core (`gateway.http.client`), not the other way round.
+        allowed=("adapters.base",),
+        exempt={
+            "gateway.demo": "starts the bundled region sandboxes for `tongban demo`",
+            "gateway.adapters_cli": "`tongban adapters sandbox` runs a plugin's sandbox",
+        },
+    ),
+    Rule(
         "outbox-is-shared-by-both",
         governs=("gateway.outbox",),
         forbidden=("gateway.relay", "gateway.applications", "gateway.api"),
