@@ -47,8 +47,9 @@ from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
 from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener, Unreadable
 from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
-from gateway.relay.reasons import exhausted_reason, rejected_reason, unsettled_reason
+from gateway.relay.reasons import unsettled_reason
 from gateway.relay.seam import DeliveryListener
+from gateway.relay.settlement import Attempt, Hops, Settlement, classify, write_settlement
 from gateway.store import Connection, Store
 
 log = structlog.get_logger(__name__)
@@ -88,15 +89,6 @@ _SENDERS = {
 AttemptObserver = Callable[[str, str, str, float], None]
 """``(region, outcome, delivery state after it, duration_seconds)``: told of every
 recorded attempt; must not block."""
-
-
-@dataclass
-class _Hops:
-    """Per-hop times of one attempt's last in-call try, and how many tries it made."""
-
-    calls: int = 0
-    sent_at: datetime | None = None
-    received_at: datetime | None = None
 
 
 @dataclass
@@ -288,7 +280,7 @@ class RelayWorker:
         started_at, started = self._clock(), time.perf_counter()
         ack: RegionAck | None = None
         error: Exception | None = None
-        hops = _Hops()
+        hops = Hops()
         try:
             if adapter is None:
                 raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
@@ -304,7 +296,8 @@ class RelayWorker:
             lane.breaker.record_success()  # the region answered: it is up
         else:
             lane.breaker.record_failure()
-        await self._settle(record, lane, ack, error, hops, started_at, ended_at, duration_ms)
+        attempt = Attempt(ack, error, hops, started_at, ended_at, duration_ms)
+        await self._settle(record, lane, attempt)
 
     async def _with_case_no(self, record: DeliveryRecord) -> Envelope:
         """Follow-ups name the case the region opened for the submission."""
@@ -315,9 +308,7 @@ class RelayWorker:
             case_no = await deliveries.submission_case_no(conn, record.application_id)
         return envelope.model_copy(update={"region_case_no": case_no})
 
-    async def _send(
-        self, adapter: Destination, envelope: Envelope, hops: _Hops
-    ) -> RegionAck | None:
+    async def _send(self, adapter: Destination, envelope: Envelope, hops: Hops) -> RegionAck | None:
         send: Callable[[Envelope], Awaitable[RegionAck | None]] | None = getattr(
             adapter, _SENDERS.get(envelope.kind, ""), None
         )
@@ -366,84 +357,18 @@ class RelayWorker:
             )
         log.info("relay.held", reason="breaker_open", until=later.isoformat())
 
-    async def _settle(
-        self,
-        record: DeliveryRecord,
-        lane: RegionLane,
-        ack: RegionAck | None,
-        error: Exception | None,
-        hops: _Hops,
-        started_at: datetime,
-        ended_at: datetime,
-        duration_ms: float,
-    ) -> None:
-        now = ended_at
-        dead: tuple[str, str] | None = None
-        next_at: datetime | None = None
-        if error is None:
-            state, outcome = deliveries.DELIVERED, "delivered"
-        elif isinstance(error, RegionRejected):
-            state, outcome = deliveries.FAILED, "rejected"
-            dead = rejected_reason(error)
-        else:
-            retry_after = getattr(error, "retry_after", None)
-            decision = lane.policy.after_failure(
-                attempts=record.budget_attempts + 1,
-                first_queued_at=record.queued_at,
-                now=now,
-                retry_after=timedelta(seconds=retry_after) if retry_after else None,
-            )
-            outcome = "unavailable" if isinstance(error, RegionUnavailable) else "error"
-            if decision.gives_up:
-                state = deliveries.FAILED
-                dead = exhausted_reason(error, decision.give_up_reason or "gave up")
-            else:
-                state, next_at = deliveries.PENDING, decision.retry_at
-
-        async def settle_row(
-            conn: Connection, to_state: str, why_dead: tuple[str, str] | None
-        ) -> bool:
-            ours = await deliveries.settle(
-                conn,
-                record,
-                owner=self._instance,
-                now=now,
-                state=to_state,
-                next_attempt_at=next_at,
-                region_case_no=ack.region_case_no if ack else None,
-                last_error=None if error is None else f"{type(error).__name__}: {error}",
-                dead_reason_zh=why_dead[0] if why_dead else None,
-                dead_detail=why_dead[1] if why_dead else None,
-            )
-            if ours:
-                await deliveries.record_attempt(
-                    conn,
-                    delivery_id=record.id,
-                    attempt=record.attempts + 1,
-                    instance=self._instance,
-                    started_at=deliveries.to_db(started_at),
-                    ended_at=deliveries.to_db(ended_at),
-                    duration_ms=round(duration_ms, 3),
-                    outcome=outcome,
-                    error_class=None if error is None else type(error).__name__,
-                    region_code=getattr(error, "code", None),
-                    http_status=getattr(error, "http_status", None),
-                    detail=None if error is None else str(error)[:500],
-                    request_sent_at=deliveries.to_db(hops.sent_at) if hops.sent_at else None,
-                    response_received_at=(
-                        deliveries.to_db(hops.received_at) if hops.received_at else None
-                    ),
-                    calls=hops.calls,
-                )
-            return ours
+    async def _settle(self, record: DeliveryRecord, lane: RegionLane, attempt: Attempt) -> None:
+        settlement = classify(record, lane.policy, attempt.error, attempt.ended_at)
 
         async def write(conn: Connection) -> bool:
-            if not await settle_row(conn, state, dead):
+            if not await write_settlement(
+                conn, record, settlement, attempt, instance=self._instance
+            ):
                 return False
-            if state == deliveries.DELIVERED:
-                await self._listener.delivered(conn, record, ack)
-            elif dead is not None:
-                await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+            if settlement.state == deliveries.DELIVERED:
+                await self._listener.delivered(conn, record, attempt.ack)
+            elif settlement.dead is not None:
+                await self._listener.dead_lettered(conn, record, *settlement.dead)
             return True
 
         try:
@@ -452,51 +377,54 @@ class RelayWorker:
             # The outcome is known and the region has answered: it is not called again.
             # The delivery becomes a dead letter keeping the answer, for ops to resolve.
             log.exception(
-                "relay.settle_failed", outcome=outcome, error=f"{type(exc).__name__}: {exc}"
+                "relay.settle_failed",
+                outcome=settlement.outcome,
+                error=f"{type(exc).__name__}: {exc}",
             )
-            state, next_at = deliveries.FAILED, None
-            dead = unsettled_reason(exc, ack=ack, region_error=error)
-            ours = await self._dead_letter_unsettled(record, dead, settle_row)
+            dead = unsettled_reason(exc, ack=attempt.ack, region_error=attempt.error)
+            settlement = Settlement(deliveries.FAILED, settlement.outcome, dead=dead)
+            ours = await self._dead_letter_unsettled(record, settlement, attempt)
         if not ours:
-            log.warning("relay.lease_lost", outcome=outcome)
+            log.warning("relay.lease_lost", outcome=settlement.outcome)
             return
         if self._on_attempt is not None:
-            self._on_attempt(record.region, outcome, state, duration_ms / 1000)
-        event = {"delivered": "relay.delivered", "rejected": "relay.rejected"}.get(
-            outcome, "relay.failed_attempt"
-        )
-        if state == deliveries.FAILED and outcome != "rejected":
-            event = "relay.dead_lettered"
+            self._on_attempt(
+                record.region, settlement.outcome, settlement.state, attempt.duration_ms / 1000
+            )
+        next_at = settlement.next_attempt_at
         log.info(
-            event,
+            settlement.log_event,
             attempt=record.attempts + 1,
-            duration_ms=round(duration_ms, 1),
+            duration_ms=round(attempt.duration_ms, 1),
             next_attempt_at=next_at.isoformat() if next_at else None,
-            error=None if error is None else type(error).__name__,
+            error=None if attempt.error is None else type(attempt.error).__name__,
         )
 
     async def _dead_letter_unsettled(
-        self,
-        record: DeliveryRecord,
-        dead: tuple[str, str],
-        settle_row: Callable[[Connection, str, tuple[str, str] | None], Awaitable[bool]],
+        self, record: DeliveryRecord, settlement: Settlement, attempt: Attempt
     ) -> bool:
         """Make a delivery whose outcome could not be recorded a dead letter, on its own.
 
         Its application is told as well if that works; if even that fails, the
         delivery is still dead-lettered without it (and logged), so it is never resent.
         """
+        assert settlement.dead is not None  # noqa: S101 - built as a dead letter by the caller
+        dead = settlement.dead
 
         async def with_listener() -> bool:
             async with self._store.transaction() as conn:
-                if not await settle_row(conn, deliveries.FAILED, dead):
+                if not await write_settlement(
+                    conn, record, settlement, attempt, instance=self._instance
+                ):
                     return False
-                await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+                await self._listener.dead_lettered(conn, record, *dead)
                 return True
 
         async def alone() -> bool:
             async with self._store.transaction() as conn:
-                return await settle_row(conn, deliveries.FAILED, dead)
+                return await write_settlement(
+                    conn, record, settlement, attempt, instance=self._instance
+                )
 
         try:
             return await self._store_retrying(with_listener)
