@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.envelope import Envelope
+from gateway.envelope import Envelope, WithdrawalBody
 from gateway.errors import RegionRejected, RegionUnavailable
 from gateway.relay import deliveries
 from gateway.relay.deliveries import DeliveryRecord
@@ -12,6 +12,17 @@ from gateway.relay.policy import RetryPolicy
 from gateway.relay.settlement import Settlement, classify
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+ENVELOPE = Envelope(
+    envelope_id="e1",
+    idempotency_key="k1",
+    application_id="a1",
+    request_id="r1",
+    item_code="SZ-0001",
+    receiving_region="dongguan",
+    competent_region="shenzhen",
+    created_at=NOW,
+    body=WithdrawalBody(reason="申请人撤回"),
+)
 POLICY = RetryPolicy(base_delay=timedelta(seconds=30), max_attempts=3, max_age=timedelta(days=1))
 
 
@@ -22,7 +33,7 @@ def record(*, attempts: int = 0, queued_at: datetime = NOW) -> DeliveryRecord:
         kind="submission",
         region="shenzhen",
         idempotency_key="k1",
-        envelope=Envelope.model_construct(),  # classify never reads the envelope
+        envelope=ENVELOPE,
         state=deliveries.IN_FLIGHT,
         attempts=attempts,
         attempt_budget_base=0,
