@@ -73,14 +73,14 @@ async def enqueue(
     now = datetime.now(UTC).isoformat()
     sealed = cipher.seal(envelope.model_dump(mode="json"), bound_to=envelope.envelope_id)
     await conn.execute(
-        "INSERT INTO deliveries (id, application_id, kind, region, idempotency_key, envelope, "
+        "INSERT INTO deliveries (id, application_id, kind, destination, idempotency_key, envelope, "
         "state, attempts, next_attempt_at, created_at, updated_at) VALUES (:id, "
-        ":application_id, :kind, :region, :key, :envelope, 'pending', 0, :now, :now, :now)",
+        ":application_id, :kind, :destination, :key, :envelope, 'pending', 0, :now, :now, :now)",
         {
             "id": envelope.envelope_id,
             "application_id": envelope.application_id,
             "kind": envelope.kind,
-            "region": destination or envelope.competent_region,
+            "destination": destination or envelope.competent_region,
             "key": envelope.idempotency_key,
             "envelope": sealed,
             "now": now,

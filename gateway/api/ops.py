@@ -60,7 +60,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         ) from None
     async with request.app[STORE].transaction() as conn:
         rows = await deliveries.list_deliveries(
-            conn, state=state, region=request.query.get("region"), limit=limit
+            conn, state=state, destination=request.query.get("region"), limit=limit
         )
     return json_response({"deliveries": rows})
 
@@ -94,6 +94,6 @@ async def replay_failed(request: web.Request) -> web.Response:
         request.app[STORE],
         actor=actor,
         listener=ApplicationOutcomes(request.app[APPLICATIONS].journal),
-        region=request.query.get("region"),
+        destination=request.query.get("region"),
     )
     return json_response({"results": [r.as_dict() for r in results]})

@@ -55,7 +55,8 @@ async def get(
             {"id": application_id},
         )
         deliveries = await conn.fetch_all(
-            "SELECT id, kind, region, state, attempts, next_attempt_at, last_error, created_at "
+            "SELECT id, kind, destination AS region, state, attempts, next_attempt_at, last_error, "
+            "created_at "
             "FROM deliveries WHERE application_id = :id ORDER BY created_at, id",
             {"id": application_id},
         )

@@ -24,14 +24,15 @@ from gateway.store import Connection
 
 _NOT_RUNNING = tuple(sorted({*(s.value for s in FINAL_STATUSES), Status.SPECIAL_PROCEDURE.value}))
 
-# SQL as data. Queue rows only (delivered ones are history): the (state, ...) indexes serve it.
+# SQL as data; the gauges' label ``region`` is a delivery's destination. Queue rows only
+# (delivered ones are history): the (state, ...) indexes serve it.
 _QUEUED = (
-    "SELECT region, state, COUNT(*) AS n FROM deliveries "
-    "WHERE state IN ('pending', 'in_flight', 'failed') GROUP BY region, state"
+    "SELECT destination AS region, state, COUNT(*) AS n FROM deliveries "
+    "WHERE state IN ('pending', 'in_flight', 'failed') GROUP BY destination, state"
 )
 _OLDEST_DUE = (
-    "SELECT region, MIN(next_attempt_at) AS oldest FROM deliveries "
-    "WHERE state = 'pending' AND next_attempt_at <= :now GROUP BY region"
+    "SELECT destination AS region, MIN(next_attempt_at) AS oldest FROM deliveries "
+    "WHERE state = 'pending' AND next_attempt_at <= :now GROUP BY destination"
 )
 _AUDIT_TAIL = "SELECT MAX(seq) AS last FROM audit_entries"
 _CHECKPOINTED = "SELECT MAX(tree_size) AS size FROM audit_checkpoints"

@@ -30,7 +30,7 @@ def deliveries_group() -> None:
 @deliveries_group.command("list")
 @config_option
 @click.option("--state", type=click.Choice(deliveries.STATES), help="Only this state.")
-@click.option("--region", help="Only this region.")
+@click.option("--region", help="Only this destination (a region, or partner:<id>).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def list_command(
@@ -42,7 +42,9 @@ def list_command(
 
     async def work(store: Store) -> list[dict[str, Any]]:
         async with store.transaction() as conn:
-            return await deliveries.list_deliveries(conn, state=state, region=region, limit=limit)
+            return await deliveries.list_deliveries(
+                conn, state=state, destination=region, limit=limit
+            )
 
     rows = with_store(settings, work)
     if as_json:
@@ -84,7 +86,7 @@ def replay_command(
         if delivery_id:
             result = await replay_delivery(store, delivery_id, actor=actor, listener=listener)
             return [result.as_dict()]
-        results = await replay_all_failed(store, actor=actor, listener=listener, region=region)
+        results = await replay_all_failed(store, actor=actor, listener=listener, destination=region)
         return [result.as_dict() for result in results]
 
     results = with_store(settings, work)

@@ -50,11 +50,15 @@ async def replay_delivery(
 
 
 async def replay_all_failed(
-    store: Store, *, actor: str, listener: DeliveryListener, region: str | None = None
+    store: Store,
+    *,
+    actor: str,
+    listener: DeliveryListener,
+    destination: str | None = None,
 ) -> list[ReplayResult]:
-    """Replay every dead letter (of `region`, if given)."""
+    """Replay every dead letter (of `destination`, if given)."""
     async with store.transaction() as conn:
         rows = await deliveries.list_deliveries(
-            conn, state=deliveries.FAILED, region=region, limit=100_000
+            conn, state=deliveries.FAILED, destination=destination, limit=100_000
         )
     return [await replay_delivery(store, row["id"], actor=actor, listener=listener) for row in rows]

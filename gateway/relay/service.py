@@ -45,7 +45,7 @@ from gateway.relay.policy import RetryPolicy
 from gateway.relay.polling import poll_forever
 from gateway.relay.seam import DeliveryListener, ResultSink
 from gateway.relay.webhooks import PartnerWebhookClient, webhook_clients
-from gateway.relay.worker import Destination, RegionLane, RelayWorker
+from gateway.relay.worker import Destination, DestinationLane, RelayWorker
 
 log = structlog.get_logger(__name__)
 
@@ -57,12 +57,12 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> RegionLane:
+def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> DestinationLane:
     """A region's lane from its settings."""
     windows = tuple(
         WeeklyWindow(frozenset(window.days), window.start, window.end) for window in settings.closed
     )
-    return RegionLane(
+    return DestinationLane(
         policy=RetryPolicy(
             base_delay=timedelta(seconds=settings.retry_base_seconds),
             max_delay=timedelta(seconds=settings.retry_max_seconds),
@@ -78,7 +78,9 @@ def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> RegionLane:
     )
 
 
-def build_lanes(settings: Settings, regions: list[str], catalog: Catalog) -> dict[str, RegionLane]:
+def build_lanes(
+    settings: Settings, regions: list[str], catalog: Catalog
+) -> dict[str, DestinationLane]:
     lanes = {}
     for region in regions:
         known = catalog.region(region)

@@ -87,13 +87,14 @@ _SENDERS = {
 
 
 AttemptObserver = Callable[[str, str, str, float], None]
-"""``(region, outcome, delivery state after it, duration_seconds)``: told of every
+"""``(destination, outcome, delivery state after it, duration_seconds)``: told of every
 recorded attempt; must not block."""
 
 
 @dataclass
-class RegionLane:
-    """One region's limits and state inside the worker."""
+class DestinationLane:
+    """One destination's limits and state inside the worker (a region, or a partner's
+    webhook lane ``partner:<id>``)."""
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     calendar: BusinessCalendar = ALWAYS_OPEN
@@ -113,7 +114,7 @@ class RelayWorker:
         self,
         store: Store,
         adapters: Mapping[str, Destination],
-        lanes: Mapping[str, RegionLane],
+        lanes: Mapping[str, DestinationLane],
         listener: DeliveryListener,
         *,
         opener: EnvelopeOpener,
@@ -146,7 +147,7 @@ class RelayWorker:
         return self._listener
 
     @property
-    def lanes(self) -> Mapping[str, RegionLane]:
+    def lanes(self) -> Mapping[str, DestinationLane]:
         return self._lanes
 
     def wake(self) -> None:
@@ -173,7 +174,7 @@ class RelayWorker:
         """Claim what every open region has room for, and start delivering it."""
         now = self._clock()
         started = 0
-        for region, lane in self._lanes.items():
+        for destination, lane in self._lanes.items():
             room = lane.concurrency - lane.in_flight
             if room <= 0 or lane.calendar.hold_until(now) is not None:
                 continue
@@ -183,13 +184,13 @@ class RelayWorker:
             if state is BreakerState.HALF_OPEN:
                 room = 1
             try:
-                claimed = await self._claim(region, now, room)
+                claimed = await self._claim(destination, now, room)
             except StoreUnavailable as exc:  # retried at the next poll
-                log.warning("relay.claim_failed", region=region, error=str(exc))
+                log.warning("relay.claim_failed", region=destination, error=str(exc))
                 continue
             except Exception:
                 # One region's claim failing must not hold back the others.
-                log.exception("relay.claim_failed", region=region)
+                log.exception("relay.claim_failed", region=destination)
                 continue
             for record in claimed:
                 lane.in_flight += 1
@@ -199,13 +200,13 @@ class RelayWorker:
                 started += 1
         return started
 
-    async def _claim(self, region: str, now: datetime, room: int) -> list[DeliveryRecord]:
+    async def _claim(self, destination: str, now: datetime, room: int) -> list[DeliveryRecord]:
         unreadable: list[Unreadable] = []
         async with self._store.transaction() as conn:
             claimed = await deliveries.claim(
                 conn,
                 backend=self._store.backend,
-                region=region,
+                destination=destination,
                 owner=self._instance,
                 now=now,
                 lease_until=now + self._lease,
@@ -250,18 +251,18 @@ class RelayWorker:
     def _done(self, task: asyncio.Task[None]) -> None:
         record = self._tasks.pop(task, None)
         if record is not None:
-            self._lanes[record.region].in_flight -= 1
+            self._lanes[record.destination].in_flight -= 1
         if not task.cancelled() and (error := task.exception()) is not None:
             # `_deliver` catches everything; this is the last line of defence.
             log.error("relay.task_crashed", exc_info=error)
         self._wake.set()
 
-    async def _deliver(self, record: DeliveryRecord, lane: RegionLane) -> None:
+    async def _deliver(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         with bind_trace(
             record.envelope.trace_id,
             delivery_id=record.id,
             application_id=record.application_id,
-            region=record.region,
+            region=record.destination,
             request_id=record.envelope.request_id,
         ):
             try:
@@ -271,8 +272,8 @@ class RelayWorker:
                 # lapses with its lease and the delivery is tried again then.
                 log.exception("relay.delivery_crashed")
 
-    async def _deliver_once(self, record: DeliveryRecord, lane: RegionLane) -> None:
-        adapter = self._adapters.get(record.region)
+    async def _deliver_once(self, record: DeliveryRecord, lane: DestinationLane) -> None:
+        adapter = self._adapters.get(record.destination)
         envelope = await self._with_case_no(record)
         if not lane.breaker.try_acquire():
             await self._reschedule_untried(record, lane)
@@ -283,7 +284,7 @@ class RelayWorker:
         hops = Hops()
         try:
             if adapter is None:
-                raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
+                raise RegionRejected(record.destination, "no-adapter", "未配置对方系统接口")
             ack = await self._send(adapter, envelope, hops)
         except asyncio.CancelledError:
             lane.breaker.release()
@@ -341,7 +342,7 @@ class RelayWorker:
                 return answer
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _reschedule_untried(self, record: DeliveryRecord, lane: RegionLane) -> None:
+    async def _reschedule_untried(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         now = self._clock()
         later = now + timedelta(seconds=lane.breaker.seconds_until_probe())
         async with self._store.transaction() as conn:
@@ -357,7 +358,9 @@ class RelayWorker:
             )
         log.info("relay.held", reason="breaker_open", until=later.isoformat())
 
-    async def _settle(self, record: DeliveryRecord, lane: RegionLane, attempt: Attempt) -> None:
+    async def _settle(
+        self, record: DeliveryRecord, lane: DestinationLane, attempt: Attempt
+    ) -> None:
         settlement = classify(record, lane.policy, attempt.error, attempt.ended_at)
 
         async def write(conn: Connection) -> bool:
@@ -389,7 +392,7 @@ class RelayWorker:
             return
         if self._on_attempt is not None:
             self._on_attempt(
-                record.region, settlement.outcome, settlement.state, attempt.duration_ms / 1000
+                record.destination, settlement.outcome, settlement.state, attempt.duration_ms / 1000
             )
         next_at = settlement.next_attempt_at
         log.info(

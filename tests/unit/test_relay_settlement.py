@@ -31,7 +31,7 @@ def record(*, attempts: int = 0, queued_at: datetime = NOW) -> DeliveryRecord:
         id="d1",
         application_id="a1",
         kind="submission",
-        region="shenzhen",
+        destination="shenzhen",
         idempotency_key="k1",
         envelope=ENVELOPE,
         state=deliveries.IN_FLIGHT,
