@@ -1,7 +1,7 @@
 """Region adapters: one subpackage per region, found through the ``tongban.adapters``
 entry-point group. The core never imports them by name.
 
-Public surface: `adapters.base` (the contract), `adapters.http` (the shared client),
+Public surface: `adapters.base` (the contract), `adapters.http` (the core's shared client, re-used),
 `adapters.sandbox` (what every sandbox shares), `adapters.testing` (fakes).
 """
 

@@ -38,10 +38,11 @@ from gateway.catalog.models import Channel, HandlingMode, TrustLevel
 from gateway.config import RegionRelaySettings, Settings, load_settings
 from gateway.envelope import Envelope, EnvelopeMaterial, Party, ResultHandOver, SubmissionBody
 from gateway.observability import configure_logging
-from gateway.relay.outbox import enqueue, open_envelope
+from gateway.outbox import enqueue, open_envelope
+from gateway.relay.seam import DeliveryListener
 from gateway.relay.service import build_lane
 from gateway.relay.testing import RecordingListener
-from gateway.relay.worker import DeliveryListener, RelayWorker
+from gateway.relay.worker import RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
 

@@ -23,11 +23,10 @@ import structlog
 from aiohttp import web
 
 from adapters.base import ENTRY_POINT_GROUP, Adapter, AdapterConfig, HttpClient
-from adapters.http import AiohttpClient
-from gateway.api import health
+from gateway.app_keys import ADAPTERS, GATEWAY_KEYS, HTTP_CLIENT, READINESS_CHECKS, ReadinessCheck
 from gateway.config import AdaptersSettings, Settings
 from gateway.errors import ConfigError, PluginError, RegionUnavailable
-from gateway.security.jwks import GATEWAY_KEYS
+from gateway.http.client import AiohttpClient
 from gateway.security.sm2 import SM2PrivateKey
 
 SANDBOX_GROUP = "tongban.sandboxes"
@@ -186,11 +185,7 @@ def open_adapters(
     return AdapterRegistry(adapters, plugins)
 
 
-ADAPTERS = web.AppKey("adapters", AdapterRegistry)
-HTTP_CLIENT = web.AppKey("outbound_http", AiohttpClient)
-
-
-def readiness_check(adapter: Adapter) -> health.ReadinessCheck:
+def readiness_check(adapter: Adapter) -> ReadinessCheck:
     """A /readyz check for `adapter`: shows whether its region answers.
 
     An unreachable region does not make the gateway unready: deliveries wait in the
@@ -228,7 +223,7 @@ def adapters_context(
         app[HTTP_CLIENT] = http
         app[ADAPTERS] = registry
         for region, adapter in registry.items():
-            app[health.READINESS_CHECKS][f"adapter:{region}"] = readiness_check(adapter)
+            app[READINESS_CHECKS][f"adapter:{region}"] = readiness_check(adapter)
         try:
             yield
         finally:
@@ -239,8 +234,6 @@ def adapters_context(
 
 
 __all__ = [
-    "ADAPTERS",
-    "HTTP_CLIENT",
     "SANDBOX_GROUP",
     "AdapterRegistry",
     "Plugin",

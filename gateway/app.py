@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
-from gateway.adapters_registry import ADAPTERS, adapters_context
+from gateway.adapters_registry import adapters_context
 from gateway.api import applications as applications_api
 from gateway.api import audit as audit_api
 from gateway.api import callbacks as callbacks_api
@@ -27,24 +27,35 @@ from gateway.api import openapi as openapi_api
 from gateway.api import ops as ops_api
 from gateway.api import trace as trace_api
 from gateway.api.metrics import setup_metrics
-from gateway.app_keys import INSTALLATION_ID, SETTINGS, STORE
+from gateway.app_keys import (
+    APPLICATIONS,
+    AUDIT,
+    BODY_TIMEOUT,
+    CATALOG,
+    GATEWAY_KEYS,
+    INSTALLATION_ID,
+    READINESS_CHECKS,
+    SETTINGS,
+    STORE,
+)
 from gateway.applications.attachments import AttachmentStore
 from gateway.applications.journal import Journal
 from gateway.applications.notices import PartnerNotices
 from gateway.applications.records import Deps
-from gateway.audit import AUDIT, running_audit
+from gateway.applications.region_events import RegionResults
+from gateway.applications.relay_outcomes import ApplicationOutcomes
+from gateway.audit import running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.console import setup_console
+from gateway.envelope import Envelope
 from gateway.holidays.runtime import calendar_context, recompute_context
-from gateway.observability import BODY_TIMEOUT, body_in_time, problem_errors, request_context
+from gateway.observability import body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
-from gateway.relay.service import relay_context
-from gateway.security.jwks import GATEWAY_KEYS
+from gateway.outbox import open_envelope
+from gateway.relay.service import RelayWiring, relay_context
 from gateway.security.wiring import pii_cipher, setup_security
-from gateway.store import Store, open_store
-
-CATALOG = catalog_api.CATALOG  # defined beside the routes that read it
+from gateway.store import Row, Store, open_store
 
 __all__ = ["CATALOG", "INSTALLATION_ID", "SETTINGS", "STORE", "create_app"]
 
@@ -59,7 +70,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[BODY_TIMEOUT] = settings.server.body_timeout
-    app[health.READINESS_CHECKS] = {}
+    app[READINESS_CHECKS] = {}
     if settings.metrics.enabled:
         setup_metrics(app, GatewayMetrics())  # before the relay, which reports to it
     app.cleanup_ctx.append(_catalog_context)
@@ -69,7 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_applications_context)
     app.cleanup_ctx.append(recompute_context)
     app.cleanup_ctx.append(adapters_context(settings))
-    app.cleanup_ctx.append(relay_context(settings, STORE, ADAPTERS, CATALOG))
+    app.cleanup_ctx.append(relay_context(settings, _relay_wiring))
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)
@@ -111,7 +122,7 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
             await store.ping()
             return {"backend": store.backend}
 
-        app[health.READINESS_CHECKS]["store"] = store_ready
+        app[READINESS_CHECKS]["store"] = store_ready
         log.info(
             "gateway.started",
             version=__version__,
@@ -130,7 +141,7 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
     keys = app[GATEWAY_KEYS]
     # Receipts and attestations are signed when the gateway key is unlocked.
     can_sign = keys.ring is not None and keys.private_key is not None
-    app[applications_api.APPLICATIONS] = Deps(
+    app[APPLICATIONS] = Deps(
         store=app[STORE],
         catalog=app[CATALOG],
         cipher=cipher,
@@ -152,6 +163,20 @@ async def _applications_context(app: web.Application) -> AsyncIterator[None]:
         signs_receipts=can_sign,
     )
     yield
+
+
+def _relay_wiring(app: web.Application) -> RelayWiring:
+    """The relay's seam to the applications: its listener, result sink and envelope opener."""
+    deps = app[APPLICATIONS]
+
+    def opener(row: Row) -> Envelope:
+        return open_envelope(row, deps.cipher)
+
+    return RelayWiring(
+        listener=ApplicationOutcomes(deps.journal),
+        results=RegionResults(deps.store, deps.journal),
+        opener=opener,
+    )
 
 
 async def _audit_context(app: web.Application) -> AsyncIterator[None]:

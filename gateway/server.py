@@ -37,9 +37,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
-from gateway.api.problems import Problem, problem_response
 from gateway.config import ServerSettings
+from gateway.http.responses import problem_response
 from gateway.jsonio import dumps
+from gateway.problems import Problem
 
 log = structlog.get_logger(__name__)
 

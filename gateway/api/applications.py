@@ -29,16 +29,15 @@ import functools
 import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from gateway.api.bodies import MULTIPART_ERRORS, read_json, read_multipart
 from gateway.api.params import range_zh, whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
-from gateway.applications import actions, intake, queries
+from gateway.app_keys import APPLICATIONS, METRICS
+from gateway.applications import actions, idempotency, intake, queries
+from gateway.applications.attachments import record_attachment
 from gateway.applications.records import Deps
 from gateway.envelope import Status
 from gateway.errors import (
@@ -49,11 +48,12 @@ from gateway.errors import (
     IdempotencyConflict,
     InvalidApplication,
 )
+from gateway.http.bodies import MULTIPART_ERRORS, read_json, read_multipart
+from gateway.http.responses import json_response
 from gateway.observability import request_id_of, trace_id_of
-from gateway.observability.metrics import METRICS
+from gateway.problems import Problem
 from gateway.security.auth import evidence_of, partner_of, partner_required, require_item_allowed
 
-APPLICATIONS = web.AppKey("applications", Deps)
 CALLER = web.RequestKey("caller", str)
 """Who is acting: ``partner:<id>`` (set by the partner routes) or, later, ``staff:<id>``."""
 
@@ -129,12 +129,7 @@ def _partner_route(handler: Handler) -> Handler:
 async def _own_for_writing(request: web.Request, application_id: str) -> None:
     """Refuse (404) an application the caller did not submit; 403 if its item is now
     closed to the caller. Called before any write, so a refusal changes nothing."""
-    deps = _deps(request)
-    async with deps.store.transaction() as conn:
-        row = await conn.fetch_one(
-            "SELECT item_code, submitted_by FROM applications WHERE id = :id",
-            {"id": application_id},
-        )
+    row = await queries.owner_of(_deps(request).store, application_id)
     if row is None or row["submitted_by"] != caller_of(request):
         raise ApplicationNotFound(application_id)
     require_item_allowed(request, row["item_code"])
@@ -171,12 +166,7 @@ def _idempotent(handler: Handler) -> Handler:
             f"{request.method} {request.path}\n".encode() + await request.read()
         ).hexdigest()
         store = _deps(request).store
-        async with store.transaction() as conn:
-            stored = await conn.fetch_one(
-                "SELECT request_hash, status_code, response FROM idempotency_keys "
-                "WHERE scope = :scope AND key = :key",
-                {"scope": scope, "key": key},
-            )
+        stored = await idempotency.stored_answer(store, scope, key)
         if stored is not None:
             if stored["request_hash"] != digest:
                 raise IdempotencyConflict(key)
@@ -188,21 +178,15 @@ def _idempotent(handler: Handler) -> Handler:
             )
         response = await handler(request)
         if 200 <= response.status < 300 and isinstance(response, web.Response):
-            async with store.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO idempotency_keys (scope, key, request_hash, application_id, "
-                    "status_code, response, created_at) VALUES (:scope, :key, :hash, :app, "
-                    ":status, :response, :now) ON CONFLICT (scope, key) DO NOTHING",
-                    {
-                        "scope": scope,
-                        "key": key,
-                        "hash": digest,
-                        "app": request.match_info.get("id", ""),
-                        "status": response.status,
-                        "response": response.text or "",
-                        "now": datetime.now(UTC).isoformat(),
-                    },
-                )
+            await idempotency.remember_answer(
+                store,
+                scope,
+                key,
+                request_hash=digest,
+                application_id=request.match_info.get("id", ""),
+                status=response.status,
+                response=response.text or "",
+            )
         return response
 
     return once
@@ -230,17 +214,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
         stored = await deps.attachments.save(_part_chunks(part), media_type)
     else:
         stored = await deps.attachments.save(_slices(body), request.content_type)
-    async with deps.store.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO attachments (digest, media_type, size, created_at) VALUES (:digest, "
-            ":media_type, :size, :now) ON CONFLICT (digest) DO NOTHING",
-            {
-                "digest": stored.digest,
-                "media_type": stored.media_type,
-                "size": stored.size,
-                "now": datetime.now(UTC).isoformat(),
-            },
-        )
+    await record_attachment(deps.store, stored)
     return json_response(
         {"digest": stored.digest, "size": stored.size, "media_type": stored.media_type},
         status=201 if stored.created else 200,

@@ -13,11 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.params import whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
+from gateway.app_keys import AUDIT
+from gateway.audit import queries
 from gateway.audit.checkpoints import Checkpoint
-from gateway.audit.sealer import latest_checkpoint
-from gateway.audit.service import AUDIT
+from gateway.http.responses import json_response
+from gateway.problems import Problem
 from gateway.store import Store
 
 routes = web.RouteTableDef()
@@ -45,8 +45,7 @@ def _integer(name: str, raw: str | None, *, minimum: int) -> int:
 
 
 async def _latest(request: web.Request) -> Checkpoint:
-    async with _store(request).transaction() as conn:
-        checkpoint = await latest_checkpoint(conn)
+    checkpoint = await queries.latest(_store(request))
     if checkpoint is None:
         raise Problem(404, "No checkpoint yet", "审计日志还没有签名检查点",
                       type_="audit-no-checkpoint")  # fmt: skip
@@ -54,14 +53,11 @@ async def _latest(request: web.Request) -> Checkpoint:
 
 
 async def _checkpoint_of_size(request: web.Request, size: int) -> Checkpoint:
-    async with _store(request).transaction() as conn:
-        row = await conn.fetch_one(
-            "SELECT * FROM audit_checkpoints WHERE tree_size = :size", {"size": size}
-        )
-    if row is None:
+    checkpoint = await queries.checkpoint_of_size(_store(request), size)
+    if checkpoint is None:
         raise Problem(404, "No such checkpoint", f"没有大小为 {size} 的检查点",
                       type_="audit-no-checkpoint")  # fmt: skip
-    return Checkpoint.from_row(row)
+    return checkpoint
 
 
 @routes.get("/v1/audit/keys")
@@ -104,13 +100,10 @@ async def inclusion(request: web.Request) -> web.Response:
         )
     service = request.app[AUDIT]
     path = await service.proofs.inclusion(seq, checkpoint.tree_size)
-    async with _store(request).transaction() as conn:
-        row = await conn.fetch_one(
-            "SELECT leaf_hash FROM audit_entries WHERE seq = :seq", {"seq": seq}
-        )
+    leaf = await queries.leaf_hash(_store(request), seq)
     body: dict[str, Any] = {
         "seq": seq,
-        "leaf_hash": None if row is None else bytes(row["leaf_hash"]).hex(),
+        "leaf_hash": None if leaf is None else leaf.hex(),
         "tree_size": checkpoint.tree_size,
         "path": [h.hex() for h in path],
         "checkpoint": checkpoint.to_json(),

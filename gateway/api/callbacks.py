@@ -12,12 +12,10 @@ import structlog
 from aiohttp import web
 
 from adapters.base import PushAdapter
-from gateway.adapters_registry import ADAPTERS
-from gateway.api.applications import APPLICATIONS
-from gateway.api.problems import Problem
-from gateway.app_keys import STORE
+from gateway.app_keys import ADAPTERS, APPLICATIONS, STORE
+from gateway.applications.region_events import apply_events
 from gateway.errors import CallbackRejected
-from gateway.relay.results import apply_events
+from gateway.problems import Problem
 
 routes = web.RouteTableDef()
 log = structlog.get_logger(__name__)

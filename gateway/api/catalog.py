@@ -14,13 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.params import range_zh, whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
+from gateway.app_keys import CATALOG
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import HandlingMode, TaskType
 from gateway.catalog.search import summary
+from gateway.http.responses import json_response
+from gateway.problems import Problem
 
-CATALOG = web.AppKey("catalog", Catalog)
 """The loaded catalogue; `gateway.app.CATALOG` is this key (the app factory sets it)."""
 
 CACHE_CONTROL = "public, max-age=300"

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway import __version__
-from gateway.api.responses import json_response
+from gateway.app_keys import READINESS_CHECKS, ReadinessCheck
 from gateway.errors import TongbanError
+from gateway.http.responses import json_response
 
-ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
-"""Returns details to show; raises `TongbanError` (or times out) when not ready."""
-
-READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 CHECK_TIMEOUT_SECONDS = 2.0
 
 routes = web.RouteTableDef()

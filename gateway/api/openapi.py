@@ -20,6 +20,8 @@ import structlog
 import yaml
 from aiohttp import web
 
+from gateway.app_keys import OPENAPI
+
 YAML_MEDIA_TYPE = "application/yaml"  # RFC 9512
 CACHE_CONTROL = "public, max-age=300"
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -59,8 +61,6 @@ class OpenApiDocument:
         """The document shipped in this package (blocking: reads and parses a file)."""
         return cls.parse(resources.files(__package__).joinpath("openapi.yaml").read_bytes())
 
-
-OPENAPI = web.AppKey("openapi", OpenApiDocument)
 
 routes = web.RouteTableDef()
 

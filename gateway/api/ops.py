@@ -10,11 +10,11 @@ import hmac
 
 from aiohttp import web
 
-from gateway.api.applications import APPLICATIONS
 from gateway.api.params import range_zh, whole_number
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
-from gateway.app_keys import SETTINGS, STORE
+from gateway.app_keys import APPLICATIONS, SETTINGS, STORE
+from gateway.applications.relay_outcomes import ApplicationOutcomes
+from gateway.http.responses import json_response
+from gateway.problems import Problem
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
 
@@ -60,7 +60,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         ) from None
     async with request.app[STORE].transaction() as conn:
         rows = await deliveries.list_deliveries(
-            conn, state=state, region=request.query.get("region"), limit=limit
+            conn, state=state, destination=request.query.get("region"), limit=limit
         )
     return json_response({"deliveries": rows})
 
@@ -72,7 +72,7 @@ async def replay_one(request: web.Request) -> web.Response:
         request.app[STORE],
         request.match_info["id"],
         actor=actor,
-        journal=request.app[APPLICATIONS].journal,
+        listener=ApplicationOutcomes(request.app[APPLICATIONS].journal),
     )
     if not result.replayed:
         status = 404 if result.reason == "no such delivery" else 409
@@ -93,7 +93,7 @@ async def replay_failed(request: web.Request) -> web.Response:
     results = await replay_all_failed(
         request.app[STORE],
         actor=actor,
-        journal=request.app[APPLICATIONS].journal,
-        region=request.query.get("region"),
+        listener=ApplicationOutcomes(request.app[APPLICATIONS].journal),
+        destination=request.query.get("region"),
     )
     return json_response({"results": [r.as_dict() for r in results]})

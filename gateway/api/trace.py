@@ -11,9 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.ops import require_ops
-from gateway.api.problems import Problem
-from gateway.api.responses import json_response
 from gateway.app_keys import SETTINGS, STORE
+from gateway.http.responses import json_response
+from gateway.problems import Problem
 from gateway.trace.timeline import find_trace
 
 routes = web.RouteTableDef()

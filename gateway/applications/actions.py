@@ -12,14 +12,14 @@ from typing import Any
 
 import structlog
 
-from gateway.applications import records, state_machine
+from gateway import outbox
+from gateway.applications import clocks, history, records, transitions
 from gateway.applications.checks import material_errors, parse
 from gateway.applications.intake import check_attachments
 from gateway.applications.models import RatingRequest, SupplementRequest, WithdrawalRequest
-from gateway.applications.state_machine import BEFORE_DECISION, Origin
+from gateway.applications.transitions import BEFORE_DECISION, Origin
 from gateway.envelope import RatingBody, Status, SupplementBody, WithdrawalBody
 from gateway.errors import ActionRefused, FieldError, InvalidApplication
-from gateway.relay import outbox
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,7 @@ async def supplement(
     """
     request = parse(SupplementRequest, body)
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
     item = deps.catalog.get(row["item_code"])
     if item is None:
         raise ActionRefused(application_id, f"事项{row['item_code']}已不在目录中，请联系运维")
@@ -49,7 +49,7 @@ async def supplement(
     supplied = records.materials_of(request.materials, item)
     key = f"{application_id}:supplement:{records.fingerprint(supplied)}"
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         status = Status(row["status"])
         pending = json.loads(row["deferred_materials"])
         # The same files again (a client retry) get the first answer, whatever the state.
@@ -67,7 +67,7 @@ async def supplement(
             "materials": json.dumps(materials + supplied, ensure_ascii=False),
             "deferred_materials": json.dumps(remaining),
             "supplement_due": row["supplement_due"] if remaining else None,
-            "updated_at": state_machine.now_utc().isoformat(),
+            "updated_at": clocks.now_utc().isoformat(),
         }
         await conn.execute(
             "UPDATE applications SET materials = :materials, deferred_materials = "
@@ -84,13 +84,13 @@ async def supplement(
             task_code=item.task_code,
         )
         delivery_id = await outbox.enqueue(conn, envelope, cipher=deps.cipher)
-        await state_machine.record_event(
+        await history.record_event(
             conn,
             row,
             "supplement",
             journal=deps.journal,
             actor=caller,
-            occurred_at=state_machine.now_utc(),
+            occurred_at=clocks.now_utc(),
             detail={
                 "request_id": request_id,
                 "delivery_id": delivery_id,
@@ -122,11 +122,11 @@ async def withdraw(
     """Withdraw the case before a decision (raises `TransitionRefused` after one)."""
     request = parse(WithdrawalRequest, body)
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         if Status(row["status"]) not in BEFORE_DECISION:
             status = Status(row["status"])
             raise ActionRefused(application_id, f"办件已{status.label_zh}，不能撤回")
-        row = await state_machine.transition(
+        row = await transitions.transition(
             conn,
             application_id,
             Status.WITHDRAWN,
@@ -151,7 +151,7 @@ async def rate(
     """Record the one 好差评 of a case in a final state and queue it for the region."""
     request = parse(RatingRequest, body)
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         status = Status(row["status"])
         if not status.is_final:
             raise ActionRefused(
@@ -161,7 +161,7 @@ async def rate(
             "SELECT 1 AS rated FROM ratings WHERE application_id = :id", {"id": application_id}
         ):
             raise ActionRefused(application_id, "本办件已评价过，一事一评，不能重复评价")
-        now = state_machine.now_utc().isoformat()
+        now = clocks.now_utc().isoformat()
         comment = (
             deps.cipher.seal({"comment": request.comment}, bound_to=f"rating:{application_id}")
             if request.comment
@@ -187,13 +187,13 @@ async def rate(
             idempotency_key=f"{application_id}:rating",
         )
         delivery_id = await outbox.enqueue(conn, envelope, cipher=deps.cipher)
-        await state_machine.record_event(
+        await history.record_event(
             conn,
             row,
             "rating",
             journal=deps.journal,
             actor=caller,
-            occurred_at=state_machine.now_utc(),
+            occurred_at=clocks.now_utc(),
             detail={
                 "request_id": request_id,
                 "level": request.level,

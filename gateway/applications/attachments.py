@@ -16,10 +16,12 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from gateway.errors import AttachmentError
+from gateway.store import Store
 
 # Leading bytes of the media types we can recognise; others are taken as declared.
 _MAGIC = {
@@ -113,3 +115,18 @@ def _discard(file: IO[bytes]) -> None:
     file.close()
     if os.path.exists(file.name):
         os.unlink(file.name)
+
+
+async def record_attachment(store: Store, stored: StoredAttachment) -> None:
+    """Writes: register a saved file in ``attachments`` (once per digest)."""
+    async with store.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO attachments (digest, media_type, size, created_at) VALUES (:digest, "
+            ":media_type, :size, :now) ON CONFLICT (digest) DO NOTHING",
+            {
+                "digest": stored.digest,
+                "media_type": stored.media_type,
+                "size": stored.size,
+                "now": datetime.now(UTC).isoformat(),
+            },
+        )

@@ -28,14 +28,14 @@ from typing import Any
 import structlog
 import uuid6
 
-from gateway.applications import deadlines, proof, records, state_machine
+from gateway import outbox
+from gateway.applications import clocks, deadlines, history, proof, records
 from gateway.applications.checks import validate_request
 from gateway.applications.models import ApplicationRequest, Attestation, MaterialInput
 from gateway.audit import Position
 from gateway.catalog.models import Item, TrustLevel
 from gateway.envelope import ResultHandOver, Status, SubmissionBody
 from gateway.errors import FieldError, IdempotencyConflict, InvalidApplication, UniqueViolation
-from gateway.relay import outbox
 from gateway.security.evidence import SubmissionEvidence
 from gateway.store import Connection
 
@@ -155,8 +155,8 @@ async def _take_in(
     signed: proof.Signed | None,
     trace_id: str | None,
 ) -> IntakeResult:
-    now = state_machine.now_utc()
-    today = state_machine.local_date(now)
+    now = clocks.now_utc()
+    today = clocks.local_date(now)
     id_type, id_number = records.applicant_id(request)
     blind = deps.cipher.blind_index(id_type, id_number)
     materials = records.materials_of(request.materials, item)
@@ -181,7 +181,7 @@ async def _take_in(
                 return IntakeResult(stored["status_code"], json.loads(stored["response"]), True)
         existing = await _business_duplicate(deps, conn, blind, item.code, print_, now, caller)
         if existing is not None:
-            row = await state_machine.load(conn, existing)
+            row = await history.load(conn, existing)
             position = await deps.journal.received_position(conn, existing)
             body = _answer(deps, row, item, today, position, duplicate=True)
             result = IntakeResult(200, body, duplicate_of=existing)
@@ -191,7 +191,7 @@ async def _take_in(
                 request_id, caller, signed, trace_id,
             )  # fmt: skip
             await _enqueue_submission(deps, conn, row, request, item, request_id)
-            position = await state_machine.record_event(
+            position = await history.record_event(
                 conn,
                 row,
                 "transition",
@@ -270,7 +270,7 @@ async def _insert(
     trace_id: str | None,
 ) -> dict[str, Any]:
     application_id = str(uuid6.uuid7())
-    today = state_machine.local_date(now)
+    today = clocks.local_date(now)
     deferred = [m["material_id"] for m in materials if not m["provided"]]
     supplement_due = (
         deadlines.add_working_days(today, deps.settings.supplement_working_days).isoformat()
@@ -315,7 +315,7 @@ async def _insert(
         "updated_at": now.isoformat(),
     }
     # Provisional due dates, as if accepted today; recomputed on acceptance.
-    row.update(state_machine.due_columns(row, today, 0))
+    row.update(clocks.due_columns(row, today, 0))
     columns = ", ".join(row)
     values = ", ".join(f":{column}" for column in row)
     await conn.execute(f"INSERT INTO applications ({columns}) VALUES ({values})", row)  # noqa: S608 - our own column names

@@ -1,6 +1,6 @@
 """Every history event of an application is also an audit entry: this maps one to the other.
 
-`state_machine.record_event` is the one door for history writes; it hands each
+`history.record_event` is the one door for history writes; it hands each
 event to `Journal.append`, which appends the matching tamper-evident audit entry
 on the same transaction, so the two commit or roll back together.
 

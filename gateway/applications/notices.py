@@ -1,6 +1,6 @@
 """Partner webhooks, write side: every status change queued for the partner that submitted.
 
-`state_machine.transition` is the one place an application's status changes; it
+`transitions.transition` is the one place an application's status changes; it
 hands each change to `PartnerNotices.queue` on its own transaction, so the notice
 is in the outbox exactly when the change commits, never without it. A notice goes
 only to a partner (``submitted_by`` is ``partner:<id>``) that has a
@@ -24,7 +24,7 @@ import structlog
 
 from gateway.config import SecuritySettings
 from gateway.envelope import Status, StatusNoticeBody
-from gateway.relay.outbox import enqueue, new_envelope
+from gateway.outbox import enqueue, new_envelope, partner_destination
 from gateway.security.pii import PiiCipher
 from gateway.store import Connection, Row
 
@@ -32,11 +32,6 @@ PARTNER_PREFIX = "partner:"
 NOTICE_KIND = "status_notice"
 
 log = structlog.get_logger(__name__)
-
-
-def destination(partner_id: str) -> str:
-    """The relay destination (lane key) of a partner's webhook."""
-    return f"{PARTNER_PREFIX}{partner_id}"
 
 
 class PartnerNotices:
@@ -93,7 +88,7 @@ class PartnerNotices:
             idempotency_key=f"{application['id']}:notice:{event_seq}",
         )
         delivery_id = await enqueue(
-            conn, envelope, cipher=self._cipher, destination=destination(partner_id)
+            conn, envelope, cipher=self._cipher, destination=partner_destination(partner_id)
         )
         log.info("application.notice_queued", partner=partner_id, status=status.value)
         return delivery_id

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from gateway.applications import deadlines, records, state_machine
+from gateway.applications import clocks, deadlines, history, records
 from gateway.envelope import FINAL_STATUSES, Status
 from gateway.errors import ApplicationNotFound
+from gateway.store import Row, Store
 
 _NOT_RUNNING = (*(s.value for s in FINAL_STATUSES), Status.SPECIAL_PROCEDURE.value)
 
@@ -46,7 +47,7 @@ async def get(
     exactly like an unknown id (ids do not leak).
     """
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         if submitted_by is not None and row["submitted_by"] != submitted_by:
             raise ApplicationNotFound(application_id)
         events = await conn.fetch_all(
@@ -54,7 +55,8 @@ async def get(
             {"id": application_id},
         )
         deliveries = await conn.fetch_all(
-            "SELECT id, kind, region, state, attempts, next_attempt_at, last_error, created_at "
+            "SELECT id, kind, destination AS region, state, attempts, next_attempt_at, last_error, "
+            "created_at "
             "FROM deliveries WHERE application_id = :id ORDER BY created_at, id",
             {"id": application_id},
         )
@@ -62,7 +64,7 @@ async def get(
             "SELECT setting, level, indicators, created_at FROM ratings WHERE application_id = :id",
             {"id": application_id},
         )
-    today = state_machine.local_date(state_machine.now_utc())
+    today = clocks.local_date(clocks.now_utc())
     view = records.summary(row, today, deps.settings.due_soon_working_days)
     view["materials"] = json.loads(row["materials"])
     view["attestation"] = json.loads(row["attestation"]) if row["attestation"] else None
@@ -80,7 +82,7 @@ def _json_or_none(text: str | None) -> Any:
 
 async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
     """A page of cases matching `filters`, newest first, with the next cursor."""
-    today = state_machine.local_date(state_machine.now_utc())
+    today = clocks.local_date(clocks.now_utc())
     soon = deadlines.add_working_days(today, deps.settings.due_soon_working_days)
     clauses: list[str] = []
     params: dict[str, Any] = {"limit": filters.limit}
@@ -129,3 +131,12 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
     items = [records.summary(row, today, deps.settings.due_soon_working_days) for row in rows]
     next_cursor = rows[-1]["id"] if len(rows) == filters.limit else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+async def owner_of(store: Store, application_id: str) -> Row | None:
+    """Reads only: the case's ``item_code`` and ``submitted_by``, or None if there is none."""
+    async with store.transaction() as conn:
+        return await conn.fetch_one(
+            "SELECT item_code, submitted_by FROM applications WHERE id = :id",
+            {"id": application_id},
+        )

@@ -17,15 +17,11 @@ from datetime import UTC, datetime
 
 import structlog
 
+from gateway.applications.history import load, record_event
 from gateway.applications.journal import Journal
 from gateway.applications.notices import NOTICE_KIND
-from gateway.applications.state_machine import (
-    Origin,
-    apply_parked_events,
-    load,
-    record_event,
-    transition,
-)
+from gateway.applications.region_events import apply_parked_events
+from gateway.applications.transitions import Origin, transition
 from gateway.envelope import RegionAck, Status
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
 from gateway.store import Connection, Row

@@ -23,11 +23,10 @@ from gateway.audit.checkpoints import (
 from gateway.audit.log import AuditLog, Entry, Position, looks_personal, pseudonymise
 from gateway.audit.proofs import ProofService
 from gateway.audit.sealer import Sealer
-from gateway.audit.service import AUDIT, AuditService, running_audit
+from gateway.audit.service import AuditService, running_audit
 from gateway.audit.verify import Finding, Report, Verifier, verify_store
 
 __all__ = [
-    "AUDIT",
     "AuditLog",
     "AuditService",
     "Checkpoint",

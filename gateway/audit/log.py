@@ -19,8 +19,9 @@ Gap-free sequence numbers under concurrency:
 - PostgreSQL: each append first takes ``pg_advisory_xact_lock(AUDIT_APPEND_LOCK)``,
   held until the transaction ends. The next appender reads the tail only after
   the previous one committed or rolled back, so numbers have no gaps and entries
-  commit in sequence order (the sealer relies on that). Append last in a
-  transaction, so the lock is held only for its commit.
+  commit in sequence order (the sealer relies on that). The lock is held from
+  the first append until the transaction ends, whatever follows it (a group
+  commit runs more units after it): keep appending transactions short.
 """
 
 from __future__ import annotations

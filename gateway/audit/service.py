@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.checkpoints import (
@@ -32,7 +31,6 @@ from gateway.security.wiring import key_passphrase
 from gateway.store import Store
 
 __all__ = [
-    "AUDIT",
     "AuditService",
     "checkpoint_key_path",
     "origin_for",
@@ -64,9 +62,6 @@ class AuditService:
     @property
     def jwks(self) -> list[dict[str, str]]:
         return [public_jwk(self.signer.public_key)]
-
-
-AUDIT = web.AppKey("audit", AuditService)
 
 
 def checkpoint_key_path(settings: Settings) -> Path:

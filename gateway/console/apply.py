@@ -21,18 +21,16 @@ from typing import Any
 import structlog
 from aiohttp import BodyPartReader, web
 
-from gateway.api.applications import APPLICATIONS
-from gateway.api.bodies import MULTIPART_ERRORS, read_multipart
-from gateway.api.catalog import CATALOG
-from gateway.applications import deadlines, intake, state_machine
+from gateway.app_keys import APPLICATIONS, CATALOG, METRICS
+from gateway.applications import clocks, deadlines, intake
 from gateway.applications.checks import validate_request
 from gateway.applications.records import Deps
 from gateway.catalog.models import Channel, HandlingMode, Item, TrustLevel
 from gateway.console.auth import CSRF_FIELD, check_csrf, render, session_of, staff_page
 from gateway.console.catalogue import item_or_404, region_names
 from gateway.errors import AttachmentError, FieldError, IdempotencyConflict, InvalidApplication
+from gateway.http.bodies import MULTIPART_ERRORS, read_multipart
 from gateway.observability import request_id_of
-from gateway.observability.metrics import METRICS
 from gateway.staff.accounts import Account, Role
 
 routes = web.RouteTableDef()
@@ -98,7 +96,7 @@ def _deps(request: web.Request) -> Deps:
 
 
 def _today() -> date:
-    return state_machine.local_date(state_machine.now_utc())
+    return clocks.local_date(clocks.now_utc())
 
 
 def supplement_deadline(deps: Deps) -> date:

@@ -20,8 +20,7 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from gateway.app_keys import SETTINGS, STORE
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT, SETTINGS, STORE
 from gateway.console.text import BEIJING
 from gateway.staff import accounts, sessions
 from gateway.staff.accounts import Role

@@ -12,18 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.applications import APPLICATIONS
-from gateway.api.catalog import CATALOG
-from gateway.api.responses import json_response
-from gateway.applications import queries, state_machine
+from gateway.app_keys import APPLICATIONS, AUDIT, CATALOG
+from gateway.applications import clocks, history, queries
 from gateway.applications.records import Deps
-from gateway.audit import AUDIT
 from gateway.console import text
 from gateway.console.auth import render, session_of, staff_page
 from gateway.console.catalogue import region_names
 from gateway.console.receipts import receipt_view
 from gateway.envelope import Status
 from gateway.errors import ApplicationNotFound
+from gateway.http.responses import json_response
 from gateway.observability import request_id_of
 
 routes = web.RouteTableDef()
@@ -62,7 +60,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
         limit=PAGE_SIZE,
     )
     page = await queries.page(deps, filters)
-    today = state_machine.local_date(state_machine.now_utc())
+    today = clocks.local_date(clocks.now_utc())
     rows = []
     for case in page["items"]:
         item = catalog.get(case["item_code"])
@@ -121,7 +119,7 @@ async def case_personal(request: web.Request) -> web.StreamResponse:
     application_id = request.match_info["id"]
     await case_or_404(deps, application_id)
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         await request.config_dict[AUDIT].log.append(
             conn,
             kind="application.personal_data_viewed",
@@ -140,7 +138,7 @@ async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web
     catalog = request.config_dict[CATALOG]
     case = await case_or_404(deps, request.match_info["id"])
     item = catalog.get(case["item_code"])
-    today = state_machine.local_date(state_machine.now_utc())
+    today = clocks.local_date(clocks.now_utc())
     names = region_names(catalog)
     due = case["due"]["promised"] or case["due"]["legal"]
     return render(

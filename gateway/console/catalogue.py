@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.catalog import CATALOG
+from gateway.app_keys import CATALOG
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import Item
 from gateway.console.auth import render, session_of, staff_page

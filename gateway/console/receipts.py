@@ -16,9 +16,8 @@ from typing import Any
 import segno
 from aiohttp import web
 
-from gateway.api.catalog import CATALOG
-from gateway.app_keys import SETTINGS
-from gateway.applications import proof, records, state_machine
+from gateway.app_keys import CATALOG, SETTINGS
+from gateway.applications import clocks, history, proof, records
 from gateway.applications.records import Deps
 from gateway.console import text
 from gateway.console.catalogue import region_names
@@ -36,12 +35,12 @@ async def signed_receipt(deps: Deps, application_id: str) -> tuple[dict[str, Any
         if kept is not None:
             receipt: dict[str, Any] = json.loads(kept["response"])["receipt"]
             return receipt, False
-        row = await state_machine.load(conn, application_id)
+        row = await history.load(conn, application_id)
         position = await deps.journal.received_position(conn, application_id)
     item = deps.catalog.get(row["item_code"])
     if item is None:
         raise web.HTTPNotFound(text="此办件的事项已不在目录中，无法补打回执。")
-    day = state_machine.local_date(state_machine.now_utc())
+    day = clocks.local_date(clocks.now_utc())
     issued = records.receipt(row, item, deps.catalog, day)
     return proof.seal_receipt(issued, row, position, deps.signer), True
 
@@ -69,7 +68,7 @@ async def receipt_view(request: web.Request, deps: Deps, case: dict[str, Any]) -
     qr = segno.make(link, error="m").svg_inline(scale=1, border=2, omitsize=True)
     centre = None
     async with deps.store.transaction() as conn:
-        row = await state_machine.load(conn, case["id"])
+        row = await history.load(conn, case["id"])
         submitter = row["submitted_by"]
         if submitter.startswith("staff:"):
             account = await accounts.get(conn, submitter.removeprefix("staff:"))

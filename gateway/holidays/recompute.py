@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from gateway.applications import state_machine
+from gateway.applications import clocks, history
 from gateway.applications.journal import Journal
 from gateway.envelope import FINAL_STATUSES
 from gateway.store import Row, Store
@@ -76,14 +76,14 @@ def _new_columns(row: Row) -> dict[str, Any]:
     if row["accepted_on"]:
         counted_from = date.fromisoformat(row["accepted_on"])
     else:  # not accepted yet: counted as if accepted on the day it was received
-        counted_from = state_machine.local_date(datetime.fromisoformat(row["created_at"]))
-    return state_machine.due_columns(row, counted_from, int(row["paused_working_days"]))
+        counted_from = clocks.local_date(datetime.fromisoformat(row["created_at"]))
+    return clocks.due_columns(row, counted_from, int(row["paused_working_days"]))
 
 
 async def _apply(
     store: Store, journal: Journal, row: Row, changes: dict[str, Any], actor: str
 ) -> bool:
-    now = state_machine.now_utc()
+    now = clocks.now_utc()
     async with store.transaction() as conn:
         updated = await conn.execute(
             "UPDATE applications SET legal_due = :legal_due, promised_due = :promised_due, "
@@ -93,7 +93,7 @@ async def _apply(
         )
         if updated != 1:  # changed meanwhile: the next run sees its new state
             return False
-        await state_machine.record_event(
+        await history.record_event(
             conn,
             {**row, **changes},
             EVENT,

@@ -24,19 +24,23 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.api.applications import APPLICATIONS
-from gateway.api.catalog import CATALOG
-from gateway.api.health import READINESS_CHECKS
-from gateway.app_keys import SETTINGS, STORE
+from gateway.app_keys import (
+    APPLICATIONS,
+    CALENDAR,
+    CATALOG,
+    METRICS,
+    READINESS_CHECKS,
+    SETTINGS,
+    STORE,
+)
 from gateway.applications import deadlines
+from gateway.applications.clocks import local_date
 from gateway.applications.journal import Journal
-from gateway.applications.state_machine import local_date
 from gateway.config import Settings
 from gateway.errors import CalendarError, CalendarProblem
 from gateway.holidays.files import read_all, signature
 from gateway.holidays.recompute import recompute_open_cases
 from gateway.holidays.workdays import STATUSES, WorkCalendar, changed_years
-from gateway.observability.metrics import METRICS
 
 log = structlog.get_logger(__name__)
 ACTOR = "system:calendar"
@@ -56,9 +60,6 @@ class CalendarState:
         """Years per status: the loaded ones, this year and the next."""
         statuses = self.calendar.year_statuses(around=local_date(today).year)
         return {s: [y for y, status in statuses.items() if status == s] for s in STATUSES}
-
-
-CALENDAR = web.AppKey("calendar", CalendarState)
 
 
 def load_configured(settings: Settings) -> tuple[WorkCalendar, tuple[tuple[str, int, int], ...]]:

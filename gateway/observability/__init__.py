@@ -2,7 +2,6 @@
 
 from gateway.observability.logging import configure_logging
 from gateway.observability.middleware import (
-    BODY_TIMEOUT,
     REQUEST_ID_HEADER,
     body_in_time,
     client_went_away,
@@ -22,7 +21,6 @@ from gateway.observability.tracecontext import (
 )
 
 __all__ = [
-    "BODY_TIMEOUT",
     "REQUEST_ID_HEADER",
     "TRACEPARENT_HEADER",
     "TraceContext",

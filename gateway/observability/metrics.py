@@ -5,7 +5,7 @@ process-global one), so tests and several apps in one process never collide.
 Counters and histograms move as things happen (requests, intake, delivery
 attempts); gauges about the store (queue depth, oldest due delivery, dead
 letters, audit size and checkpoint lag, overdue cases) are set from a
-`StoreSnapshot` taken when Prometheus scrapes (`gateway.api.metrics`), and the
+`StoreSnapshot` taken when Prometheus scrapes (`gateway.observability.store_metrics`), and the
 breaker gauges from the relay's lanes at the same moment.
 
 Metric names are stable: ``deploy/grafana/tongban.json`` reads them.
@@ -23,11 +23,11 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from gateway.app_keys import METRICS
 from gateway.observability.middleware import client_went_away
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
-    "METRICS",
     "GatewayMetrics",
     "StoreSnapshot",
     "http_metrics",
@@ -190,9 +190,6 @@ class GatewayMetrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
-
-
-METRICS = web.AppKey("metrics", GatewayMetrics)
 
 
 def route_of(request: web.Request) -> str:

@@ -30,8 +30,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from gateway.api.problems import Problem, from_http_exception, problem_response
+from gateway.app_keys import BODY_TIMEOUT
+from gateway.http.responses import problem_response
 from gateway.observability.tracecontext import TraceContext, bind_trace, incoming_trace
+from gateway.problems import Problem, from_http_exception
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -140,7 +142,6 @@ def client_went_away(request: web.Request, exc: BaseException) -> bool:
     return gone and isinstance(exc, ConnectionError | asyncio.CancelledError | HttpProcessingError)
 
 
-BODY_TIMEOUT = web.AppKey("body_timeout", float)
 """Seconds a client has to send its whole body (`body_in_time`); set by `create_app`."""
 
 

@@ -1,5 +1,6 @@
-"""Relay: the outbox of deliveries to regions (the worker that sends them joins here)."""
+"""Relay: the worker that delivers the outbox to regions and partners.
 
-from gateway.relay.outbox import enqueue, new_envelope, open_envelope
-
-__all__ = ["enqueue", "new_envelope", "open_envelope"]
+The outbox's write side (`enqueue`) is `gateway.outbox`, shared with the
+applications; the relay reaches the applications only through the seam in
+`gateway.relay.seam` (`DeliveryListener`, `ResultSink`).
+"""

@@ -11,11 +11,13 @@ import click
 
 from gateway.applications.journal import Journal
 from gateway.applications.notices import PartnerNotices
+from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.audit import AuditLog
 from gateway.cli_support import config_option, require_database, settings_or_fail, with_store
 from gateway.config import Settings
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_all_failed, replay_delivery
+from gateway.relay.seam import DeliveryListener
 from gateway.security.wiring import pii_cipher
 from gateway.store import Store
 
@@ -28,7 +30,7 @@ def deliveries_group() -> None:
 @deliveries_group.command("list")
 @config_option
 @click.option("--state", type=click.Choice(deliveries.STATES), help="Only this state.")
-@click.option("--region", help="Only this region.")
+@click.option("--region", help="Only this destination (a region, or partner:<id>).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def list_command(
@@ -40,7 +42,9 @@ def list_command(
 
     async def work(store: Store) -> list[dict[str, Any]]:
         async with store.transaction() as conn:
-            return await deliveries.list_deliveries(conn, state=state, region=region, limit=limit)
+            return await deliveries.list_deliveries(
+                conn, state=state, destination=region, limit=limit
+            )
 
     rows = with_store(settings, work)
     if as_json:
@@ -78,11 +82,11 @@ def replay_command(
     actor = f"ops:{getpass.getuser()}"
 
     async def work(store: Store) -> list[dict[str, object]]:
-        journal = _journal(settings, store)
+        listener = _listener(settings, store)
         if delivery_id:
-            result = await replay_delivery(store, delivery_id, actor=actor, journal=journal)
+            result = await replay_delivery(store, delivery_id, actor=actor, listener=listener)
             return [result.as_dict()]
-        results = await replay_all_failed(store, actor=actor, journal=journal, region=region)
+        results = await replay_all_failed(store, actor=actor, listener=listener, destination=region)
         return [result.as_dict() for result in results]
 
     results = with_store(settings, work)
@@ -96,12 +100,12 @@ def replay_command(
         raise SystemExit(1)
 
 
-def _journal(settings: Settings, store: Store) -> Journal:
-    """The application history + audit writer, as the gateway builds it.
+def _listener(settings: Settings, store: Store) -> DeliveryListener:
+    """The applications' listener, as `gateway.app` builds it (this command is a
+    composition root of its own, like the app factory).
 
-    The running gateway's sealer checkpoints these entries on its next round.
+    The running gateway's sealer checkpoints the audit entries on its next round.
     """
     cipher = pii_cipher(settings)
-    return Journal(
-        AuditLog(store.backend), cipher, PartnerNotices.from_settings(settings.security, cipher)
-    )
+    notices = PartnerNotices.from_settings(settings.security, cipher)
+    return ApplicationOutcomes(Journal(AuditLog(store.backend), cipher, notices))

@@ -35,7 +35,7 @@ PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "fa
 STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED)
 
 EnvelopeOpener = Callable[[Row], Envelope]
-"""Reads the (sealed) envelope of a deliveries row: `gateway.relay.outbox.open_envelope`."""
+"""Reads the (sealed) envelope of a deliveries row: `gateway.outbox.open_envelope`."""
 
 
 def to_db(moment: datetime) -> str:
@@ -83,7 +83,7 @@ class DeliveryRecord:
     id: str
     application_id: str
     kind: str
-    region: str
+    destination: str  # a region, or a partner's webhook lane (``partner:<id>``)
     idempotency_key: str
     envelope: Envelope
     state: str
@@ -101,7 +101,7 @@ class DeliveryRecord:
             id=row["id"],
             application_id=row["application_id"],
             kind=row["kind"],
-            region=row["region"],
+            destination=row["destination"],
             idempotency_key=row["idempotency_key"],
             envelope=opener(row),
             state=row["state"],
@@ -126,13 +126,13 @@ SET state = 'in_flight', lease_owner = :owner, lease_expires_at = :lease_until,
     updated_at = :now
 WHERE id IN (
     SELECT d.id FROM deliveries d
-    WHERE d.region = :region
+    WHERE d.destination = :destination
       AND ((d.state = 'pending' AND d.next_attempt_at <= :now)
            OR (d.state = 'in_flight' AND d.lease_expires_at <= :now))
       AND NOT EXISTS (
           SELECT 1 FROM deliveries e
           WHERE e.application_id = d.application_id
-            AND e.region = d.region
+            AND e.destination = d.destination
             AND e.state <> 'delivered'
             AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))
     ORDER BY d.next_attempt_at, d.id
@@ -147,7 +147,7 @@ async def claim(
     conn: Connection,
     *,
     backend: str,
-    region: str,
+    destination: str,
     owner: str,
     now: datetime,
     lease_until: datetime,
@@ -155,7 +155,7 @@ async def claim(
     opener: EnvelopeOpener,
     unreadable: list[Unreadable] | None = None,
 ) -> list[DeliveryRecord]:
-    """Claim up to `limit` due deliveries for `region`, leased to `owner` until `lease_until`.
+    """Claim up to `limit` due deliveries for `destination`, leased to `owner` until `lease_until`.
 
     A row whose envelope will not open is dead-lettered on the spot and, if given,
     appended to `unreadable` (so its application can be told); it is not returned.
@@ -165,7 +165,7 @@ async def claim(
         _CLAIM.format(lock=lock),
         {
             "owner": owner,
-            "region": region,
+            "destination": destination,
             "now": to_db(now),
             "lease_until": to_db(lease_until),
             "limit": limit,
@@ -301,21 +301,28 @@ async def get(conn: Connection, delivery_id: str, opener: EnvelopeOpener) -> Del
 
 
 async def list_deliveries(
-    conn: Connection, *, state: str | None = None, region: str | None = None, limit: int = 100
+    conn: Connection,
+    *,
+    state: str | None = None,
+    destination: str | None = None,
+    limit: int = 100,
 ) -> list[Row]:
-    """Deliveries for ops, newest first, without envelopes (they hold personal data)."""
+    """Deliveries for ops, newest first, without envelopes (they hold personal data).
+
+    Each row names its destination ``region``, as the ops API and CLI always have.
+    """
     return await conn.fetch_all(
         """
-        SELECT id, application_id, kind, region, idempotency_key, state, attempts,
+        SELECT id, application_id, kind, destination AS region, idempotency_key, state, attempts,
                next_attempt_at, created_at, updated_at, delivered_at, region_case_no,
                last_error, dead_reason_zh, dead_detail, replays
         FROM deliveries
         WHERE (CAST(:state AS TEXT) IS NULL OR state = :state)
-          AND (CAST(:region AS TEXT) IS NULL OR region = :region)
+          AND (CAST(:destination AS TEXT) IS NULL OR destination = :destination)
         ORDER BY created_at DESC, id DESC
         LIMIT :limit
         """,
-        {"state": state, "region": region, "limit": limit},
+        {"state": state, "destination": destination, "limit": limit},
     )
 
 

@@ -1,8 +1,9 @@
 """Replaying dead letters: ops send a failed delivery again, under the same key.
 
 The idempotency key is kept, so a region that did receive the first attempt
-answers with the case it already holds. A replay is written to the application's
-history (and so to the audit trail) with who asked for it. Replaying something
+answers with the case it already holds. The `DeliveryListener` is told of a replay
+on its transaction (the applications write it to the case's history, and so to
+the audit trail, with who asked for it). Replaying something
 that is not a dead letter changes nothing and says so.
 """
 
@@ -13,9 +14,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from gateway.applications.journal import Journal
-from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.relay import deliveries
+from gateway.relay.seam import DeliveryListener
 from gateway.store import Store
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,7 @@ class ReplayResult:
 
 
 async def replay_delivery(
-    store: Store, delivery_id: str, *, actor: str, journal: Journal
+    store: Store, delivery_id: str, *, actor: str, listener: DeliveryListener
 ) -> ReplayResult:
     """Queue the dead letter `delivery_id` again; say why not if it is not one."""
     async with store.transaction() as conn:
@@ -44,17 +44,21 @@ async def replay_delivery(
             return ReplayResult(delivery_id, False, "no such delivery")
         if not await deliveries.replay(conn, delivery_id, now=datetime.now(UTC)):
             return ReplayResult(delivery_id, False, f"not a dead letter (state {row['state']})")
-        await ApplicationOutcomes(journal).replayed(conn, row, actor)
+        await listener.replayed(conn, row, actor)
     log.info("relay.replayed", delivery_id=delivery_id, actor=actor)
     return ReplayResult(delivery_id, True)
 
 
 async def replay_all_failed(
-    store: Store, *, actor: str, journal: Journal, region: str | None = None
+    store: Store,
+    *,
+    actor: str,
+    listener: DeliveryListener,
+    destination: str | None = None,
 ) -> list[ReplayResult]:
-    """Replay every dead letter (of `region`, if given)."""
+    """Replay every dead letter (of `destination`, if given)."""
     async with store.transaction() as conn:
         rows = await deliveries.list_deliveries(
-            conn, state=deliveries.FAILED, region=region, limit=100_000
+            conn, state=deliveries.FAILED, destination=destination, limit=100_000
         )
-    return [await replay_delivery(store, row["id"], actor=actor, journal=journal) for row in rows]
+    return [await replay_delivery(store, row["id"], actor=actor, listener=listener) for row in rows]

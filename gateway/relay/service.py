@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,26 +24,28 @@ import structlog
 from aiohttp import web
 
 from adapters.base import PollAdapter
-from gateway.adapters_registry import HTTP_CLIENT
-from gateway.api import health
-from gateway.api.applications import APPLICATIONS
-from gateway.applications.relay_outcomes import ApplicationOutcomes
+from gateway.app_keys import (
+    ADAPTERS,
+    CATALOG,
+    GATEWAY_KEYS,
+    HTTP_CLIENT,
+    METRICS,
+    READINESS_CHECKS,
+    RELAY,
+    STORE,
+    ReadinessCheck,
+)
 from gateway.catalog.catalog import Catalog
 from gateway.config import RegionRelaySettings, Settings
-from gateway.envelope import Envelope
 from gateway.errors import KeyStoreError
-from gateway.observability.metrics import METRICS
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
-from gateway.relay.outbox import open_envelope
+from gateway.relay.deliveries import EnvelopeOpener
 from gateway.relay.policy import RetryPolicy
-from gateway.relay.results import poll_forever
+from gateway.relay.polling import poll_forever
+from gateway.relay.seam import DeliveryListener, ResultSink
 from gateway.relay.webhooks import PartnerWebhookClient, webhook_clients
-from gateway.relay.worker import Destination, RegionLane, RelayWorker
-from gateway.security.jwks import GATEWAY_KEYS
-from gateway.store import Row, Store
-
-RELAY = web.AppKey("relay", RelayWorker)
+from gateway.relay.worker import Destination, DestinationLane, RelayWorker
 
 log = structlog.get_logger(__name__)
 
@@ -54,12 +57,12 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> RegionLane:
+def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> DestinationLane:
     """A region's lane from its settings."""
     windows = tuple(
         WeeklyWindow(frozenset(window.days), window.start, window.end) for window in settings.closed
     )
-    return RegionLane(
+    return DestinationLane(
         policy=RetryPolicy(
             base_delay=timedelta(seconds=settings.retry_base_seconds),
             max_delay=timedelta(seconds=settings.retry_max_seconds),
@@ -75,7 +78,9 @@ def build_lane(settings: RegionRelaySettings, timezone: ZoneInfo) -> RegionLane:
     )
 
 
-def build_lanes(settings: Settings, regions: list[str], catalog: Catalog) -> dict[str, RegionLane]:
+def build_lanes(
+    settings: Settings, regions: list[str], catalog: Catalog
+) -> dict[str, DestinationLane]:
     lanes = {}
     for region in regions:
         known = catalog.region(region)
@@ -84,23 +89,32 @@ def build_lanes(settings: Settings, regions: list[str], catalog: Catalog) -> dic
     return lanes
 
 
+@dataclass(frozen=True)
+class RelayWiring:
+    """What the rest of the gateway hands the relay (`gateway.app` builds it at start-up).
+
+    `listener` is told of outcomes and replays, `results` takes polled regions'
+    status events, `opener` reads a claimed delivery's sealed envelope.
+    """
+
+    listener: DeliveryListener
+    results: ResultSink
+    opener: EnvelopeOpener
+
+
 def relay_context(
-    settings: Settings,
-    store_key: web.AppKey[Store],
-    adapters_key: web.AppKey[Any],
-    catalog_key: web.AppKey[Catalog],
+    settings: Settings, wiring: Callable[[web.Application], RelayWiring]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A `cleanup_ctx` running the relay worker and pollers for this app."""
+    """A `cleanup_ctx` running the relay worker and pollers for this app.
+
+    `wiring` is called once the app's earlier contexts (store, applications) are open.
+    """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        store, adapters = app[store_key], app[adapters_key]
-        cipher, journal = app[APPLICATIONS].cipher, app[APPLICATIONS].journal
-
-        def opener(row: Row) -> Envelope:
-            return open_envelope(row, cipher)
+        store, adapters, seam = app[STORE], app[ADAPTERS], wiring(app)
 
         clients: dict[str, Destination] = {region: adapters[region] for region in adapters}
-        lanes = build_lanes(settings, list(clients), app[catalog_key])
+        lanes = build_lanes(settings, list(clients), app[CATALOG])
         webhooks = _webhook_clients(app, settings)
         clients.update(webhooks)
         lanes.update(
@@ -110,8 +124,8 @@ def relay_context(
             store,
             clients,
             lanes,
-            ApplicationOutcomes(journal),
-            opener=opener,
+            seam.listener,
+            opener=seam.opener,
             instance=instance_name(),
             lease=timedelta(seconds=settings.relay.lease_seconds),
             poll_interval=settings.relay.poll_interval,
@@ -119,15 +133,13 @@ def relay_context(
             on_attempt=app[METRICS].attempt if METRICS in app else None,
         )
         app[RELAY] = worker
-        app[health.READINESS_CHECKS]["relay"] = _readiness(worker)
+        app[READINESS_CHECKS]["relay"] = _readiness(worker)
         pollers = {r: a for r, a in adapters.items() if isinstance(a, PollAdapter)}
         intervals = {r: settings.relay.for_region(r).poll_seconds for r in pollers}
         tasks = []
         if settings.relay.enabled:
             tasks.append(asyncio.create_task(worker.run(), name="relay-worker"))
-            tasks.append(
-                asyncio.create_task(poll_forever(store, pollers, intervals, journal=journal))
-            )
+            tasks.append(asyncio.create_task(poll_forever(pollers, intervals, seam.results)))
         try:
             yield
         finally:
@@ -159,7 +171,7 @@ def _webhook_clients(app: web.Application, settings: Settings) -> dict[str, Part
     return webhook_clients(partners, app[HTTP_CLIENT], signer)
 
 
-def _readiness(worker: RelayWorker) -> health.ReadinessCheck:
+def _readiness(worker: RelayWorker) -> ReadinessCheck:
     async def check() -> dict[str, Any]:
         # An open breaker does not make the gateway unready: deliveries wait in the
         # outbox. It is shown so ops see which region is down.

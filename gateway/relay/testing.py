@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.envelope import Envelope, RegionAck
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
-from gateway.store import Connection
+from gateway.store import Connection, Row
 
 
 @dataclass
@@ -60,6 +60,7 @@ class RecordingListener:
 
     delivered_ids: list[str] = field(default_factory=list)
     dead: list[tuple[str, str, str]] = field(default_factory=list)
+    replays: list[tuple[str, str]] = field(default_factory=list)
 
     async def delivered(
         self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
@@ -70,3 +71,6 @@ class RecordingListener:
         self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
     ) -> None:
         self.dead.append((record.id, reason_zh, detail))
+
+    async def replayed(self, conn: Connection, delivery: Row, actor: str) -> None:
+        self.replays.append((delivery["id"], actor))

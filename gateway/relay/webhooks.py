@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import HttpClient, SignRequest, envelope_headers, json_bytes
-from adapters.http import retry_after
-from gateway.applications.notices import destination
 from gateway.config import PartnerSettings
 from gateway.envelope import Envelope, RegionAck, StatusNoticeBody
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.http.client import retry_after
+from gateway.outbox import partner_destination
 
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 
@@ -81,8 +81,8 @@ def webhook_clients(
 ) -> dict[str, PartnerWebhookClient]:
     """A client per partner with a ``callback_url``, keyed by its destination."""
     return {
-        destination(partner_id): PartnerWebhookClient(
-            destination(partner_id), partner.callback_url, http, signer
+        partner_destination(partner_id): PartnerWebhookClient(
+            partner_destination(partner_id), partner.callback_url, http, signer
         )
         for partner_id, partner in partners.items()
         if partner.callback_url

@@ -10,7 +10,8 @@ in-call try (request sent, response received), and reported to an optional
 `AttemptObserver` (the metrics). Each job runs with its delivery, application,
 region, request id and trace id bound (`bind_trace`), so its log lines and audit
 entries carry them. Outcomes reach the rest of the gateway
-through a `DeliveryListener`, in the same transaction that settles the delivery.
+through a `DeliveryListener` (`gateway.relay.seam`), in the same transaction that
+settles the delivery.
 
 Once a region has answered, it is not called again for that attempt: recording the
 outcome is retried while the store is unavailable, and any other failure to record
@@ -43,10 +44,12 @@ from gateway.observability.tracecontext import bind_trace
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
-from gateway.relay.deliveries import DeliveryRecord, DeliveryRef, EnvelopeOpener, Unreadable
+from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener, Unreadable
 from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
-from gateway.relay.reasons import exhausted_reason, rejected_reason, unsettled_reason
+from gateway.relay.reasons import unsettled_reason
+from gateway.relay.seam import DeliveryListener
+from gateway.relay.settlement import Attempt, Hops, Settlement, classify, write_settlement
 from gateway.store import Connection, Store
 
 log = structlog.get_logger(__name__)
@@ -83,35 +86,15 @@ _SENDERS = {
 }
 
 
-class DeliveryListener(Protocol):
-    """Told of final outcomes, inside the transaction that records them."""
-
-    async def delivered(
-        self, conn: Connection, record: DeliveryRecord, ack: RegionAck | None
-    ) -> None: ...
-
-    async def dead_lettered(
-        self, conn: Connection, record: DeliveryRef, reason_zh: str, detail: str
-    ) -> None: ...
-
-
 AttemptObserver = Callable[[str, str, str, float], None]
-"""``(region, outcome, delivery state after it, duration_seconds)``: told of every
+"""``(destination, outcome, delivery state after it, duration_seconds)``: told of every
 recorded attempt; must not block."""
 
 
 @dataclass
-class _Hops:
-    """Per-hop times of one attempt's last in-call try, and how many tries it made."""
-
-    calls: int = 0
-    sent_at: datetime | None = None
-    received_at: datetime | None = None
-
-
-@dataclass
-class RegionLane:
-    """One region's limits and state inside the worker."""
+class DestinationLane:
+    """One destination's limits and state inside the worker (a region, or a partner's
+    webhook lane ``partner:<id>``)."""
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     calendar: BusinessCalendar = ALWAYS_OPEN
@@ -131,7 +114,7 @@ class RelayWorker:
         self,
         store: Store,
         adapters: Mapping[str, Destination],
-        lanes: Mapping[str, RegionLane],
+        lanes: Mapping[str, DestinationLane],
         listener: DeliveryListener,
         *,
         opener: EnvelopeOpener,
@@ -160,7 +143,11 @@ class RelayWorker:
         self._commits = GroupCommitter(store)
 
     @property
-    def lanes(self) -> Mapping[str, RegionLane]:
+    def listener(self) -> DeliveryListener:
+        return self._listener
+
+    @property
+    def lanes(self) -> Mapping[str, DestinationLane]:
         return self._lanes
 
     def wake(self) -> None:
@@ -187,7 +174,7 @@ class RelayWorker:
         """Claim what every open region has room for, and start delivering it."""
         now = self._clock()
         started = 0
-        for region, lane in self._lanes.items():
+        for destination, lane in self._lanes.items():
             room = lane.concurrency - lane.in_flight
             if room <= 0 or lane.calendar.hold_until(now) is not None:
                 continue
@@ -197,13 +184,13 @@ class RelayWorker:
             if state is BreakerState.HALF_OPEN:
                 room = 1
             try:
-                claimed = await self._claim(region, now, room)
+                claimed = await self._claim(destination, now, room)
             except StoreUnavailable as exc:  # retried at the next poll
-                log.warning("relay.claim_failed", region=region, error=str(exc))
+                log.warning("relay.claim_failed", region=destination, error=str(exc))
                 continue
             except Exception:
                 # One region's claim failing must not hold back the others.
-                log.exception("relay.claim_failed", region=region)
+                log.exception("relay.claim_failed", region=destination)
                 continue
             for record in claimed:
                 lane.in_flight += 1
@@ -213,13 +200,13 @@ class RelayWorker:
                 started += 1
         return started
 
-    async def _claim(self, region: str, now: datetime, room: int) -> list[DeliveryRecord]:
+    async def _claim(self, destination: str, now: datetime, room: int) -> list[DeliveryRecord]:
         unreadable: list[Unreadable] = []
         async with self._store.transaction() as conn:
             claimed = await deliveries.claim(
                 conn,
                 backend=self._store.backend,
-                region=region,
+                destination=destination,
                 owner=self._instance,
                 now=now,
                 lease_until=now + self._lease,
@@ -264,18 +251,18 @@ class RelayWorker:
     def _done(self, task: asyncio.Task[None]) -> None:
         record = self._tasks.pop(task, None)
         if record is not None:
-            self._lanes[record.region].in_flight -= 1
+            self._lanes[record.destination].in_flight -= 1
         if not task.cancelled() and (error := task.exception()) is not None:
             # `_deliver` catches everything; this is the last line of defence.
             log.error("relay.task_crashed", exc_info=error)
         self._wake.set()
 
-    async def _deliver(self, record: DeliveryRecord, lane: RegionLane) -> None:
+    async def _deliver(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         with bind_trace(
             record.envelope.trace_id,
             delivery_id=record.id,
             application_id=record.application_id,
-            region=record.region,
+            region=record.destination,
             request_id=record.envelope.request_id,
         ):
             try:
@@ -285,8 +272,8 @@ class RelayWorker:
                 # lapses with its lease and the delivery is tried again then.
                 log.exception("relay.delivery_crashed")
 
-    async def _deliver_once(self, record: DeliveryRecord, lane: RegionLane) -> None:
-        adapter = self._adapters.get(record.region)
+    async def _deliver_once(self, record: DeliveryRecord, lane: DestinationLane) -> None:
+        adapter = self._adapters.get(record.destination)
         envelope = await self._with_case_no(record)
         if not lane.breaker.try_acquire():
             await self._reschedule_untried(record, lane)
@@ -294,10 +281,10 @@ class RelayWorker:
         started_at, started = self._clock(), time.perf_counter()
         ack: RegionAck | None = None
         error: Exception | None = None
-        hops = _Hops()
+        hops = Hops()
         try:
             if adapter is None:
-                raise RegionRejected(record.region, "no-adapter", "未配置对方系统接口")
+                raise RegionRejected(record.destination, "no-adapter", "未配置对方系统接口")
             ack = await self._send(adapter, envelope, hops)
         except asyncio.CancelledError:
             lane.breaker.release()
@@ -310,7 +297,8 @@ class RelayWorker:
             lane.breaker.record_success()  # the region answered: it is up
         else:
             lane.breaker.record_failure()
-        await self._settle(record, lane, ack, error, hops, started_at, ended_at, duration_ms)
+        attempt = Attempt(ack, error, hops, started_at, ended_at, duration_ms)
+        await self._settle(record, lane, attempt)
 
     async def _with_case_no(self, record: DeliveryRecord) -> Envelope:
         """Follow-ups name the case the region opened for the submission."""
@@ -321,9 +309,7 @@ class RelayWorker:
             case_no = await deliveries.submission_case_no(conn, record.application_id)
         return envelope.model_copy(update={"region_case_no": case_no})
 
-    async def _send(
-        self, adapter: Destination, envelope: Envelope, hops: _Hops
-    ) -> RegionAck | None:
+    async def _send(self, adapter: Destination, envelope: Envelope, hops: Hops) -> RegionAck | None:
         send: Callable[[Envelope], Awaitable[RegionAck | None]] | None = getattr(
             adapter, _SENDERS.get(envelope.kind, ""), None
         )
@@ -356,7 +342,7 @@ class RelayWorker:
                 return answer
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _reschedule_untried(self, record: DeliveryRecord, lane: RegionLane) -> None:
+    async def _reschedule_untried(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         now = self._clock()
         later = now + timedelta(seconds=lane.breaker.seconds_until_probe())
         async with self._store.transaction() as conn:
@@ -373,83 +359,19 @@ class RelayWorker:
         log.info("relay.held", reason="breaker_open", until=later.isoformat())
 
     async def _settle(
-        self,
-        record: DeliveryRecord,
-        lane: RegionLane,
-        ack: RegionAck | None,
-        error: Exception | None,
-        hops: _Hops,
-        started_at: datetime,
-        ended_at: datetime,
-        duration_ms: float,
+        self, record: DeliveryRecord, lane: DestinationLane, attempt: Attempt
     ) -> None:
-        now = ended_at
-        dead: tuple[str, str] | None = None
-        next_at: datetime | None = None
-        if error is None:
-            state, outcome = deliveries.DELIVERED, "delivered"
-        elif isinstance(error, RegionRejected):
-            state, outcome = deliveries.FAILED, "rejected"
-            dead = rejected_reason(error)
-        else:
-            retry_after = getattr(error, "retry_after", None)
-            decision = lane.policy.after_failure(
-                attempts=record.budget_attempts + 1,
-                first_queued_at=record.queued_at,
-                now=now,
-                retry_after=timedelta(seconds=retry_after) if retry_after else None,
-            )
-            outcome = "unavailable" if isinstance(error, RegionUnavailable) else "error"
-            if decision.gives_up:
-                state = deliveries.FAILED
-                dead = exhausted_reason(error, decision.give_up_reason or "gave up")
-            else:
-                state, next_at = deliveries.PENDING, decision.retry_at
-
-        async def settle_row(
-            conn: Connection, to_state: str, why_dead: tuple[str, str] | None
-        ) -> bool:
-            ours = await deliveries.settle(
-                conn,
-                record,
-                owner=self._instance,
-                now=now,
-                state=to_state,
-                next_attempt_at=next_at,
-                region_case_no=ack.region_case_no if ack else None,
-                last_error=None if error is None else f"{type(error).__name__}: {error}",
-                dead_reason_zh=why_dead[0] if why_dead else None,
-                dead_detail=why_dead[1] if why_dead else None,
-            )
-            if ours:
-                await deliveries.record_attempt(
-                    conn,
-                    delivery_id=record.id,
-                    attempt=record.attempts + 1,
-                    instance=self._instance,
-                    started_at=deliveries.to_db(started_at),
-                    ended_at=deliveries.to_db(ended_at),
-                    duration_ms=round(duration_ms, 3),
-                    outcome=outcome,
-                    error_class=None if error is None else type(error).__name__,
-                    region_code=getattr(error, "code", None),
-                    http_status=getattr(error, "http_status", None),
-                    detail=None if error is None else str(error)[:500],
-                    request_sent_at=deliveries.to_db(hops.sent_at) if hops.sent_at else None,
-                    response_received_at=(
-                        deliveries.to_db(hops.received_at) if hops.received_at else None
-                    ),
-                    calls=hops.calls,
-                )
-            return ours
+        settlement = classify(record, lane.policy, attempt.error, attempt.ended_at)
 
         async def write(conn: Connection) -> bool:
-            if not await settle_row(conn, state, dead):
+            if not await write_settlement(
+                conn, record, settlement, attempt, instance=self._instance
+            ):
                 return False
-            if state == deliveries.DELIVERED:
-                await self._listener.delivered(conn, record, ack)
-            elif dead is not None:
-                await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+            if settlement.state == deliveries.DELIVERED:
+                await self._listener.delivered(conn, record, attempt.ack)
+            elif settlement.dead is not None:
+                await self._listener.dead_lettered(conn, record, *settlement.dead)
             return True
 
         try:
@@ -458,51 +380,54 @@ class RelayWorker:
             # The outcome is known and the region has answered: it is not called again.
             # The delivery becomes a dead letter keeping the answer, for ops to resolve.
             log.exception(
-                "relay.settle_failed", outcome=outcome, error=f"{type(exc).__name__}: {exc}"
+                "relay.settle_failed",
+                outcome=settlement.outcome,
+                error=f"{type(exc).__name__}: {exc}",
             )
-            state, next_at = deliveries.FAILED, None
-            dead = unsettled_reason(exc, ack=ack, region_error=error)
-            ours = await self._dead_letter_unsettled(record, dead, settle_row)
+            dead = unsettled_reason(exc, ack=attempt.ack, region_error=attempt.error)
+            settlement = Settlement(deliveries.FAILED, settlement.outcome, dead=dead)
+            ours = await self._dead_letter_unsettled(record, settlement, attempt)
         if not ours:
-            log.warning("relay.lease_lost", outcome=outcome)
+            log.warning("relay.lease_lost", outcome=settlement.outcome)
             return
         if self._on_attempt is not None:
-            self._on_attempt(record.region, outcome, state, duration_ms / 1000)
-        event = {"delivered": "relay.delivered", "rejected": "relay.rejected"}.get(
-            outcome, "relay.failed_attempt"
-        )
-        if state == deliveries.FAILED and outcome != "rejected":
-            event = "relay.dead_lettered"
+            self._on_attempt(
+                record.destination, settlement.outcome, settlement.state, attempt.duration_ms / 1000
+            )
+        next_at = settlement.next_attempt_at
         log.info(
-            event,
+            settlement.log_event,
             attempt=record.attempts + 1,
-            duration_ms=round(duration_ms, 1),
+            duration_ms=round(attempt.duration_ms, 1),
             next_attempt_at=next_at.isoformat() if next_at else None,
-            error=None if error is None else type(error).__name__,
+            error=None if attempt.error is None else type(attempt.error).__name__,
         )
 
     async def _dead_letter_unsettled(
-        self,
-        record: DeliveryRecord,
-        dead: tuple[str, str],
-        settle_row: Callable[[Connection, str, tuple[str, str] | None], Awaitable[bool]],
+        self, record: DeliveryRecord, settlement: Settlement, attempt: Attempt
     ) -> bool:
         """Make a delivery whose outcome could not be recorded a dead letter, on its own.
 
         Its application is told as well if that works; if even that fails, the
         delivery is still dead-lettered without it (and logged), so it is never resent.
         """
+        assert settlement.dead is not None  # noqa: S101 - built as a dead letter by the caller
+        dead = settlement.dead
 
         async def with_listener() -> bool:
             async with self._store.transaction() as conn:
-                if not await settle_row(conn, deliveries.FAILED, dead):
+                if not await write_settlement(
+                    conn, record, settlement, attempt, instance=self._instance
+                ):
                     return False
-                await self._listener.dead_lettered(conn, record, dead[0], dead[1])
+                await self._listener.dead_lettered(conn, record, *dead)
                 return True
 
         async def alone() -> bool:
             async with self._store.transaction() as conn:
-                return await settle_row(conn, deliveries.FAILED, dead)
+                return await write_settlement(
+                    conn, record, settlement, attempt, instance=self._instance
+                )
 
         try:
             return await self._store_retrying(with_listener)

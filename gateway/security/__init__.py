@@ -11,7 +11,6 @@ What the rest of the gateway uses:
 """
 
 from gateway.security.auth import (
-    AUTHENTICATOR,
     PARTNER,
     AuthenticatedPartner,
     PartnerAuthenticator,
@@ -22,7 +21,7 @@ from gateway.security.auth import (
 )
 from gateway.security.digest import content_digest, verify_content_digest
 from gateway.security.evidence import SubmissionEvidence, verify_evidence
-from gateway.security.jwks import GATEWAY_KEYS, GatewayKeys
+from gateway.security.jwks import GatewayKeys
 from gateway.security.keys import GatewayKey, KeyRing, KeyStore, thumbprint
 from gateway.security.outbound import RequestSigner
 from gateway.security.partners import Partner, PartnerKey, PartnerRegistry
@@ -31,8 +30,6 @@ from gateway.security.receipts import sign_receipt, verify_receipt
 from gateway.security.wiring import setup_security
 
 __all__ = [
-    "AUTHENTICATOR",
-    "GATEWAY_KEYS",
     "PARTNER",
     "AuthenticatedPartner",
     "GatewayKey",

@@ -41,8 +41,9 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api.problems import Problem
+from gateway.app_keys import AUTHENTICATOR
 from gateway.errors import SignatureError, StoreError
+from gateway.problems import Problem
 from gateway.security.digest import verify_content_digest
 from gateway.security.evidence import SubmissionEvidence
 from gateway.security.nonces import NonceStore
@@ -274,9 +275,6 @@ class PartnerAuthenticator:
         if expires is not None:
             expires_at = min(expires_at, expires)
         return AuthenticatedPartner(partner=partner, key=key, evidence=evidence), expires_at
-
-
-AUTHENTICATOR = web.AppKey("partner_authenticator", PartnerAuthenticator)
 
 
 def partner_required(handler: Handler) -> Handler:

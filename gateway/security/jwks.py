@@ -13,8 +13,9 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.api.responses import json_response
+from gateway.app_keys import GATEWAY_KEYS
 from gateway.errors import KeyStoreError
+from gateway.http.responses import json_response
 from gateway.security.keys import KeyRing
 from gateway.security.outbound import RequestSigner
 from gateway.security.receipts import sign_receipt
@@ -65,8 +66,6 @@ class GatewayKeys:
         key, kid = self._signing_key()
         return RequestSigner(key, kid, expires_in=expires_in)
 
-
-GATEWAY_KEYS = web.AppKey("gateway_keys", GatewayKeys)
 
 routes = web.RouteTableDef()
 

@@ -16,9 +16,10 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 
+from gateway.app_keys import AUTHENTICATOR, GATEWAY_KEYS
 from gateway.config import Settings
-from gateway.security.auth import AUTHENTICATOR, PartnerAuthenticator
-from gateway.security.jwks import GATEWAY_KEYS, GatewayKeys, routes
+from gateway.security.auth import PartnerAuthenticator
+from gateway.security.jwks import GatewayKeys, routes
 from gateway.security.keys import KeyStore
 from gateway.security.nonces import NonceStore
 from gateway.security.partners import PartnerRegistry

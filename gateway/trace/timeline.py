@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.applications import records
-from gateway.applications.state_machine import local_date, now_utc
+from gateway.applications.clocks import local_date, now_utc
 from gateway.audit.replay import AuditedStates, disagreements
 from gateway.envelope import Status
 from gateway.observability.redaction import redact
@@ -79,12 +79,13 @@ _HISTORY = (
     "WHERE application_id = :id ORDER BY id"
 )
 _DELIVERIES = (
-    "SELECT id, kind, region, state, attempts, replays, next_attempt_at, created_at, "
+    "SELECT id, kind, destination AS region, state, attempts, replays, next_attempt_at, "
+    "created_at, "
     "delivered_at, region_case_no, dead_reason_zh FROM deliveries "
     "WHERE application_id = :id ORDER BY created_at, id"
 )
 _ATTEMPTS = (
-    "SELECT a.*, d.kind AS delivery_kind, d.region AS region FROM delivery_attempts a "
+    "SELECT a.*, d.kind AS delivery_kind, d.destination AS region FROM delivery_attempts a "
     "JOIN deliveries d ON d.id = a.delivery_id WHERE d.application_id = :id "
     "ORDER BY a.started_at, a.attempt"
 )

@@ -17,11 +17,10 @@ from support.examples import EXAMPLES, example, upload_examples
 from support.partner_signing import PARTNER, SignedClient
 from support.region_events import region_says
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
-from gateway.applications import state_machine
-from gateway.applications.state_machine import Origin
-from gateway.audit import AUDIT
+from gateway.app_keys import APPLICATIONS, AUDIT
+from gateway.applications import transitions
+from gateway.applications.transitions import Origin
 from gateway.audit.checkpoints import (
     Checkpoint,
     load_public_keys_from_jwks,
@@ -228,7 +227,7 @@ async def test_history_and_audit_commit_or_roll_back_together(client: SignedClie
 
     async def forward(actor: str, *, then_fail: bool) -> None:
         async with client.app[STORE].transaction() as conn:
-            await state_machine.transition(
+            await transitions.transition(
                 conn, case_id, Status.FORWARDED, journal=journal, origin=Origin.RELAY, actor=actor
             )
             if then_fail:

@@ -15,8 +15,8 @@ import pytest
 from support.examples import example
 from support.partner_signing import NARROW_PARTNER, OTHER_PARTNER, PARTNER, SignedClient
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
+from gateway.app_keys import APPLICATIONS
 from gateway.applications.proof import open_submission_body
 from gateway.errors import SignatureError
 from gateway.security import SubmissionEvidence, verify_evidence

@@ -14,12 +14,12 @@ from support.examples import EXAMPLES, example
 from support.partner_signing import PARTNER, SignedClient, multipart
 from support.region_events import region_says, shenzhen_case_no
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE
-from gateway.applications.state_machine import local_date, now_utc
+from gateway.app_keys import APPLICATIONS
+from gateway.applications.clocks import local_date, now_utc
 from gateway.config import Settings
 from gateway.envelope import Status
-from gateway.relay.outbox import open_envelope
+from gateway.outbox import open_envelope
 
 Client = SignedClient
 PHOTO = hashlib.sha256((EXAMPLES / "attachments" / "photo.jpg").read_bytes()).hexdigest()

@@ -7,10 +7,10 @@ import base64
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.api import PROBLEM_MEDIA_TYPE
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT
 from gateway.audit.checkpoints import Checkpoint
 from gateway.audit.merkle import verify_consistency, verify_inclusion
+from gateway.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 
 Client = TestClient[web.Request, web.Application]
 

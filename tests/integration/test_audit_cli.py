@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from support.at_rest import TEST_PASSPHRASE
 
 from gateway.app import STORE, create_app
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT
 from gateway.cli import main
 from gateway.config import load_settings
 

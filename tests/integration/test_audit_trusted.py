@@ -30,7 +30,7 @@ from support.audit_attacks import (
 )
 
 from gateway.app import STORE, create_app
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT
 from gateway.audit.checkpoints import Ed25519CheckpointSigner
 
 

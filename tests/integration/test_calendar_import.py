@@ -22,8 +22,8 @@ from support.examples import example
 from support.partner_signing import SignedClient
 from support.region_events import region_says
 
-from gateway.api.applications import APPLICATIONS
 from gateway.app import STORE, create_app
+from gateway.app_keys import APPLICATIONS
 from gateway.cli import main
 from gateway.config import Settings
 from gateway.envelope import Status

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.app import STORE
-from gateway.audit import AUDIT
+from gateway.app_keys import AUDIT
 
 RECIPE = Path(__file__).resolve().parents[2] / "contracts" / "audit-checkpoints.md"
 

@@ -390,7 +390,7 @@ def test_no_route_answers_with_aiohttps_ascii_json() -> None:
         for path in sources
         if "web.json_response(" in path.read_text("utf-8")
     ]
-    assert not offenders, "use gateway.api.responses.json_response in " + ", ".join(offenders)
+    assert not offenders, "use gateway.http.responses.json_response in " + ", ".join(offenders)
 
 
 # 21. One rule for refusal details

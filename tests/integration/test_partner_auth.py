@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.clocks import SecondsClock
 
+from gateway.app_keys import AUTHENTICATOR
 from gateway.config import SecuritySettings
 from gateway.errors import SignatureError
 from gateway.observability import problem_errors, request_context
 from gateway.security import (
-    AUTHENTICATOR,
     PartnerAuthenticator,
     PartnerRegistry,
     RequestSigner,

@@ -24,14 +24,9 @@ from support.relay_world import World, running_world
 
 from adapters.shenzhen import protocol
 from adapters.shenzhen.settings import ShenzhenSettings
-from gateway.api.applications import APPLICATIONS
-from gateway.app_keys import STORE
+from gateway.app_keys import APPLICATIONS, STORE
 from gateway.applications.journal import Journal
-from gateway.applications.state_machine import (
-    EventOutcome,
-    apply_parked_events,
-    apply_status_event,
-)
+from gateway.applications.region_events import EventOutcome, apply_parked_events, apply_status_event
 from gateway.audit import AuditLog
 from gateway.envelope import Status, StatusEvent
 from gateway.relay.deliveries import UNREADABLE_FORMAT_ZH

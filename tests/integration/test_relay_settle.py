@@ -14,11 +14,11 @@ from support.outbox import insert_received_application, relay_envelope
 
 from gateway.envelope import Envelope, RegionAck
 from gateway.errors import StoreUnavailable
+from gateway.outbox import enqueue, open_envelope
 from gateway.relay.deliveries import DeliveryRecord, DeliveryRef
-from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.reasons import UNSETTLED_ZH
 from gateway.relay.testing import RecordingListener, ScriptedRegion
-from gateway.relay.worker import RegionLane, RelayWorker
+from gateway.relay.worker import DestinationLane, RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Connection, Row, Store, bundled_migrations, migrate
 
@@ -73,7 +73,7 @@ def worker(
     return RelayWorker(
         store,
         {"shenzhen": region},
-        {"shenzhen": RegionLane()},
+        {"shenzhen": DestinationLane()},
         listener,
         opener=opener,
         instance="gw-a",

@@ -22,13 +22,13 @@ from gateway.envelope import (
     StatusNoticeBody,
 )
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.outbox import enqueue, open_envelope
 from gateway.relay import deliveries
 from gateway.relay.breaker import CircuitBreaker
 from gateway.relay.calendar import BusinessCalendar, WeeklyWindow
-from gateway.relay.outbox import enqueue, open_envelope
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.testing import RecordingListener, ScriptedRegion
-from gateway.relay.worker import RegionLane, RelayWorker
+from gateway.relay.worker import DestinationLane, RelayWorker
 from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, bundled_migrations, migrate
 
@@ -66,12 +66,12 @@ class Harness:
         return delivery_id
 
     def worker(
-        self, region: ScriptedRegion, *, lane: RegionLane | None = None, instance: str = "gw-a"
+        self, region: ScriptedRegion, *, lane: DestinationLane | None = None, instance: str = "gw-a"
     ) -> RelayWorker:
         return RelayWorker(
             self.store,
             {"shenzhen": region},
-            {"shenzhen": lane or RegionLane()},
+            {"shenzhen": lane or DestinationLane()},
             self.listener,
             opener=self.open,
             instance=instance,
@@ -174,7 +174,7 @@ async def test_permanent_rejection_dead_letters_at_once(h: Harness) -> None:
 async def test_spent_budget_dead_letters_with_a_clerk_reason(h: Harness) -> None:
     down = [RegionUnavailable("shenzhen", "connection refused") for _ in range(3)]
     region = ScriptedRegion("shenzhen", list(down))
-    lane = RegionLane(
+    lane = DestinationLane(
         policy=RetryPolicy(base_delay=timedelta(seconds=1), max_attempts=3),
         breaker=CircuitBreaker(failure_threshold=100),
     )
@@ -194,7 +194,7 @@ async def test_open_breaker_holds_the_region_without_spending_attempts(h: Harnes
     breaker = CircuitBreaker(
         failure_threshold=2, reset_after=60, clock=lambda: h.clock().timestamp()
     )
-    lane = RegionLane(breaker=breaker, policy=RetryPolicy(base_delay=timedelta(seconds=1)))
+    lane = DestinationLane(breaker=breaker, policy=RetryPolicy(base_delay=timedelta(seconds=1)))
     first = await h.queue(envelope("app-1"))
     second = await h.queue(envelope("app-2"))
     worker = h.worker(region, lane=lane)
@@ -211,7 +211,7 @@ async def test_open_breaker_holds_the_region_without_spending_attempts(h: Harnes
 async def test_maintenance_window_holds_deliveries(h: Harness) -> None:
     region = ScriptedRegion("shenzhen")
     friday_evening = WeeklyWindow(frozenset({4}), time(17, 0), time(20, 0))
-    lane = RegionLane(calendar=BusinessCalendar(ZoneInfo("Asia/Shanghai"), (friday_evening,)))
+    lane = DestinationLane(calendar=BusinessCalendar(ZoneInfo("Asia/Shanghai"), (friday_evening,)))
     delivery_id = await h.queue(envelope("app-1"))
     worker = h.worker(region, lane=lane)
     assert await round_trip(worker) == 0
@@ -243,7 +243,7 @@ async def test_expired_lease_is_taken_over_and_the_old_owner_cannot_settle(h: Ha
         (stale,) = await deliveries.claim(
             conn,
             backend="sqlite",
-            region="shenzhen",
+            destination="shenzhen",
             owner="gw-a",
             now=h.clock(),
             lease_until=h.clock() + timedelta(minutes=2),
@@ -334,7 +334,7 @@ async def test_order_is_per_destination_a_dead_webhook_holds_back_only_its_notic
     worker = RelayWorker(
         h.store,
         {"shenzhen": region, "partner:p": partner},
-        {"shenzhen": RegionLane(), "partner:p": RegionLane(policy=policy)},
+        {"shenzhen": DestinationLane(), "partner:p": DestinationLane(policy=policy)},
         h.listener,
         opener=h.open,
         instance="gw-a",

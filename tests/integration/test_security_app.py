@@ -25,11 +25,11 @@ from http_message_signatures.resolvers import HTTPSignatureKeyResolver
 from structlog.typing import EventDict
 
 from gateway.app import create_app
+from gateway.app_keys import GATEWAY_KEYS
 from gateway.cli import main
 from gateway.config import Settings, load_settings
 from gateway.errors import KeyStoreError
 from gateway.security import (
-    GATEWAY_KEYS,
     KeyStore,
     RequestSigner,
     evidence_of,

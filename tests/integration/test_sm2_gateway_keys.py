@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from gateway.app import create_app
+from gateway.app_keys import GATEWAY_KEYS
 from gateway.cli import main
 from gateway.config import load_settings
-from gateway.security import GATEWAY_KEYS, KeyStore
+from gateway.security import KeyStore
 from gateway.security.sm2 import SM2PublicKey
 from gateway.security.sm2_keys import SM2KeyStore
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Page
 
 from adapters.sandbox import SandboxCore
-from gateway.applications import state_machine
+from gateway.applications import clocks
 from gateway.staff import accounts
 from gateway.staff.accounts import Account, Role
 from gateway.store import Store
@@ -106,7 +106,7 @@ def hukou_form(tokens: dict[str, str], *, csrf: str | None = "same", **fields: s
         "form_reason": "工作",
         "attest_id_card": "on",
         "deferred_photo": "on",
-        "promised_photo": state_machine.local_date(state_machine.now_utc()).isoformat(),
+        "promised_photo": clocks.local_date(clocks.now_utc()).isoformat(),
         "delivery_method": "window_pickup",
         **fields,
     }

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.api.applications import APPLICATIONS
-from gateway.app_keys import STORE
-from gateway.applications.state_machine import apply_status_event
+from gateway.app_keys import APPLICATIONS, STORE
+from gateway.applications.region_events import apply_status_event
 from gateway.envelope import Status, StatusEvent
 from support.partner_signing import SignedClient
 

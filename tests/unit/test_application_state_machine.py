@@ -11,15 +11,11 @@ from typing import Any
 
 import pytest
 
-from gateway.applications import state_machine
+from gateway.applications import region_events
+from gateway.applications.history import load
 from gateway.applications.journal import Journal
-from gateway.applications.state_machine import (
-    TRANSITIONS,
-    EventOutcome,
-    Origin,
-    apply_status_event,
-    transition,
-)
+from gateway.applications.region_events import EventOutcome, apply_status_event
+from gateway.applications.transitions import TRANSITIONS, Origin, transition
 from gateway.audit import AuditLog
 from gateway.envelope import Status, StatusEvent
 from gateway.errors import TransitionRefused
@@ -83,7 +79,7 @@ _ids = itertools.count()
 
 async def case_row(store: SQLiteStore, case_id: str) -> dict[str, Any]:
     async with store.transaction() as conn:
-        return await state_machine.load(conn, case_id)
+        return await load(conn, case_id)
 
 
 async def history(store: SQLiteStore, case_id: str) -> list[dict[str, Any]]:
@@ -299,8 +295,8 @@ async def land(store: SQLiteStore, case_id: str, case_no: str = "SZ-9") -> list[
             "UPDATE applications SET region_case_no = :no WHERE id = :id",
             {"no": case_no, "id": case_id},
         )
-        row = await state_machine.load(conn, case_id)
-        return await state_machine.apply_parked_events(conn, row, journal=JOURNAL)
+        row = await load(conn, case_id)
+        return await region_events.apply_parked_events(conn, row, journal=JOURNAL)
 
 
 async def event_outcome(store: SQLiteStore, event_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from gateway.applications import deadlines, records, state_machine
+from gateway.applications import clocks, deadlines, records
 from gateway.catalog.models import Item, Source
 from gateway.holidays.files import read_all
 from gateway.holidays.workdays import WorkCalendar
@@ -102,8 +102,8 @@ def test_a_cases_clock_counts_its_competent_regions_extra_days_off(tmp_path: Pat
     row = {"anticipate_day": 3, "anticipate_type": "working_day", "promise_day": None}
     row["promise_type"] = "working_day"
     monday = date(2026, 12, 28)
-    shenzhen = state_machine.due_columns({**row, "competent_region": "shenzhen"}, monday, 0)
-    dongguan = state_machine.due_columns({**row, "competent_region": "dongguan"}, monday, 0)
+    shenzhen = clocks.due_columns({**row, "competent_region": "shenzhen"}, monday, 0)
+    dongguan = clocks.due_columns({**row, "competent_region": "dongguan"}, monday, 0)
     assert shenzhen["legal_due"] == "2027-01-04"  # 30, 31 December, then 4 January
     assert dongguan["legal_due"] == "2026-12-31"
     assert shenzhen["calendar_basis"] == "provisional"

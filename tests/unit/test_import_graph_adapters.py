@@ -161,7 +161,7 @@ def test_the_core_names_no_region() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from gateway.applications.status import Status",
+        "from gateway.envelope import Status",
         "from gateway.api.responses import json_response",
         "import gateway.config",
         "from gateway import relay",

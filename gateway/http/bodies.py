@@ -16,9 +16,9 @@ from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
-from gateway.api.problems import Problem
 from gateway.app_keys import SETTINGS
 from gateway.jsonio import JsonRefused, load_json
+from gateway.problems import Problem
 
 _PARSE_IN_THREAD_BYTES = 64 * 1024
 

@@ -1,5 +1,9 @@
 """RFC 9457 problem details: the one shape of every error response.
 
+A leaf module: it imports nothing from the gateway, so every layer (security,
+observability, the routes) may raise a `Problem`; `gateway.http.responses`
+renders it.
+
 Handlers raise `Problem` (or a subclass) and the error middleware renders it; they
 never build error JSON themselves. Every problem carries an English ``title``, a
 ``detail`` a window clerk can read (Chinese where the reader is staff), and the
@@ -13,8 +17,6 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-
-from gateway.api.responses import json_response
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://tongban.example/problems/"
@@ -64,21 +66,6 @@ class Problem(Exception):
             document["request_id"] = request_id
         document.update(self.extensions)
         return document
-
-
-def problem_response(
-    problem: Problem, request: web.BaseRequest, request_id: str | None, *, close: bool = False
-) -> web.Response:
-    """Render `problem` for `request`; `close` ends the connection after it."""
-    response = json_response(
-        problem.body(instance=request.path, request_id=request_id),
-        status=problem.status,
-        content_type=MEDIA_TYPE,
-        headers=problem.headers,
-    )
-    if close:
-        response.force_close()
-    return response
 
 
 def from_http_exception(exc: web.HTTPException) -> Problem:

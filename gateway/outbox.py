@@ -1,5 +1,8 @@
 """The outbox, write side: envelopes become `deliveries` rows on the caller's transaction.
 
+A small module of its own so that the applications (which enqueue) and the
+relay (which opens what it claims) share it without importing each other.
+
 A delivery row is written in the same transaction as the change that causes it
 (the application, a supplement, a withdrawal, a rating), so nothing is
 acknowledged before its delivery is durable. Its ``idempotency_key`` is unique:
@@ -20,6 +23,13 @@ from gateway.envelope import Envelope, EnvelopeBody
 from gateway.observability.tracecontext import trace_for
 from gateway.security.pii import PiiCipher
 from gateway.store import Connection, Row
+
+PARTNER_DESTINATION_PREFIX = "partner:"
+
+
+def partner_destination(partner_id: str) -> str:
+    """The outbox destination (relay lane key) of a partner's webhook."""
+    return f"{PARTNER_DESTINATION_PREFIX}{partner_id}"
 
 
 def new_envelope(
@@ -63,14 +73,14 @@ async def enqueue(
     now = datetime.now(UTC).isoformat()
     sealed = cipher.seal(envelope.model_dump(mode="json"), bound_to=envelope.envelope_id)
     await conn.execute(
-        "INSERT INTO deliveries (id, application_id, kind, region, idempotency_key, envelope, "
+        "INSERT INTO deliveries (id, application_id, kind, destination, idempotency_key, envelope, "
         "state, attempts, next_attempt_at, created_at, updated_at) VALUES (:id, "
-        ":application_id, :kind, :region, :key, :envelope, 'pending', 0, :now, :now, :now)",
+        ":application_id, :kind, :destination, :key, :envelope, 'pending', 0, :now, :now, :now)",
         {
             "id": envelope.envelope_id,
             "application_id": envelope.application_id,
             "kind": envelope.kind,
-            "region": destination or envelope.competent_region,
+            "destination": destination or envelope.competent_region,
             "key": envelope.idempotency_key,
             "envelope": sealed,
             "now": now,
