@@ -40,6 +40,7 @@ from gateway.holidays.runtime import calendar_context, recompute_context
 from gateway.observability import BODY_TIMEOUT, body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.relay.service import relay_context
+from gateway.retention.job import retention_context
 from gateway.security.jwks import GATEWAY_KEYS
 from gateway.security.wiring import pii_cipher, setup_security
 from gateway.store import Store, open_store
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(recompute_context)
     app.cleanup_ctx.append(adapters_context(settings))
     app.cleanup_ctx.append(relay_context(settings, STORE, ADAPTERS, CATALOG))
+    app.cleanup_ctx.append(retention_context)  # personal data past retention (issue 18)
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)

@@ -27,6 +27,7 @@ from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
 from gateway.holidays.cli import calendar_group
 from gateway.relay.cli import deliveries_group
+from gateway.retention.cli import purge as purge_command
 from gateway.security import cli as security_cli
 from gateway.security.at_rest import PASSPHRASE_ENV
 from gateway.security.demo import (
@@ -177,6 +178,7 @@ main.add_command(users)
 # Operations (issue 18): backups.
 main.add_command(backup_cli.backup)
 main.add_command(backup_cli.restore)
+main.add_command(purge_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

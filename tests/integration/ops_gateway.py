@@ -81,9 +81,14 @@ def application(n: int) -> dict[str, Any]:
 class GatewayProcess:
     """`tongban serve` on its own port and data directory, stopped by `stop()`."""
 
-    def __init__(self, tmp: Path, extra: Mapping[str, Mapping[str, Any]] | None = None,
-                 partner: TestPartner = PARTNER) -> None:  # fmt: skip
-        self.port = free_port()
+    def __init__(
+        self,
+        tmp: Path,
+        extra: Mapping[str, Mapping[str, Any]] | None = None,
+        partner: TestPartner = PARTNER,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
         self.data_dir = tmp / "var"
         self.config = tmp / "tongban.toml"
         self.partner = partner
