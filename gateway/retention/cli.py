@@ -17,6 +17,7 @@ from gateway.audit.service import build_audit
 from gateway.cli_support import config_option, require_database, settings_or_fail, with_store
 from gateway.config import Settings
 from gateway.errors import TongbanError
+from gateway.observability import configure_logging
 from gateway.retention.job import run_purge
 from gateway.retention.purge import PurgeReport
 from gateway.security.wiring import pii_cipher
@@ -48,6 +49,8 @@ def purge(config: Path | None, mode: str | None, as_json: bool) -> None:
         raise click.UsageError("say --dry-run (list) or --apply (purge)")
     settings = settings_or_fail(config)
     require_database(settings)
+    # Log lines to stderr, so --json output on stdout stays one document.
+    configure_logging(settings.log.format, settings.log.level)
     try:
         report = with_store(settings, lambda store: _purge(settings, store, mode == "dry"))
     except TongbanError as exc:

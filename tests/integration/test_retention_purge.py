@@ -164,3 +164,47 @@ async def test_scheduled_purge_leaves_no_personal_data_and_the_audit_log_verifie
     verified = gateway.cli("audit", "verify", "--json")
     assert json.loads(verified.stdout)["ok"] is True
     assert resident_id(9000) == purged[0]["body"]["applicant"]["id_number"]
+
+
+@pytest.mark.timeout(180)
+async def test_purge_cli_lists_then_purges_beside_the_running_gateway(tmp_path: Path) -> None:
+    """--dry-run changes nothing; --apply purges the due cases once; a second run finds none."""
+    port = free_port()
+    async with running_sandboxes(port) as sandboxes:
+        gateway = GatewayProcess(
+            tmp_path,
+            extra={
+                "relay": {"enabled": True, **FAST_RELAY},
+                "adapters": {
+                    "shenzhen_url": sandboxes["shenzhen"].url,
+                    "callback_base_url": f"http://127.0.0.1:{port}",
+                },
+                "retention": {"personal_data_days": 0, "purge_enabled": False},
+            },
+            port=port,
+        )
+        gateway.start()
+        database = gateway.data_dir / "tongban.db"
+        try:
+            purged, _ = await _submit_all(gateway)
+            ids = sorted(case["id"] for case in purged)
+            for _ in range(600):
+                dry = json.loads(gateway.cli("purge", "--dry-run", "--json").stdout)
+                if sorted(dry["application_ids"]) == ids:
+                    break
+                await asyncio.sleep(0.1)
+            assert sorted(dry["application_ids"]) == ids
+            marked = "SELECT COUNT(*) AS n FROM applications WHERE personal_purged_at IS NOT NULL"
+            assert _rows(database, marked)[0]["n"] == 0
+            applied = json.loads(gateway.cli("purge", "--apply", "--json").stdout)
+            assert sorted(applied["application_ids"]) == ids
+            # Each one's own ID card scan, and the photo they share, which no open case uses.
+            assert applied["attachments"] == len(ids) + 1
+            again = json.loads(gateway.cli("purge", "--apply", "--json").stdout)
+            assert again["cases"] == 0
+        finally:
+            gateway.stop()
+    assert json.loads(gateway.cli("audit", "verify", "--json").stdout)["ok"] is True
+    usage = gateway.cli("purge", check=False)
+    assert usage.returncode == 2
+    assert "--dry-run" in usage.stderr
