@@ -161,6 +161,23 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         sandboxes.stop()
 
 
+@main.command()
+@config_option
+def migrate(config: Path | None) -> None:
+    """Bring the database schema up to date, then exit (a release step or an init
+    container; `serve` does the same at start). Safe with several processes at once."""
+    from gateway.cli_support import with_store
+    from gateway.store import shown_url
+
+    settings = _load(config)
+
+    async def nothing(_store: object) -> None:
+        return None
+
+    with_store(settings, nothing)
+    click.echo(f"schema up to date: {shown_url(settings.store_url)}")
+
+
 main.add_command(adapters_command)
 main.add_command(sandbox_command)
 
