@@ -96,7 +96,13 @@ def _check_model(value: Any, type_name: str, path: str, problems: list[str]) -> 
         for key, item in value.items():
             _check_model(item, inner, f"{path}.{key}", problems)
         return
-    scalar: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "bool": bool, "float": (int, float), "datetime": str}
+    scalar: dict[str, type | tuple[type, ...]] = {
+        "str": str,
+        "int": int,
+        "bool": bool,
+        "float": (int, float),
+        "datetime": str,
+    }
     if type_name in scalar:
         wrong_bool = type_name == "int" and isinstance(value, bool)
         if not isinstance(value, scalar[type_name]) or wrong_bool:
