@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from gateway.security.demo import (
     running_program,
     submit_command,
 )
+from gateway.security.rewrap_cli import rewrap_command
 from gateway.staff.cli import users
 from gateway.staff.demo import describe as describe_demo_accounts
 from gateway.staff.demo import seed_demo_accounts
@@ -49,11 +50,18 @@ def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> Se
         raise click.ClickException(str(exc)) from exc
 
 
-def _run_server(settings: Settings, banner: str | None, last_words: str = "") -> None:
+def _run_server(
+    settings: Settings,
+    banner: str | None,
+    last_words: str = "",
+    reread: Callable[[], Settings] | None = None,
+) -> None:
     """Serve until stopped. Once listening, the demo prints its `banner` and then
-    `last_words`, after every start-up log line, so they do not scroll away."""
+    `last_words`, after every start-up log line, so they do not scroll away.
+    On SIGHUP the keys and partners are re-read (`reread`: the settings afresh)."""
     from gateway.app import create_app
     from gateway.observability import configure_logging
+    from gateway.security.reload import RELOAD_SETTINGS, on_hangup
     from gateway.server import serve
 
     if settings.security.key_passphrase is None:
@@ -86,15 +94,19 @@ def _run_server(settings: Settings, banner: str | None, last_words: str = "") ->
                 err=True,
             )
 
+    app = create_app(settings)
+    if reread is not None:
+        app[RELOAD_SETTINGS] = reread
     try:
         asyncio.run(
             serve(
-                create_app(settings),
+                app,
                 host=settings.server.host,
                 port=settings.server.port,
                 shutdown_timeout=settings.server.shutdown_timeout,
                 on_listening=announce,
                 settings=settings.server,
+                on_hangup=lambda: on_hangup(app),
             )
         )
     except TongbanError as exc:
@@ -114,7 +126,7 @@ def main() -> None:
 @config_option
 def serve(config: Path | None) -> None:
     """Run the gateway alone, for production."""
-    _run_server(_load(config), banner=None)
+    _run_server(_load(config), banner=None, reread=lambda: _load(config))
 
 
 @main.command()
@@ -196,6 +208,8 @@ main.add_command(users)
 main.add_command(backup_cli.backup)
 main.add_command(backup_cli.restore)
 main.add_command(purge_command)
+# Keys without downtime: `tongban keys rewrap` (the reload itself is SIGHUP to `serve`).
+security_cli.keys.add_command(rewrap_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

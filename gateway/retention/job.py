@@ -15,6 +15,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from gateway.api.applications import APPLICATIONS
 from gateway.app_keys import SETTINGS, STORE
 from gateway.applications.attachments import AttachmentStore
 from gateway.audit import AUDIT
@@ -22,7 +23,6 @@ from gateway.audit.log import AuditLog
 from gateway.config import Settings
 from gateway.retention.purge import PurgeReport, purge_due
 from gateway.security.pii import PiiCipher
-from gateway.security.wiring import pii_cipher
 from gateway.store import SQLiteStore, Store
 
 __all__ = ["retention_context", "run_purge"]
@@ -76,7 +76,8 @@ async def retention_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.retention.purge_enabled:
         yield
         return
-    cipher = await asyncio.to_thread(pii_cipher, settings)
+    # The application's own cipher: a PII key reloaded on SIGHUP is the one used here too.
+    cipher = app[APPLICATIONS].cipher
 
     async def loop() -> None:
         while True:

@@ -105,11 +105,17 @@ class GatewayProcess:
         for name, values in (extra or {}).items():
             sections[name] = {**sections.get(name, {}), **values}
         tmp.mkdir(parents=True, exist_ok=True)
+        self.sections = sections
         self.config.write_text(to_toml(sections), encoding="utf-8")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
         self.env["TONGBAN_SECURITY__KEY_PASSPHRASE"] = TEST_PASSPHRASE
         self.process: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
+        self._signer = RequestSigner(partner.key, partner.keyid)
+
+    def use_partner(self, partner: TestPartner) -> None:
+        """Sign the following requests as `partner`."""
+        self.partner = partner
         self._signer = RequestSigner(partner.key, partner.keyid)
 
     def start(self, timeout: float = 60.0) -> None:

@@ -50,8 +50,10 @@ def _compose() -> dict[str, Any]:
 
 def test_compose_file_fits_the_compose_specification() -> None:
     import compose_spec
+
     # yaml resolved the `<<` merges (YAML 1.1) that compose accepts and the parser does not.
     spec = compose_spec.PyCompose.from_json(json.dumps(_compose())).to_spec()
+    assert spec.services is not None
     assert {"postgres", "gateway-1", "gateway-2", "nginx"} <= set(spec.services)
 
 
