@@ -120,3 +120,21 @@ def test_restore_refuses_a_database_that_holds_data(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "already holds data; pass --force" in refused.stderr
     assert gateway.cli("restore", str(tmp_path / "b1"), "--force").returncode == 0
+
+
+def test_verify_refuses_an_altered_backup(tmp_path: Path) -> None:
+    """A backup whose database changed after it was taken fails --verify, naming why."""
+    gateway = GatewayProcess(tmp_path / "live")
+    gateway.start()
+    try:
+        gateway.cli("backup", str(tmp_path / "b"))
+    finally:
+        gateway.stop()
+    assert gateway.cli("backup", "--verify", str(tmp_path / "b")).returncode == 0
+    copy = tmp_path / "b" / "tongban.db"
+    raw = bytearray(copy.read_bytes())
+    raw[-1] ^= 0xFF
+    copy.write_bytes(bytes(raw))
+    altered = gateway.cli("backup", "--verify", str(tmp_path / "b"), check=False)
+    assert altered.returncode == 1
+    assert "does not match its manifest" in altered.stderr
