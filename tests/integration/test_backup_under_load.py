@@ -87,6 +87,10 @@ async def test_backup_under_write_load_restores_every_acknowledged_application(
     finally:
         gateway.stop()
     summary, before, during = seen.summary, seen.before, seen.during
+    key_files = [p for p in (destination / "keys").rglob("*") if p.is_file()]
+    assert summary["key_files"] == len(key_files) > 0
+    for path in key_files:  # nothing secret leaves in the clear
+        assert b"-----BEGIN PRIVATE KEY-----" not in path.read_bytes(), path
 
     restored = GatewayProcess(tmp_path / "restored", partner=gateway.partner)
     result = restored.cli("restore", str(destination))

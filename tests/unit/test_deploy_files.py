@@ -303,3 +303,21 @@ def test_nginx_configuration_passes_nginx_t(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_demo_certificate_script_makes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: deploy/tls/make-demo-cert.sh not run")
+    from cryptography import x509
+
+    script = tmp_path / "make-demo-cert.sh"
+    shutil.copy(DEPLOY / "tls" / "make-demo-cert.sh", script)
+    result = subprocess.run(
+        ["sh", str(script), "gw.test"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "privkey.pem").stat().st_mode & 0o077 == 0
+    cert = x509.load_pem_x509_certificate((tmp_path / "fullchain.pem").read_bytes())
+    assert "gw.test" in cert.subject.rfc4514_string()
+    again = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1  # never over an existing key
