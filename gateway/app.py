@@ -54,6 +54,7 @@ from gateway.observability import body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
 from gateway.outbox import open_envelope
 from gateway.relay.service import RelayWiring, relay_context
+from gateway.retention.job import retention_context
 from gateway.security.wiring import pii_cipher, setup_security
 from gateway.store import Row, Store, open_store
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(recompute_context)
     app.cleanup_ctx.append(adapters_context(settings))
     app.cleanup_ctx.append(relay_context(settings, _relay_wiring))
+    app.cleanup_ctx.append(retention_context)  # personal data past retention (issue 18)
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
     app.router.add_routes(catalog_api.routes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import structlog
 from gateway import __version__
 from gateway.adapters_cli import adapters_command, sandbox_command
 from gateway.audit import cli as audit_cli
+from gateway.backup import cli as backup_cli
 from gateway.catalog.cli import catalog
 from gateway.cli_support import config_option
 from gateway.config import Settings, load_settings
@@ -26,6 +27,7 @@ from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
 from gateway.holidays.cli import calendar_group
 from gateway.relay.cli import deliveries_group
+from gateway.retention.cli import purge as purge_command
 from gateway.security import cli as security_cli
 from gateway.security.at_rest import PASSPHRASE_ENV
 from gateway.security.demo import (
@@ -34,6 +36,7 @@ from gateway.security.demo import (
     running_program,
     submit_command,
 )
+from gateway.security.rewrap_cli import rewrap_command
 from gateway.staff.cli import users
 from gateway.staff.demo import describe as describe_demo_accounts
 from gateway.staff.demo import seed_demo_accounts
@@ -47,11 +50,18 @@ def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> Se
         raise click.ClickException(str(exc)) from exc
 
 
-def _run_server(settings: Settings, banner: str | None, last_words: str = "") -> None:
+def _run_server(
+    settings: Settings,
+    banner: str | None,
+    last_words: str = "",
+    reread: Callable[[], Settings] | None = None,
+) -> None:
     """Serve until stopped. Once listening, the demo prints its `banner` and then
-    `last_words`, after every start-up log line, so they do not scroll away."""
+    `last_words`, after every start-up log line, so they do not scroll away.
+    On SIGHUP the keys and partners are re-read (`reread`: the settings afresh)."""
     from gateway.app import create_app
     from gateway.observability import configure_logging
+    from gateway.security.reload import RELOAD_SETTINGS, on_hangup
     from gateway.server import serve
 
     if settings.security.key_passphrase is None:
@@ -84,15 +94,19 @@ def _run_server(settings: Settings, banner: str | None, last_words: str = "") ->
                 err=True,
             )
 
+    app = create_app(settings)
+    if reread is not None:
+        app[RELOAD_SETTINGS] = reread
     try:
         asyncio.run(
             serve(
-                create_app(settings),
+                app,
                 host=settings.server.host,
                 port=settings.server.port,
                 shutdown_timeout=settings.server.shutdown_timeout,
                 on_listening=announce,
                 settings=settings.server,
+                on_hangup=lambda: on_hangup(app),
             )
         )
     except TongbanError as exc:
@@ -112,7 +126,7 @@ def main() -> None:
 @config_option
 def serve(config: Path | None) -> None:
     """Run the gateway alone, for production."""
-    _run_server(_load(config), banner=None)
+    _run_server(_load(config), banner=None, reread=lambda: _load(config))
 
 
 @main.command()
@@ -159,6 +173,23 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         sandboxes.stop()
 
 
+@main.command()
+@config_option
+def migrate(config: Path | None) -> None:
+    """Bring the database schema up to date, then exit (a release step or an init
+    container; `serve` does the same at start). Safe with several processes at once."""
+    from gateway.cli_support import with_store
+    from gateway.store import shown_url
+
+    settings = _load(config)
+
+    async def nothing(_store: object) -> None:
+        return None
+
+    with_store(settings, nothing)
+    click.echo(f"schema up to date: {shown_url(settings.store_url)}")
+
+
 main.add_command(adapters_command)
 main.add_command(sandbox_command)
 
@@ -172,6 +203,13 @@ main.add_command(deliveries_group)
 main.add_command(audit_cli.audit)
 main.add_command(trace_command)
 main.add_command(users)
+
+# Operations (issue 18): backups.
+main.add_command(backup_cli.backup)
+main.add_command(backup_cli.restore)
+main.add_command(purge_command)
+# Keys without downtime: `tongban keys rewrap` (the reload itself is SIGHUP to `serve`).
+security_cli.keys.add_command(rewrap_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -26,6 +26,7 @@ closes the store and every other resource.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 from collections import Counter
@@ -182,16 +183,21 @@ async def serve(
     shutdown_timeout: float,
     on_listening: OnListening | None = None,
     settings: ServerSettings | None = None,
+    on_hangup: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Serve `app` on `host`:`port` until the process is told to stop.
 
-    `on_listening` receives the bound URLs (the real port when `port` is 0).
+    `on_listening` receives the bound URLs (the real port when `port` is 0);
+    `on_hangup` runs on each SIGHUP (key reload), one at a time.
     """
     sockets = bind(host, port)  # raises OSError (port taken) before anything starts
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    hangups = None if on_hangup is None else _Hangups(on_hangup)
+    if hangups is not None:
+        loop.add_signal_handler(signal.SIGHUP, hangups.signal)
     runner = GatewayRunner(app, settings or ServerSettings(), shutdown_timeout=shutdown_timeout)
     try:
         await runner.setup()
@@ -209,8 +215,38 @@ async def serve(
         await runner.cleanup()
         for sock in sockets:
             sock.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+        if hangups is not None:
+            await hangups.aclose()
+
+
+class _Hangups:
+    """Runs `work` for each SIGHUP, never two at once, and cancels a run at shutdown."""
+
+    def __init__(self, work: Callable[[], Awaitable[None]]) -> None:
+        self._work = work
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def signal(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True  # one more run after this one: the files changed again
+            return
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            await self._work()
+            if not self._again:
+                return
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def bind(host: str, port: int) -> list[socket.socket]:

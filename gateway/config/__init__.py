@@ -13,6 +13,7 @@ from gateway.config.console import ConsoleSettings
 from gateway.config.intake import ApplicationSettings, AttachmentSettings
 from gateway.config.loading import load_settings
 from gateway.config.relay import MaintenanceWindowSettings, RegionRelaySettings, RelaySettings
+from gateway.config.retention import RetentionSettings
 from gateway.config.security import (
     AuditSettings,
     PartnerKeySettings,
@@ -41,6 +42,7 @@ __all__ = [
     "PiiSettings",
     "RegionRelaySettings",
     "RelaySettings",
+    "RetentionSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",

@@ -12,6 +12,7 @@ from gateway.config.console import ConsoleSettings
 from gateway.config.intake import ApplicationSettings, AttachmentSettings
 from gateway.config.origins import Origins
 from gateway.config.relay import RelaySettings
+from gateway.config.retention import RetentionSettings
 from gateway.config.section import Section
 from gateway.config.security import AuditSettings, PiiSettings, SecuritySettings
 from gateway.config.server import LogSettings, MetricsSettings, OpsSettings, ServerSettings
@@ -39,6 +40,7 @@ class Settings(Section):
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
     console: ConsoleSettings = ConsoleSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     _origins: Origins = PrivateAttr(default_factory=Origins)
 

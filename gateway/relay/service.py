@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -163,11 +163,17 @@ def _webhook_clients(app: web.Application, settings: Settings) -> dict[str, Part
     partners = settings.security.partners
     if not any(partner.callback_url for partner in partners.values()):
         return {}
+    keys = app[GATEWAY_KEYS]
     try:
-        signer = app[GATEWAY_KEYS].request_signer()
+        keys.request_signer()
     except KeyStoreError as exc:
         log.warning("relay.webhooks_unsigned", error=str(exc), hint="notices wait in the outbox")
         return {}
+
+    def signer(method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        # The active key at each call: a key rotated in by SIGHUP signs the next webhook.
+        return keys.request_signer()(method, url, headers, body)
+
     return webhook_clients(partners, app[HTTP_CLIENT], signer)
 
 

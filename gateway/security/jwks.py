@@ -26,9 +26,12 @@ PATH = "/.well-known/tongban/keys"
 MEDIA_TYPE = "application/jwk-set+json"
 
 
-@dataclass(frozen=True)
+@dataclass
 class GatewayKeys:
     """The key ring as loaded at start-up, and the active private key if it was unlocked.
+
+    One object for the process's life: a reload (SIGHUP, `gateway.security.reload`)
+    `adopt`s the re-read ring in place, so every holder of it signs with the new key.
 
     `ring` is None until ``tongban keys generate`` has run; `private_key` is None
     when no passphrase is configured (the gateway then publishes but cannot sign).
@@ -41,6 +44,11 @@ class GatewayKeys:
     private_key: Ed25519PrivateKey | None = None
     sm2_ring: SM2KeyRing | None = None
     sm2_private_key: SM2PrivateKey | None = None
+
+    def adopt(self, other: GatewayKeys) -> None:
+        """Take `other`'s keys (a re-read of the ring), in place."""
+        self.ring, self.grace, self.private_key = other.ring, other.grace, other.private_key
+        self.sm2_ring, self.sm2_private_key = other.sm2_ring, other.sm2_private_key
 
     def jwks(self, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)

@@ -64,6 +64,26 @@ class PiiCipher:
     def active_key_id(self) -> str:
         return self._active
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self._aead))
+
+    def adopt(self, ring: PiiKeys) -> None:
+        """Seal with `ring`'s active key from now on, and open with any of its keys.
+
+        The blind-index key may not change (every stored index would stop matching),
+        nor may a key id still in use disappear: raises `ConfigError`, nothing changed.
+        """
+        fresh = PiiCipher(ring)
+        if not hmac.compare_digest(ring.index_key, self._index_key):
+            raise ConfigError("pii", [("pii.index_key", "cannot change while running")])
+        dropped = set(self._aead) - set(fresh._aead)
+        if dropped:
+            raise ConfigError(
+                "pii", [("pii.keys", f"keys {sorted(dropped)} are gone; rewrap before removing")]
+            )
+        self._aead, self._active = fresh._aead, fresh._active
+
     def seal(self, value: Mapping[str, Any], *, bound_to: str) -> str:
         """Encrypt the JSON of `value` with the active key, bound to the record id."""
         nonce = os.urandom(_NONCE_BYTES)

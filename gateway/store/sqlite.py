@@ -122,6 +122,9 @@ class SQLiteStore:
                 await db.execute(f"PRAGMA synchronous={sync}")
                 await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
                 await db.execute("PRAGMA foreign_keys=ON")
+                # Deleted and overwritten content is zeroed in the file, so purged
+                # personal data leaves no bytes behind (gateway/retention/).
+                await db.execute("PRAGMA secure_delete=ON")
         except BaseException:
             # Else its thread and its sqlite3 connection outlive the failed open.
             await db.close()
@@ -167,6 +170,18 @@ class SQLiteStore:
         applied.
         """
         yield
+
+    async def truncate_wal(self) -> bool:
+        """Checkpoint the WAL into the database and truncate it to zero bytes.
+
+        False if a reader kept it from finishing (try again later); old page images,
+        purged personal data among them, stay in the WAL until this succeeds.
+        """
+        async with self._lock:
+            with _translated():
+                async with self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                    row = await cursor.fetchone()
+        return row is not None and row[0] == 0
 
     async def ping(self) -> None:
         if self._closed:
