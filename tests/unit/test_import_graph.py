@@ -154,15 +154,15 @@ def test_core_layers_checker_finds_a_broken_rule(tmp_path: Path) -> None:
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n"
         "    from ..applications import journal\n"
-        "from gateway.envelope import Status\n"
+        "from gateway.applications.queries import owner_of\n"
     )
     (tmp_path / "gateway" / "problems.py").write_text("import gateway.jsonio\n")
     rules = {rule.name: rule for rule in CORE_LAYERS}
     assert violations(rules["relay-knows-no-applications"], tmp_path) == [
         "gateway/relay/worker.py:3 imports gateway.applications",
         "gateway/relay/worker.py:3 imports gateway.applications.journal",
-        "gateway/relay/worker.py:4 imports gateway.applications.status",
-        "gateway/relay/worker.py:4 imports gateway.applications.status.Status",
+        "gateway/relay/worker.py:4 imports gateway.applications.queries",
+        "gateway/relay/worker.py:4 imports gateway.applications.queries.owner_of",
     ]
     assert violations(rules["problems-is-a-leaf"], tmp_path) == [
         "gateway/problems.py:1 imports gateway.jsonio"

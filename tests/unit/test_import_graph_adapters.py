@@ -49,6 +49,9 @@ CONTRACT = {
     # 国密 SM2/SM3 primitives (keys, signatures, envelopes), for regions whose protocol
     # demands SM2 (Zhangjiagang); the gateway's own SM2 key is an `SM2PrivateKey`.
     "gateway.security.sm2": "SM2 primitives",
+    # The outbound HTTP client and Retry-After parsing every region speaks through;
+    # `adapters.http` re-exports them so a plugin needs no other core module.
+    "gateway.http.client": "the shared outbound HTTP client",
 }
 
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -161,7 +164,7 @@ def test_the_core_names_no_region() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from gateway.envelope import Status",
+        "from gateway.applications.queries import owner_of",
         "from gateway.api.responses import json_response",
         "import gateway.config",
         "from gateway import relay",
