@@ -140,7 +140,7 @@ async def _own_for_writing(request: web.Request, application_id: str) -> None:
     """Refuse (404) an application the caller did not submit; 403 if its item is now
     closed to the caller. Called before any write, so a refusal changes nothing."""
     deps = _deps(request)
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         row = await conn.fetch_one(
             "SELECT item_code, submitted_by FROM applications WHERE id = :id",
             {"id": application_id},
@@ -181,7 +181,7 @@ def _idempotent(handler: Handler) -> Handler:
             f"{request.method} {request.path}\n".encode() + await request.read()
         ).hexdigest()
         store = _deps(request).store
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             stored = await conn.fetch_one(
                 "SELECT request_hash, status_code, response FROM idempotency_keys "
                 "WHERE scope = :scope AND key = :key",

@@ -45,7 +45,7 @@ def _integer(name: str, raw: str | None, *, minimum: int) -> int:
 
 
 async def _latest(request: web.Request) -> Checkpoint:
-    async with _store(request).transaction() as conn:
+    async with _store(request).read() as conn:
         checkpoint = await latest_checkpoint(conn)
     if checkpoint is None:
         raise Problem(404, "No checkpoint yet", "审计日志还没有签名检查点",
@@ -54,7 +54,7 @@ async def _latest(request: web.Request) -> Checkpoint:
 
 
 async def _checkpoint_of_size(request: web.Request, size: int) -> Checkpoint:
-    async with _store(request).transaction() as conn:
+    async with _store(request).read() as conn:
         row = await conn.fetch_one(
             "SELECT * FROM audit_checkpoints WHERE tree_size = :size", {"size": size}
         )
@@ -104,7 +104,7 @@ async def inclusion(request: web.Request) -> web.Response:
         )
     service = request.app[AUDIT]
     path = await service.proofs.inclusion(seq, checkpoint.tree_size)
-    async with _store(request).transaction() as conn:
+    async with _store(request).read() as conn:
         row = await conn.fetch_one(
             "SELECT leaf_hash FROM audit_entries WHERE seq = :seq", {"seq": seq}
         )

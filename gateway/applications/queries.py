@@ -45,7 +45,7 @@ async def get(
     With `submitted_by`, a case someone else submitted raises `ApplicationNotFound`
     exactly like an unknown id (ids do not leak).
     """
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         row = await state_machine.load(conn, application_id)
         if submitted_by is not None and row["submitted_by"] != submitted_by:
             raise ApplicationNotFound(application_id)
@@ -121,7 +121,7 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
         params["today"] = today.isoformat()
         params["soon"] = soon.isoformat()
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         rows = await conn.fetch_all(
             f"SELECT * FROM applications {where} ORDER BY id DESC LIMIT :limit",  # noqa: S608 - clauses are ours, values are parameters
             params,

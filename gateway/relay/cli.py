@@ -39,7 +39,7 @@ def list_command(
     require_database(settings)
 
     async def work(store: Store) -> list[dict[str, Any]]:
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             return await deliveries.list_deliveries(conn, state=state, region=region, limit=limit)
 
     rows = with_store(settings, work)

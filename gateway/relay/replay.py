@@ -53,7 +53,7 @@ async def replay_all_failed(
     store: Store, *, actor: str, journal: Journal, region: str | None = None
 ) -> list[ReplayResult]:
     """Replay every dead letter (of `region`, if given)."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         rows = await deliveries.list_deliveries(
             conn, state=deliveries.FAILED, region=region, limit=100_000
         )

@@ -54,7 +54,7 @@ async def poll_once(
     store: Store, adapter: PollAdapter, *, journal: Journal, batch: int = 200
 ) -> int:
     """Ask `adapter`'s region about every open case it holds; return events applied."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         rows = await conn.fetch_all(_OPEN_CASES, {"region": adapter.region, "limit": batch})
     cases = [row["region_case_no"] for row in rows]
     if not cases:
