@@ -25,11 +25,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import intake  # noqa: E402 - the benchmark next to this file
+import intake
 
-from gateway.store import SQLiteStore, bundled_migrations, migrate  # noqa: E402
-from gateway.store.postgres import PostgresStore, rewrite_params  # noqa: E402
-from gateway.store.sqlite_threads import ThreadedDatabase  # noqa: E402
+from gateway.store import SQLiteStore, bundled_migrations, migrate
+from gateway.store.postgres import PostgresStore, rewrite_params
+from gateway.store.sqlite_threads import ThreadedDatabase
 
 Recorded = dict[str, dict[str, Any]]
 
@@ -74,7 +74,7 @@ async def sqlite_plans(statements: Recorded) -> dict[str, str]:
                     try:
                         rows = await conn.fetch_all(f"EXPLAIN QUERY PLAN {sql}", params)
                         plans[sql] = "; ".join(str(row["detail"]) for row in rows)
-                    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                    except Exception as exc:
                         plans[sql] = f"(error: {exc})"
         finally:
             await store.aclose()
@@ -105,7 +105,7 @@ async def postgres_plans(statements: Recorded, dsn: str) -> dict[str, str]:
                         raise _Rollback
                 except _Rollback:
                     pass
-                except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                except Exception as exc:
                     plans[sql] = f"(error: {type(exc).__name__}: {exc})"
         finally:
             await conn.close()
