@@ -22,7 +22,8 @@ same tests on each):
   transaction, sees only committed data (each statement the latest commit, as at
   READ COMMITTED), and a write inside it fails with `StoreError`. Inside a
   transaction, read through the transaction's own connection (it sees its
-  uncommitted writes; ``read()`` does not).
+  uncommitted writes; ``read()`` does not). Code woken by a write still in
+  flight (the audit sealer's nudge) reads in a transaction, which waits for it.
 - Keep a transaction to SQL: no file checks, crypto, network or calendar
   arithmetic inside the block (every other writer waits for it on SQLite).
 - `UniqueViolation.constraint` is ``table.column`` (columns joined by ``", "``
