@@ -70,23 +70,33 @@ async def enqueue(
     by default the envelope's competent region. Raises `UniqueViolation` if a
     delivery with the same idempotency key exists.
     """
-    now = datetime.now(UTC).isoformat()
-    sealed = cipher.seal(envelope.model_dump(mode="json"), bound_to=envelope.envelope_id)
+    return await insert_delivery(conn, sealed_delivery(envelope, cipher, destination))
+
+
+def sealed_delivery(
+    envelope: Envelope, cipher: PiiCipher, destination: str | None = None
+) -> dict[str, Any]:
+    """The ``deliveries`` row of `envelope`, sealed: prepared before a transaction opens."""
+    return {
+        "id": envelope.envelope_id,
+        "application_id": envelope.application_id,
+        "kind": envelope.kind,
+        "destination": destination or envelope.competent_region,
+        "key": envelope.idempotency_key,
+        "envelope": cipher.seal(envelope.model_dump(mode="json"), bound_to=envelope.envelope_id),
+        "now": datetime.now(UTC).isoformat(),
+    }
+
+
+async def insert_delivery(conn: Connection, delivery: dict[str, Any]) -> str:
+    """Write a row made by `sealed_delivery`; return its id (see `enqueue`)."""
     await conn.execute(
         "INSERT INTO deliveries (id, application_id, kind, destination, idempotency_key, envelope, "
         "state, attempts, next_attempt_at, created_at, updated_at) VALUES (:id, "
         ":application_id, :kind, :destination, :key, :envelope, 'pending', 0, :now, :now, :now)",
-        {
-            "id": envelope.envelope_id,
-            "application_id": envelope.application_id,
-            "kind": envelope.kind,
-            "destination": destination or envelope.competent_region,
-            "key": envelope.idempotency_key,
-            "envelope": sealed,
-            "now": now,
-        },
+        delivery,
     )
-    return envelope.envelope_id
+    return str(delivery["id"])
 
 
 def open_envelope(row: Row | dict[str, Any], cipher: PiiCipher) -> Envelope:

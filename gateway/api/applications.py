@@ -52,7 +52,13 @@ from gateway.http.bodies import MULTIPART_ERRORS, read_json, read_multipart
 from gateway.http.responses import json_response
 from gateway.observability import request_id_of, trace_id_of
 from gateway.problems import Problem
-from gateway.security.auth import evidence_of, partner_of, partner_required, require_item_allowed
+from gateway.security.auth import (
+    evidence_of,
+    nonce_claim_of,
+    partner_of,
+    partner_required,
+    require_item_allowed,
+)
 
 CALLER = web.RequestKey("caller", str)
 """Who is acting: ``partner:<id>`` (set by the partner routes) or, later, ``staff:<id>``."""
@@ -115,15 +121,19 @@ def caller_of(request: web.Request) -> str:
     return caller
 
 
-def _partner_route(handler: Handler) -> Handler:
-    """Only a verified partner request reaches `handler`, as caller ``partner:<id>``."""
+def _partner_route(handler: Handler, *, claim_nonce: bool = False) -> Handler:
+    """Only a verified partner request reaches `handler`, as caller ``partner:<id>``.
+
+    With `claim_nonce` the handler records the signature's nonce in its own
+    transaction (see `partner_required`).
+    """
 
     @functools.wraps(handler)
     async def as_partner(request: web.Request) -> web.StreamResponse:
         request[CALLER] = f"partner:{partner_of(request).partner.id}"
         return await handler(request)
 
-    return partner_required(as_partner)
+    return partner_required(as_partner, claim_nonce=claim_nonce)
 
 
 async def _own_for_writing(request: web.Request, application_id: str) -> None:
@@ -250,7 +260,7 @@ async def _slices(body: bytes) -> AsyncIterator[bytes]:
 
 
 @routes.post("/v1/applications")
-@_partner_route
+@functools.partial(_partner_route, claim_nonce=True)  # one commit for nonce and intake
 @_problems
 async def submit_application(request: web.Request) -> web.Response:
     """Take an application in; see `gateway.applications.intake`."""
@@ -269,6 +279,7 @@ async def submit_application(request: web.Request) -> web.Response:
         evidence=evidence_of(request),
         signed_body=await request.read(),
         trace_id=trace_id_of(request),
+        nonce=nonce_claim_of(request),
     )
     metrics = request.app.get(METRICS)
     if metrics is not None and result.status == 202 and not result.replayed:

@@ -58,7 +58,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
             type_="invalid-query",
             errors=[{"field": "limit", "message": range_zh(1, 10_000)}],
         ) from None
-    async with request.app[STORE].transaction() as conn:
+    async with request.app[STORE].read() as conn:
         rows = await deliveries.list_deliveries(
             conn, state=state, destination=request.query.get("region"), limit=limit
         )

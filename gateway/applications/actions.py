@@ -33,7 +33,7 @@ async def supplement(
     pending. The same files sent again are answered with the first delivery (200).
     """
     request = parse(SupplementRequest, body)
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         row = await history.load(conn, application_id)
     item = deps.catalog.get(row["item_code"])
     if item is None:

@@ -14,7 +14,7 @@ from gateway.store import Row, Store
 
 async def stored_answer(store: Store, scope: str, key: str) -> Row | None:
     """Reads only: the ``request_hash``, ``status_code`` and ``response`` kept for `key`."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         return await conn.fetch_one(
             "SELECT request_hash, status_code, response FROM idempotency_keys "
             "WHERE scope = :scope AND key = :key",

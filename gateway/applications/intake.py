@@ -12,6 +12,13 @@
   from the same caller within the configured window answers with the existing
   application (200).
 
+Everything that is not SQL — checking the attachment files, sealing personal
+data, counting deadlines, building and sealing the delivery — is prepared before
+the transaction opens (`_prepare`); inside it run only the lookups and writes, the
+audit append, and the receipt's signature (it covers the audit position, known
+only there). The request's nonce, when the route hands one over, is recorded in
+the same transaction: one durable commit per application.
+
 SQLite serialises transactions, so concurrent requests with one key see each
 other. On PostgreSQL two may race past the lookup; the key's primary key refuses
 the second insert and `submit` retries once, finding the first one's answer.
@@ -22,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -37,6 +44,7 @@ from gateway.catalog.models import Item, TrustLevel
 from gateway.envelope import ResultHandOver, Status, SubmissionBody
 from gateway.errors import FieldError, IdempotencyConflict, InvalidApplication, UniqueViolation
 from gateway.security.evidence import SubmissionEvidence
+from gateway.security.nonces import NonceClaim
 from gateway.store import Connection
 
 log = structlog.get_logger(__name__)
@@ -68,6 +76,7 @@ async def submit(
     evidence: SubmissionEvidence | None = None,
     signed_body: bytes | None = None,
     trace_id: str | None = None,
+    nonce: NonceClaim | None = None,
 ) -> IntakeResult:
     """Check `body` and take the application in; see the module docstring for answers.
 
@@ -75,18 +84,18 @@ async def submit(
     signature) and the exact `signed_body` bytes: both are kept with the
     application (the body sealed like other personal data), so the signature can
     be re-checked later. `trace_id` (W3C) is kept with the application and sent
-    downstream in its envelope. Raises `InvalidApplication` (every bad field; nothing is
-    written) or `IdempotencyConflict`.
+    downstream in its envelope. `nonce` is recorded in the intake transaction
+    (`NonceReplayed` if seen before: nothing is written). Raises `InvalidApplication`
+    (every bad field; nothing is written) or `IdempotencyConflict`.
     """
     request, item = validate_request(body, deps.catalog)
     await check_attachments(deps, item, request.materials, request.attestation)
     digest = request_hash(body)
     signed = proof.Signed(evidence, signed_body) if evidence is not None else None
     for attempt in (1, 2):
+        prepared = _prepare(deps, request, item, request_id, caller, signed, trace_id)
         try:
-            return await _take_in(
-                deps, request, item, request_id, caller, idempotency_key, digest, signed, trace_id
-            )
+            return await _take_in(deps, prepared, idempotency_key, digest, nonce)
         except UniqueViolation as exc:
             if attempt == 2 or "idempotency" not in (exc.constraint or str(exc)):
                 raise
@@ -103,20 +112,26 @@ async def check_attachments(
     """Every referenced digest is stored with a media type its material accepts, and
     level-B materials are covered by the staff attestation; else `InvalidApplication`."""
     errors = []
-    async with deps.store.transaction() as conn:
-        for index, entry in enumerate(materials):
-            material = item.material(entry.material_id)
-            for position, digest in enumerate(entry.attachments):
-                where = f"materials.{index}.attachments.{position}"
-                row = await conn.fetch_one(
-                    "SELECT media_type FROM attachments WHERE digest = :d", {"d": digest}
+    async with deps.store.read() as conn:
+        stored = {
+            digest: await conn.fetch_one(
+                "SELECT media_type FROM attachments WHERE digest = :d", {"d": digest}
+            )
+            for entry in materials
+            for digest in entry.attachments
+        }
+    # The files are checked after the read is given back: no connection waits on the disk.
+    for index, entry in enumerate(materials):
+        material = item.material(entry.material_id)
+        for position, digest in enumerate(entry.attachments):
+            where = f"materials.{index}.attachments.{position}"
+            row = stored[digest]
+            if row is None or not await deps.attachments.exists(digest):
+                errors.append(FieldError(where, "附件未上传或已丢失，请重新上传", "missing"))
+            elif material and row["media_type"] not in material.accepted_media_types:
+                errors.append(
+                    FieldError(where, f"此材料不接受{row['media_type']}格式", "media_type")
                 )
-                if row is None or not await deps.attachments.exists(digest):
-                    errors.append(FieldError(where, "附件未上传或已丢失，请重新上传", "missing"))
-                elif material and row["media_type"] not in material.accepted_media_types:
-                    errors.append(
-                        FieldError(where, f"此材料不接受{row['media_type']}格式", "media_type")
-                    )
     listed = {d for m in materials for d in m.attachments}
     attested = set(attestation.attachments) if attestation else set()
     for position, digest in enumerate(attestation.attachments if attestation else ()):
@@ -144,24 +159,61 @@ async def check_attachments(
         raise InvalidApplication(errors)
 
 
-async def _take_in(
+@dataclass(frozen=True)
+class _Prepared:
+    """A new application, ready to write: everything computed before the transaction."""
+
+    request: ApplicationRequest
+    item: Item
+    caller: str
+    now: datetime
+    today: date
+    row: dict[str, Any]
+    delivery: dict[str, Any]
+    detail: dict[str, Any]
+    receipt: dict[str, Any]
+
+
+def _prepare(
     deps: records.Deps,
     request: ApplicationRequest,
     item: Item,
     request_id: str,
     caller: str,
-    idempotency_key: str | None,
-    digest: str,
     signed: proof.Signed | None,
     trace_id: str | None,
-) -> IntakeResult:
+) -> _Prepared:
+    """The row, delivery, history detail and unsigned receipt of a new application."""
     now = clocks.now_utc()
     today = clocks.local_date(now)
-    id_type, id_number = records.applicant_id(request)
-    blind = deps.cipher.blind_index(id_type, id_number)
     materials = records.materials_of(request.materials, item)
-    print_ = records.fingerprint(materials)
+    row = _new_row(deps, request, item, materials, now, request_id, caller, signed, trace_id)
+    return _Prepared(
+        request=request,
+        item=item,
+        caller=caller,
+        now=now,
+        today=today,
+        row=row,
+        delivery=_submission_delivery(deps, row, request, item, request_id),
+        detail=_received_detail(request, materials, request_id, signed),
+        receipt=records.receipt(row, item, deps.catalog, today),
+    )
+
+
+async def _take_in(
+    deps: records.Deps,
+    new: _Prepared,
+    idempotency_key: str | None,
+    digest: str,
+    nonce: NonceClaim | None,
+) -> IntakeResult:
+    """One transaction: a replay, a business duplicate, or the new application."""
+    caller, item, now, row = new.caller, new.item, new.now, new.row
+    result: IntakeResult | None = None
     async with deps.store.transaction() as conn:
+        if nonce is not None:
+            await nonce.record(conn)  # a replay raises here: nothing is written
         if idempotency_key is not None:
             # A key older than the retention period is forgotten: it may be used afresh.
             retention = timedelta(hours=deps.settings.idempotency_retention_hours)
@@ -178,45 +230,29 @@ async def _take_in(
             if stored is not None:
                 if stored["request_hash"] != digest:
                     raise IdempotencyConflict(idempotency_key)
-                return IntakeResult(stored["status_code"], json.loads(stored["response"]), True)
-        existing = await _business_duplicate(deps, conn, blind, item.code, print_, now, caller)
-        if existing is not None:
-            row = await history.load(conn, existing)
-            position = await deps.journal.received_position(conn, existing)
-            body = _answer(deps, row, item, today, position, duplicate=True)
-            result = IntakeResult(200, body, duplicate_of=existing)
-        else:
-            row = await _insert(
-                deps, conn, request, item, materials, blind, print_, now,
-                request_id, caller, signed, trace_id,
-            )  # fmt: skip
-            await _enqueue_submission(deps, conn, row, request, item, request_id)
-            position = await history.record_event(
-                conn,
-                row,
-                "transition",
-                journal=deps.journal,
-                actor=caller,
-                occurred_at=now,
-                to_status=Status.RECEIVED.value,
-                detail=_received_detail(request, materials, request_id, signed),
-            )
-            result = IntakeResult(202, _answer(deps, row, item, today, position, duplicate=False))
-        if idempotency_key is not None:
-            await conn.execute(
-                "INSERT INTO idempotency_keys (scope, key, request_hash, application_id, "
-                "status_code, response, created_at) VALUES (:scope, :key, :hash, :app, :status, "
-                ":response, :now)",
-                {
-                    "scope": caller,
-                    "key": idempotency_key,
-                    "hash": digest,
-                    "app": result.body["id"],
-                    "status": result.status,
-                    "response": json.dumps(result.body, ensure_ascii=False),
-                    "now": now.isoformat(),
-                },
-            )
+                # Not returned from inside the block: the nonce commits with it.
+                result = IntakeResult(stored["status_code"], json.loads(stored["response"]), True)
+        if result is None:
+            result = await _answer_new_or_duplicate(deps, conn, new)
+            if idempotency_key is not None:
+                await conn.execute(
+                    "INSERT INTO idempotency_keys (scope, key, request_hash, application_id, "
+                    "status_code, response, created_at) VALUES (:scope, :key, :hash, :app, "
+                    ":status, :response, :now)",
+                    {
+                        "scope": caller,
+                        "key": idempotency_key,
+                        "hash": digest,
+                        "app": result.body["id"],
+                        "status": result.status,
+                        "response": json.dumps(result.body, ensure_ascii=False),
+                        "now": now.isoformat(),
+                    },
+                )
+    if nonce is not None:
+        nonce.committed()
+    if result.replayed:
+        return result
     log.info(
         "application.duplicate" if result.duplicate_of else "application.received",
         application_id=result.body["id"],
@@ -225,6 +261,43 @@ async def _take_in(
         applicant=json.loads(row["masked"]),
     )
     return result
+
+
+async def _answer_new_or_duplicate(
+    deps: records.Deps, conn: Connection, new: _Prepared
+) -> IntakeResult:
+    row, item = new.row, new.item
+    existing = await _business_duplicate(
+        deps,
+        conn,
+        row["applicant_index"],
+        item.code,
+        row["material_fingerprint"],
+        new.now,
+        new.caller,
+    )
+    if existing is not None:
+        # Rare: the duplicate's answer is built here, from its stored row.
+        found = await history.load(conn, existing)
+        position = await deps.journal.received_position(conn, existing)
+        receipt = records.receipt(found, item, deps.catalog, new.today)
+        body = _answer(deps, found, receipt, position, duplicate=True)
+        return IntakeResult(200, body, duplicate_of=existing)
+    columns = ", ".join(row)
+    values = ", ".join(f":{column}" for column in row)
+    await conn.execute(f"INSERT INTO applications ({columns}) VALUES ({values})", row)  # noqa: S608 - our own column names
+    await outbox.insert_delivery(conn, new.delivery)
+    position = await history.record_event(
+        conn,
+        row,
+        "transition",
+        journal=deps.journal,
+        actor=new.caller,
+        occurred_at=new.now,
+        to_status=Status.RECEIVED.value,
+        detail=new.detail,
+    )
+    return IntakeResult(202, _answer(deps, row, dict(new.receipt), position, duplicate=False))
 
 
 async def _business_duplicate(
@@ -255,20 +328,21 @@ async def _business_duplicate(
     return None if row is None else str(row["id"])
 
 
-async def _insert(
+def _new_row(
     deps: records.Deps,
-    conn: Connection,
     request: ApplicationRequest,
     item: Item,
     materials: list[dict[str, Any]],
-    blind: str,
-    print_: str,
-    now: Any,
+    now: datetime,
     request_id: str,
     caller: str,
     signed: proof.Signed | None,
     trace_id: str | None,
 ) -> dict[str, Any]:
+    """The ``applications`` row of a new application: sealed, signed, dated."""
+    id_type, id_number = records.applicant_id(request)
+    blind = deps.cipher.blind_index(id_type, id_number)
+    print_ = records.fingerprint(materials)
     application_id = str(uuid6.uuid7())
     today = clocks.local_date(now)
     deferred = [m["material_id"] for m in materials if not m["provided"]]
@@ -316,20 +390,17 @@ async def _insert(
     }
     # Provisional due dates, as if accepted today; recomputed on acceptance.
     row.update(clocks.due_columns(row, today, 0))
-    columns = ", ".join(row)
-    values = ", ".join(f":{column}" for column in row)
-    await conn.execute(f"INSERT INTO applications ({columns}) VALUES ({values})", row)  # noqa: S608 - our own column names
     return row
 
 
-async def _enqueue_submission(
+def _submission_delivery(
     deps: records.Deps,
-    conn: Connection,
     row: dict[str, Any],
     request: ApplicationRequest,
     item: Item,
     request_id: str,
-) -> None:
+) -> dict[str, Any]:
+    """The sealed ``deliveries`` row that carries the submission to the region."""
     applicant, agent = records.party_of(records.personal_of(request))
     body = SubmissionBody(
         handling_mode=request.handling_mode,
@@ -348,7 +419,7 @@ async def _enqueue_submission(
         idempotency_key=f"{row['id']}:submission",
         task_code=item.task_code,
     )
-    await outbox.enqueue(conn, envelope, cipher=deps.cipher)
+    return outbox.sealed_delivery(envelope, deps.cipher)
 
 
 def _received_detail(
@@ -377,20 +448,16 @@ def _received_detail(
 def _answer(
     deps: records.Deps,
     row: dict[str, Any],
-    item: Item,
-    today: Any,
+    receipt: dict[str, Any],
     position: Position | None,
     *,
     duplicate: bool,
 ) -> dict[str, Any]:
-    receipt = proof.seal_receipt(
-        records.receipt(row, item, deps.catalog, today), row, position, deps.signer
-    )
     return {
         "id": row["id"],
         "request_id": row["request_id"],
         "status": row["status"],
         "status_url": f"/v1/applications/{row['id']}",
         "duplicate": duplicate,
-        "receipt": receipt,
+        "receipt": proof.seal_receipt(receipt, row, position, deps.signer),
     }

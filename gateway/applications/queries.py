@@ -46,7 +46,7 @@ async def get(
     With `submitted_by`, a case someone else submitted raises `ApplicationNotFound`
     exactly like an unknown id (ids do not leak).
     """
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         row = await history.load(conn, application_id)
         if submitted_by is not None and row["submitted_by"] != submitted_by:
             raise ApplicationNotFound(application_id)
@@ -123,7 +123,7 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
         params["today"] = today.isoformat()
         params["soon"] = soon.isoformat()
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         rows = await conn.fetch_all(
             f"SELECT * FROM applications {where} ORDER BY id DESC LIMIT :limit",  # noqa: S608 - clauses are ours, values are parameters
             params,
@@ -135,7 +135,7 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
 
 async def owner_of(store: Store, application_id: str) -> Row | None:
     """Reads only: the case's ``item_code`` and ``submitted_by``, or None if there is none."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         return await conn.fetch_one(
             "SELECT item_code, submitted_by FROM applications WHERE id = :id",
             {"id": application_id},

@@ -77,7 +77,7 @@ class RegionResults:
 
     async def open_cases(self, region: str, limit: int) -> list[str]:
         """Reads only: case numbers of `region`'s applications not yet final."""
-        async with self._store.transaction() as conn:
+        async with self._store.read() as conn:
             rows = await conn.fetch_all(_OPEN_CASES, {"region": region, "limit": limit})
         return [row["region_case_no"] for row in rows]
 

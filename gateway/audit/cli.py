@@ -55,7 +55,7 @@ def _gateway_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
 async def _open(settings: Settings) -> tuple[Store, str | None]:
     store = await open_store(settings)
     try:
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             row = await conn.fetch_one("SELECT value FROM meta WHERE key = 'installation_id'")
     except BaseException:
         await store.aclose()
@@ -210,7 +210,7 @@ def checkpoint(config: Path | None, save: Path | None, as_json: bool) -> None:
     async def latest() -> tuple[Checkpoint | None, bytes | None]:
         store, _ = await _open(settings)
         try:
-            async with store.transaction() as conn:
+            async with store.read() as conn:
                 found = await latest_checkpoint(conn)
             root = None if found is None else await ProofService(store).root(found.tree_size)
         finally:

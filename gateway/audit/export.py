@@ -79,7 +79,7 @@ async def write_export(
     `path` is never left half-written. Raises `ProofUnavailable` if the range is
     not covered by a checkpoint yet, `AuditFileError` if `path` cannot be written.
     """
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         rows = await conn.fetch_all("SELECT * FROM audit_checkpoints ORDER BY tree_size")
     checkpoints = [Checkpoint.from_row(row) for row in rows]
     if not checkpoints:
@@ -121,7 +121,7 @@ async def write_export(
         await asyncio.to_thread(handle.write, text)
         begin = first
         while begin <= last:
-            async with store.transaction() as conn:
+            async with store.read() as conn:
                 page = await conn.fetch_all(
                     _ENTRIES, {"begin": begin, "last": last, "limit": _PAGE}
                 )

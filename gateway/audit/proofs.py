@@ -108,7 +108,7 @@ class ProofService:
         leaves: list[bytes] = []
         while begin + len(leaves) < end:
             first = begin + len(leaves)
-            async with self._store.transaction() as conn:
+            async with self._store.read() as conn:
                 rows = await conn.fetch_all(_LEAVES, {"begin": first, "end": end, "limit": _PAGE})
             if not rows:
                 raise ProofUnavailable(f"the log has no entry {first} (size {end} asked)")

@@ -12,13 +12,13 @@ from gateway.store import Store
 
 async def latest(store: Store) -> Checkpoint | None:
     """Reads only: the latest signed checkpoint, if there is one yet."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         return await latest_checkpoint(conn)
 
 
 async def checkpoint_of_size(store: Store, size: int) -> Checkpoint | None:
     """Reads only: the signed checkpoint of a tree of `size` entries, if one was made."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         row = await conn.fetch_one(
             "SELECT * FROM audit_checkpoints WHERE tree_size = :size", {"size": size}
         )
@@ -27,7 +27,7 @@ async def checkpoint_of_size(store: Store, size: int) -> Checkpoint | None:
 
 async def leaf_hash(store: Store, seq: int) -> bytes | None:
     """Reads only: the leaf hash of entry `seq`, if it exists."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         row = await conn.fetch_one(
             "SELECT leaf_hash FROM audit_entries WHERE seq = :seq", {"seq": seq}
         )

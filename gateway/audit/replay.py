@@ -204,7 +204,7 @@ async def compare_stored(
     checked, suspects, seen = 0, [], set()
     after = ""
     while True:
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             rows = await conn.fetch_all(_APPLICATIONS, {"after": after, "limit": _PAGE})
             if not rows:
                 break
@@ -240,7 +240,7 @@ async def _recheck(
     """The disagreements of one application, read afresh until they persist `_RECHECKS` times."""
     found: list[Disagreement] = []
     for _ in range(_RECHECKS):
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             params = {"id": application_id}
             row = await conn.fetch_one(_ONE_APPLICATION, params)
             deliveries = await conn.fetch_all(_ONE_DELIVERIES, params)

@@ -83,6 +83,8 @@ class Sealer:
         Raises `AuditError` if the log no longer matches the latest checkpoint,
         `StoreError` if the store fails.
         """
+        # A transaction, not read(): nudges come from appends not yet committed, and
+        # waiting for the writer is what lets this seal include them.
         async with self._store.transaction() as conn:
             tail = await conn.fetch_one(_SIZE)
             latest = await latest_checkpoint(conn)

@@ -375,12 +375,12 @@ async def verify_store(
     hashing runs in a worker thread, off the event loop.
     """
     states = AuditedStates() if compare_states else None
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         checkpoints = [Checkpoint.from_row(row) for row in await conn.fetch_all(_CHECKPOINTS)]
     verifier = await asyncio.to_thread(Verifier, checkpoints, keys, origin=origin, trusted=trusted)
     after = 0
     while True:
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             rows = await conn.fetch_all(_ENTRIES, {"after": after, "limit": _PAGE})
         if not rows:
             break

@@ -26,7 +26,7 @@ from gateway.staff import accounts
 
 async def signed_receipt(deps: Deps, application_id: str) -> tuple[dict[str, Any], bool]:
     """The receipt intake issued for the case, or a re-issued one; and whether re-issued."""
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         kept = await conn.fetch_one(
             "SELECT response FROM idempotency_keys WHERE application_id = :id "
             "AND status_code = 202 ORDER BY created_at LIMIT 1",
@@ -67,7 +67,7 @@ async def receipt_view(request: web.Request, deps: Deps, case: dict[str, Any]) -
     link = status_link(request, case["id"])
     qr = segno.make(link, error="m").svg_inline(scale=1, border=2, omitsize=True)
     centre = None
-    async with deps.store.transaction() as conn:
+    async with deps.store.read() as conn:
         row = await history.load(conn, case["id"])
         submitter = row["submitted_by"]
         if submitter.startswith("staff:"):

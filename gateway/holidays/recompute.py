@@ -55,7 +55,7 @@ async def recompute_open_cases(
     which changed.
     """
     since = f"{min(years)}-01-01" if years else "9999-12-31"
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         candidates = await conn.fetch_all(_CANDIDATES, {"since": since})
     result = RecomputeResult(examined=len(candidates))
     for row in candidates:

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.jsonio import dumps
+from gateway.jsonio import dumps_bytes
 from gateway.problems import MEDIA_TYPE, Problem
 
 JSON_MEDIA_TYPE = "application/json"
@@ -26,7 +26,13 @@ def json_response(
     content_type: str = JSON_MEDIA_TYPE,
 ) -> web.Response:
     """`data` as a UTF-8 JSON response (``charset=utf-8`` in its Content-Type)."""
-    return web.Response(text=dumps(data), status=status, headers=headers, content_type=content_type)
+    return web.Response(
+        body=dumps_bytes(data),
+        status=status,
+        headers=headers,
+        content_type=content_type,
+        charset="utf-8",
+    )
 
 
 def problem_response(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
 import structlog
 
 from gateway.observability.redaction import redaction_processor
@@ -25,6 +26,13 @@ LEVELS = {
 }
 
 
+def _orjson_text(value: Any, **options: Any) -> str:
+    """One JSON log line through orjson, Chinese as is (~5x json.dumps)."""
+    return orjson.dumps(
+        value, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS
+    ).decode("utf-8")
+
+
 def configure_logging(
     format: Literal["json", "console"] = "json",
     level: Literal["debug", "info", "warning", "error"] = "info",
@@ -32,9 +40,10 @@ def configure_logging(
     """Set structlog up for this process; call once at start-up."""
     renderer: structlog.typing.Processor
     if format == "json":
-        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Unsorted: the fields stay in the order the call gave them, and it is cheaper.
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), sort_keys=False)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -87,7 +87,7 @@ async def refresh(app: web.Application) -> None:
     async with cache.lock:
         if time.monotonic() - cache.read_at < ttl:
             return
-        async with app[STORE].transaction() as conn:
+        async with app[STORE].read() as conn:
             snapshot = await read_snapshot(conn, datetime.now(UTC))
         worker = app.get(RELAY)
         regions = list(worker.lanes) if worker is not None else []

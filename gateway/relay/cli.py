@@ -41,7 +41,7 @@ def list_command(
     require_database(settings)
 
     async def work(store: Store) -> list[dict[str, Any]]:
-        async with store.transaction() as conn:
+        async with store.read() as conn:
             return await deliveries.list_deliveries(
                 conn, state=state, destination=region, limit=limit
             )

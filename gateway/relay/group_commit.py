@@ -6,6 +6,11 @@ themselves cap the relay (one fsync each on SQLite; one audit lock each on
 PostgreSQL). A `GroupCommitter` queues units and runs as many as are waiting in
 one transaction; each caller still learns its own unit's result. If a batch fails,
 its units are retried one per transaction, so one bad unit never sinks the others.
+
+On SQLite the store itself group-commits (`gateway.store.sqlite`): a batch here is
+one logical transaction, and it shares its COMMIT with intake's and every other
+writer's. On PostgreSQL, where transactions run concurrently on the pool, the
+batch is what saves the commits (and the audit append lock).
 """
 
 from __future__ import annotations

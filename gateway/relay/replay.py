@@ -57,7 +57,7 @@ async def replay_all_failed(
     destination: str | None = None,
 ) -> list[ReplayResult]:
     """Replay every dead letter (of `destination`, if given)."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         rows = await deliveries.list_deliveries(
             conn, state=deliveries.FAILED, destination=destination, limit=100_000
         )

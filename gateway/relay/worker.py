@@ -305,7 +305,7 @@ class RelayWorker:
         envelope = record.envelope
         if envelope.kind in ("submission", "status_notice") or envelope.region_case_no is not None:
             return envelope
-        async with self._store.transaction() as conn:
+        async with self._store.read() as conn:
             case_no = await deliveries.submission_case_no(conn, record.application_id)
         return envelope.model_copy(update={"region_case_no": case_no})
 

@@ -34,7 +34,7 @@ import functools
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -46,7 +46,7 @@ from gateway.errors import SignatureError, StoreError
 from gateway.problems import Problem
 from gateway.security.digest import verify_content_digest
 from gateway.security.evidence import SubmissionEvidence
-from gateway.security.nonces import NonceStore
+from gateway.security.nonces import NonceClaim, NonceReplayed, NonceStore
 from gateway.security.partners import Partner, PartnerKey, PartnerRegistry
 from gateway.security.ratelimit import RateLimiter, retry_after_header
 from gateway.security.signatures import (
@@ -105,6 +105,9 @@ class AuthenticatedPartner:
     partner: Partner
     key: PartnerKey
     evidence: SubmissionEvidence
+    # Set when the route records the nonce in its own transaction (`partner_required`
+    # with ``claim_nonce=True``); None when it was recorded already, or there is none.
+    nonce_claim: NonceClaim | None = None
 
 
 PARTNER = web.RequestKey("partner", AuthenticatedPartner)
@@ -140,8 +143,14 @@ class PartnerAuthenticator:
         base = self._base_url or f"{request.scheme}://{request.host}"
         return base + request.raw_path
 
-    async def authenticate(self, request: web.Request) -> AuthenticatedPartner:
-        """Run every check on `request`; raise `Problem` (401, 429, 503) on the first failure."""
+    async def authenticate(
+        self, request: web.Request, *, claim_nonce: bool = False
+    ) -> AuthenticatedPartner:
+        """Run every check on `request`; raise `Problem` (401, 429, 503) on the first failure.
+
+        With `claim_nonce` the nonce is not recorded here: the result carries a
+        `NonceClaim` for the route's own transaction, and `settle_claim` finishes it.
+        """
         body = await request.read()
         message = HttpMessage.of(request.method, self.target_uri(request), request.headers.items())
         now = self._clock()
@@ -167,25 +176,33 @@ class PartnerAuthenticator:
             )
         nonce = authenticated.evidence.nonce
         if nonce is not None:
-            try:
-                fresh = await self._nonces.remember(partner.id, nonce, expires_at)
-            except StoreError as exc:
-                log.error("security.nonce_store_failed", partner_id=partner.id, error=str(exc))
-                raise Problem(
-                    503,
-                    detail="暂时无法校验一次性随机数，请稍后重试",
-                    type_="nonce-store-unavailable",
-                    headers={"Retry-After": "1"},
-                ) from exc
-            if not fresh:
-                log.warning("security.partner_refused", check="nonce_replayed", path=request.path)
-                raise _unauthorized(
-                    SignatureError("nonce_replayed", "this signature's nonce was already used")
-                )
+            claim = NonceClaim(self._nonces, partner.id, nonce, expires_at)
+            if claim_nonce:
+                authenticated = replace(authenticated, nonce_claim=claim)
+            else:
+                await self.settle_claim(request, claim)
         log.info(
             "security.partner_authenticated", partner_id=partner.id, keyid=authenticated.key.keyid
         )
         return authenticated
+
+    async def settle_claim(self, request: web.Request, claim: NonceClaim) -> None:
+        """Record `claim` on its own unless its route's transaction did; 401 on a replay."""
+        if claim.done:
+            return
+        try:
+            fresh = await self._nonces.remember(claim.partner_id, claim.nonce, claim.expires_at)
+        except StoreError as exc:
+            log.error("security.nonce_store_failed", partner_id=claim.partner_id, error=str(exc))
+            raise Problem(
+                503,
+                detail="暂时无法校验一次性随机数，请稍后重试",
+                type_="nonce-store-unavailable",
+                headers={"Retry-After": "1"},
+            ) from exc
+        claim.committed()
+        if not fresh:
+            raise replayed(request)
 
     def _verifies_slowly(self, message: HttpMessage) -> bool:
         """Whether the claimed key is SM2, whose verification is worth a thread hop."""
@@ -277,17 +294,48 @@ class PartnerAuthenticator:
         return AuthenticatedPartner(partner=partner, key=key, evidence=evidence), expires_at
 
 
-def partner_required(handler: Handler) -> Handler:
-    """Wrap an aiohttp handler so only a verified partner request reaches it."""
+def replayed(request: web.Request) -> Problem:
+    """The 401 for a request whose nonce was used before, logged as such."""
+    log.warning("security.partner_refused", check="nonce_replayed", path=request.path)
+    return _unauthorized(
+        SignatureError("nonce_replayed", "this signature's nonce was already used")
+    )
+
+
+def partner_required(handler: Handler, *, claim_nonce: bool = False) -> Handler:
+    """Wrap an aiohttp handler so only a verified partner request reaches it.
+
+    With `claim_nonce` the handler records the nonce in its own transaction (one
+    commit, not two) through `nonce_claim_of`; whatever the handler does, a replay
+    is refused with the same 401 as before it ran, and a nonce its transaction did
+    not commit is recorded afterwards.
+    """
 
     @functools.wraps(handler)
     async def authenticated_handler(request: web.Request) -> web.StreamResponse:
-        authenticated = await request.app[AUTHENTICATOR].authenticate(request)
+        authenticator = request.app[AUTHENTICATOR]
+        authenticated = await authenticator.authenticate(request, claim_nonce=claim_nonce)
         request[PARTNER] = authenticated
+        claim = authenticated.nonce_claim
         with structlog.contextvars.bound_contextvars(partner_id=authenticated.partner.id):
-            return await handler(request)
+            if claim is None:
+                return await handler(request)
+            try:
+                response = await handler(request)
+            except NonceReplayed:
+                raise replayed(request) from None
+            except Exception:
+                await authenticator.settle_claim(request, claim)  # a replay: 401 wins
+                raise
+            await authenticator.settle_claim(request, claim)
+            return response
 
     return authenticated_handler
+
+
+def nonce_claim_of(request: web.Request) -> NonceClaim | None:
+    """The nonce the handler must record in its transaction (see `partner_required`)."""
+    return partner_of(request).nonce_claim
 
 
 def partner_of(request: web.Request) -> AuthenticatedPartner:

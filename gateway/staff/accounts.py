@@ -192,7 +192,7 @@ async def disable(store: Store, account_id: str, *, now: datetime) -> None:
 
 
 async def list_all(store: Store) -> list[Account]:
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         rows = await conn.fetch_all("SELECT * FROM staff_accounts ORDER BY id")
     return [Account.from_row(row) for row in rows]
 
@@ -206,7 +206,7 @@ async def authenticate(
     store: Store, account_id: str, password: str, *, now: datetime, rules: ConsoleSettings
 ) -> SignIn:
     """Check a sign-in, counting failures and locking the account after too many."""
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         row = await _row(conn, account_id.strip().lower())
     if row is None:
         await asyncio.to_thread(_verify, None, password)

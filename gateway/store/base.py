@@ -14,7 +14,18 @@ same tests on each):
   only without parameters: do not rely on it). Scripts go through
   ``execute_script``, without BEGIN/COMMIT: it runs in the caller's transaction.
 - A transaction is atomic and, once the block exits, durable and visible to
-  every later transaction. A missing ``:param`` raises `StoreError`.
+  every later transaction and read: the block does not exit before the COMMIT
+  that holds its work. A missing ``:param`` raises `StoreError`.
+- Concurrent transactions may share one COMMIT (group commit, SQLite); one that
+  raises is rolled back alone, the others in its batch are unaffected.
+- ``read()`` is for work that writes nothing: it never waits for an open write
+  transaction, sees only committed data (each statement the latest commit, as at
+  READ COMMITTED), and a write inside it fails with `StoreError`. Inside a
+  transaction, read through the transaction's own connection (it sees its
+  uncommitted writes; ``read()`` does not). Code woken by a write still in
+  flight (the audit sealer's nudge) reads in a transaction, which waits for it.
+- Keep a transaction to SQL: no file checks, crypto, network or calendar
+  arithmetic inside the block (every other writer waits for it on SQLite).
 - `UniqueViolation.constraint` is ``table.column`` (columns joined by ``", "``
   for a composite key), the same text on both backends.
 - `StoreUnavailable` means "retry later may succeed": server unreachable, pool
@@ -24,7 +35,9 @@ same tests on each):
 Where they differ, write SQL both accept:
 
 - SQLite (embedded): one writer at a time; transactions are serialised in the
-  process (``BEGIN IMMEDIATE``), so they never conflict, only wait.
+  process (each a SAVEPOINT in a batch opened by ``BEGIN IMMEDIATE``), so they
+  never conflict, only wait. A transaction must not open another (it would wait
+  for itself).
   PostgreSQL: transactions run concurrently at READ COMMITTED; concurrent writers
   may deadlock (`StoreUnavailable`), and ``FOR UPDATE SKIP LOCKED`` is available.
 - Values keep the column's Python type on PostgreSQL, which never coerces: pass
@@ -47,7 +60,7 @@ Params = Mapping[str, Any]
 
 
 class Connection(Protocol):
-    """One database session, inside a transaction opened by `Store.transaction`."""
+    """One database session, from `Store.transaction` or `Store.read`."""
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         """Run one statement; return the rows an INSERT/UPDATE/DELETE changed, else 0."""
@@ -82,6 +95,13 @@ class Store(Protocol):
         """Open a transaction: committed when the block exits, rolled back if it raises.
 
         Nothing written inside is visible to others, or durable, before the commit.
+        """
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[Connection]:
+        """Lend a connection for reading committed data; it never waits for a writer.
+
+        Writing through it fails with `StoreError`.
         """
         ...
 

@@ -239,6 +239,26 @@ class PostgresStore:
             await self._pool.release(conn)
 
     @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresConnection]:
+        """A pooled connection in a READ ONLY transaction: it never waits on a writer."""
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        with _translated():
+            conn = await self._pool.acquire(timeout=self._timeout)
+        try:
+            tx = conn.transaction(readonly=True)
+            with _translated():
+                await tx.start()
+            try:
+                yield PostgresConnection(conn)
+            finally:
+                # Nothing to keep: a read-only transaction is ended either way.
+                with suppress(Exception):
+                    await tx.rollback()
+        finally:
+            await self._pool.release(conn)
+
+    @asynccontextmanager
     async def migration_lock(self) -> AsyncIterator[None]:
         """Hold the database-wide migration advisory lock for the block.
 

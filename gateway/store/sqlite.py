@@ -1,96 +1,36 @@
-"""The embedded store: SQLite in WAL mode, through aiosqlite.
+"""The embedded store: SQLite in WAL mode; one group-committing writer, pooled readers.
 
-aiosqlite runs each sqlite3 call on the connection's own thread, so the event loop
-never blocks on disk. SQLite allows one writer at a time, so transactions are
-serialised by an `asyncio.Lock` and opened with ``BEGIN IMMEDIATE``: a writer
-takes the lock up front instead of failing half-way with "database is locked".
+SQLite allows one writer at a time. Every logical transaction runs on the one
+writer connection, in turn (an `asyncio.Lock`), as a SAVEPOINT inside a batch
+opened with ``BEGIN IMMEDIATE``; the batch is committed once for every logical
+transaction that finished while the previous COMMIT was under way (group commit:
+one fsync for many). A logical transaction that fails is rolled back to its
+savepoint alone; the others in the batch are not touched. `transaction()` returns
+only after the COMMIT that holds its work, so no caller is answered early.
+
+Readers never wait for the writer: `read()` lends one of a few read-only
+connections, each on its own thread; in WAL mode they read the last commit while
+a batch is open.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
-import aiosqlite
+from gateway.errors import StoreError, StoreUnavailable
+from gateway.store.sqlite_threads import (
+    ThreadedConnection,
+    ThreadedDatabase,
+    split_statements,
+)
 
-from gateway.errors import StoreError, StoreUnavailable, UniqueViolation
-from gateway.store.base import Params, Row
+__all__ = ["SQLiteStore", "split_statements"]
 
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Turn sqlite3 exceptions into the store's own."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        message = str(exc)
-        if message.startswith("UNIQUE constraint failed"):
-            raise UniqueViolation(message, constraint=message.partition(": ")[2]) from exc
-        raise StoreError(message) from exc
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreUnavailable(str(exc)) from exc
-        raise StoreError(str(exc)) from exc
-    except (sqlite3.Error, ValueError) as exc:
-        # aiosqlite raises ValueError when used after close.
-        raise StoreError(str(exc)) from exc
-
-
-def split_statements(script: str) -> list[str]:
-    """Split an SQL script into complete statements (trigger bodies stay whole)."""
-    statements, pending = [], ""
-    # Try each ";" as an end: complete_statement() knows when one sits inside a
-    # string, a comment or a trigger body. (Splitting by line missed "a; b;".)
-    for piece in re.split(r"(?<=;)", script):
-        pending += piece
-        if sqlite3.complete_statement(pending):
-            if pending.strip():
-                statements.append(pending.strip())
-            pending = ""
-    if pending.strip() and not all(
-        ln.strip().startswith("--") or not ln.strip() for ln in pending.splitlines()
-    ):
-        raise StoreError(f"incomplete SQL statement at end of script: {pending.strip()[:80]!r}")
-    return statements
-
-
-class SQLiteConnection:
-    """A transaction on the shared SQLite connection."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-
-    async def execute(self, sql: str, params: Params | None = None) -> int:
-        with _translated():
-            cursor = await self._db.execute(sql, params or {})
-            # sqlite3 says -1 for statements that change no rows by nature (DDL,
-            # SELECT); the interface says 0, as PostgreSQL's command status does.
-            return max(cursor.rowcount, 0)
-
-    async def execute_many(self, sql: str, params: Sequence[Params]) -> None:
-        with _translated():
-            await self._db.executemany(sql, params)
-
-    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
-        with _translated():
-            async with self._db.execute(sql, params or {}) as cursor:
-                row = await cursor.fetchone()
-        return None if row is None else dict(row)
-
-    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
-        with _translated():
-            async with self._db.execute(sql, params or {}) as cursor:
-                rows = await cursor.fetchall()
-        return [dict(row) for row in rows]
-
-    async def execute_script(self, script: str) -> None:
-        # sqlite3.executescript() would COMMIT first and break the transaction.
-        for statement in split_statements(script):
-            await self.execute(statement)
+# One logical transaction holds the writer at a time, so one name suffices.
+_SAVEPOINT = "logical_transaction"
 
 
 class SQLiteStore:
@@ -98,68 +38,148 @@ class SQLiteStore:
 
     backend = "sqlite"
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
-        self._db = db
-        self._lock = asyncio.Lock()
+    def __init__(self, writer: ThreadedDatabase, readers: list[ThreadedDatabase], path: Path):
+        self._writer = writer
+        self._lock = asyncio.Lock()  # one logical transaction on the writer at a time
+        self._uncommitted: list[asyncio.Future[None]] = []  # finished, awaiting COMMIT
+        self._flush: asyncio.Task[None] | None = None
+        self._all_readers = readers
+        self._readers: asyncio.Queue[ThreadedDatabase] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(reader)
         self._closed = False
         self.path = path
 
     @classmethod
     async def open(
-        cls, path: Path, *, synchronous: str = "full", busy_timeout_ms: int = 5000
+        cls,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 5000,
+        readers: int = 4,
     ) -> SQLiteStore:
         """Open (creating if needed) the database file at `path`, in WAL mode."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _translated():
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            db = await aiosqlite.connect(path, isolation_level=None)
+        busy = f"PRAGMA busy_timeout={int(busy_timeout_ms)}"
+        writer = ThreadedDatabase("sqlite-writer")
+        sync = "FULL" if synchronous == "full" else "NORMAL"
+        pragmas = ["PRAGMA journal_mode=WAL", f"PRAGMA synchronous={sync}", busy]
+        # secure_delete: deleted and overwritten content is zeroed in the file, so purged
+        # personal data leaves no bytes behind (gateway/retention/).
+        await writer.open(path, [*pragmas, "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"])
+        opened: list[ThreadedDatabase] = []
         try:
-            with _translated():
-                db.row_factory = sqlite3.Row
-                # The first statement is where a file that is no database fails.
-                await db.execute("PRAGMA journal_mode=WAL")
-                sync = "FULL" if synchronous == "full" else "NORMAL"
-                await db.execute(f"PRAGMA synchronous={sync}")
-                await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-                await db.execute("PRAGMA foreign_keys=ON")
-                # Deleted and overwritten content is zeroed in the file, so purged
-                # personal data leaves no bytes behind (gateway/retention/).
-                await db.execute("PRAGMA secure_delete=ON")
+            for _ in range(readers):
+                reader = ThreadedDatabase("sqlite-reader")
+                await reader.open(path, [busy, "PRAGMA query_only=ON"])
+                opened.append(reader)
         except BaseException:
-            # Else its thread and its sqlite3 connection outlive the failed open.
-            await db.close()
+            for reader in opened:
+                await reader.close()
+            await writer.close()
             raise
-        return cls(db, path)
+        return cls(writer, opened, path)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SQLiteConnection]:
+    async def transaction(self) -> AsyncIterator[ThreadedConnection]:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
         async with self._lock:
-            await self._begin()
+            await self._enter()
             try:
-                yield SQLiteConnection(self._db)
+                yield ThreadedConnection(self._writer)
             except BaseException:
-                with _translated():
-                    await self._db.execute("ROLLBACK")
+                await self._settle(f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}")
                 raise
-            with _translated():
-                await self._db.execute("COMMIT")
+            await self._settle(f"RELEASE {_SAVEPOINT}")
+            committed = asyncio.get_running_loop().create_future()
+            self._uncommitted.append(committed)
+        # Shielded: a caller cancelled now still has its work committed with the batch.
+        await asyncio.shield(committed)
 
-    async def _begin(self) -> None:
-        """BEGIN IMMEDIATE, leaving no transaction open if the caller is cancelled.
-
-        aiosqlite runs the statement on its thread even when the awaiting task is
-        cancelled (say, the audit sealer at shutdown): the BEGIN would then stay open
-        and the next transaction fail ("cannot start a transaction within a transaction").
-        """
-        begin = asyncio.ensure_future(self._db.execute("BEGIN IMMEDIATE"))
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[ThreadedConnection]:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        reader = await self._readers.get()
         try:
-            with _translated():
-                await asyncio.shield(begin)
+            yield ThreadedConnection(reader)
+        finally:
+            self._readers.put_nowait(reader)
+
+    async def _enter(self) -> None:
+        """Open the batch if none is, then this logical transaction's savepoint.
+
+        The statements run on the writer's thread even if the caller is cancelled
+        meanwhile (say, the audit sealer at shutdown): then they are undone, so no
+        savepoint is left behind.
+        """
+
+        def enter() -> None:
+            db = self._writer.db
+            if not db.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            db.execute(f"SAVEPOINT {_SAVEPOINT}")
+
+        entering = asyncio.ensure_future(self._writer.call(enter))
+        try:
+            await asyncio.shield(entering)
         except asyncio.CancelledError:
             with suppress(Exception):
-                await begin
-                await self._db.execute("ROLLBACK")
+                await entering
+                await self._settle(f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}")
             raise
+
+    async def _settle(self, script: str) -> None:
+        """End the savepoint by `script`, and make sure a COMMIT of the batch follows."""
+        statements = split_statements(script + ";")
+        db = self._writer
+
+        def run() -> None:
+            for statement in statements:
+                db.db.execute(statement)
+
+        try:
+            await asyncio.shield(db.call(run))
+        finally:
+            if self._flush is None and not self._closed:
+                self._flush = asyncio.create_task(self._commit_batch(), name="sqlite-commit")
+
+    async def _commit_batch(self) -> None:
+        """COMMIT every logical transaction released so far; tell each its outcome."""
+        async with self._lock:
+            self._flush = None
+            await self._commit_held()
+
+    async def _commit_held(self) -> None:
+        """The COMMIT itself; the caller holds the writer lock."""
+        waiting, self._uncommitted = self._uncommitted, []
+        db = self._writer
+
+        def commit() -> None:
+            if db.db.in_transaction:
+                db.db.execute("COMMIT")
+
+        def rollback() -> None:
+            if db.db.in_transaction:
+                db.db.execute("ROLLBACK")
+
+        try:
+            await asyncio.shield(db.call(commit))
+        except BaseException as exc:
+            with suppress(Exception):
+                await db.call(rollback)
+            kind = StoreUnavailable if isinstance(exc, StoreUnavailable) else StoreError
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(kind(f"the batch's COMMIT failed: {exc}"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
 
     @asynccontextmanager
     async def migration_lock(self) -> AsyncIterator[None]:
@@ -177,19 +197,23 @@ class SQLiteStore:
         False if a reader kept it from finishing (try again later); old page images,
         purged personal data among them, stay in the WAL until this succeeds.
         """
+        writer = self._writer
+
+        def checkpoint() -> tuple[int, ...] | None:
+            row: tuple[int, ...] | None = writer.db.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchone()
+            return row
+
         async with self._lock:
-            with _translated():
-                async with self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
-                    row = await cursor.fetchone()
+            await self._commit_held()  # a checkpoint cannot run inside the open batch
+            row = await writer.call(checkpoint)
         return row is not None and row[0] == 0
 
     async def ping(self) -> None:
-        if self._closed:
-            raise StoreUnavailable("the store is closed")
         try:
-            with _translated():
-                async with self._db.execute("SELECT 1") as cursor:
-                    await cursor.fetchone()
+            async with self.read() as conn:
+                await conn.fetch_one("SELECT 1")
         except StoreError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
@@ -198,5 +222,10 @@ class SQLiteStore:
             return
         self._closed = True
         async with self._lock:
-            with _translated():
-                await self._db.close()
+            if self._flush is not None:
+                self._flush.cancel()
+                self._flush = None
+            await self._commit_held()
+            await self._writer.close()
+        for reader in self._all_readers:
+            await reader.close()

@@ -268,7 +268,7 @@ async def find_trace(store: Store, identifier: str, *, due_soon_days: int = 3) -
     Read in one transaction, so the timeline is one consistent moment.
     """
     identifier = identifier.strip()
-    async with store.transaction() as conn:
+    async with store.read() as conn:
         matches = await resolve(conn, identifier)
         traces = []
         for application_id, kinds in matches.items():

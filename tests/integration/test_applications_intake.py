@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from support.partner_signing import PARTNER, SignedClient
 
 from gateway.app import STORE
 from gateway.config import Settings
+from gateway.security import RequestSigner
 
 Client = SignedClient
 PROBLEM = "application/problem+json"
@@ -227,3 +229,36 @@ async def test_an_expired_idempotency_key_may_be_used_afresh(applications_client
     response = await applications_client.post("/v1/applications", json=other, headers=headers)
     assert response.status == 202
     assert await count(applications_client, "applications") == 2
+
+
+async def resend(client: Client, body: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
+    """POST `body` signed once, then the very same bytes and headers again (a replay)."""
+    raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "replayed-request"}
+    url = str(client.client.make_url("/v1/applications"))
+    headers.update(
+        RequestSigner(client.partner.key, client.partner.keyid)("POST", url, headers, raw)
+    )
+    first = await client.client.post("/v1/applications", data=raw, headers=headers)
+    again = await client.client.post("/v1/applications", data=raw, headers=headers)
+    return first.status, again.status, await again.json()
+
+
+async def test_a_replayed_submission_is_refused_by_its_nonce(applications_client: Client) -> None:
+    """The nonce is recorded in the intake transaction: a replay is 401, not a replay answer."""
+    nonces = await count(applications_client, "signature_nonces")
+    first, again, problem = await resend(applications_client, example("full_online_person"))
+    assert (first, again) == (202, 401)
+    assert problem["check"] == "nonce_replayed"
+    assert await count(applications_client, "applications") == 1
+    assert await count(applications_client, "signature_nonces") == nonces + 1
+
+
+async def test_a_refused_submission_still_spends_its_nonce(applications_client: Client) -> None:
+    """No intake transaction commits for a 422: the nonce is recorded on its own."""
+    body = example("full_online_person")
+    body["channel"] = "carrier_pigeon"
+    first, again, problem = await resend(applications_client, body)
+    assert (first, again) == (422, 401)
+    assert problem["check"] == "nonce_replayed"
+    assert await count(applications_client, "applications") == 0

@@ -6,6 +6,10 @@ Each test runs once on SQLite and once on a fresh PostgreSQL database (see the
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+
 import pytest
 from support.fixture_types import StoreFactory
 
@@ -167,3 +171,107 @@ async def test_transaction_after_close_is_a_store_error(store: Store) -> None:
     with pytest.raises(StoreError):
         async with store.transaction() as conn:
             await conn.fetch_one("SELECT 1 AS one")
+
+
+async def test_a_failing_transaction_in_a_batch_rolls_back_alone(table: Store) -> None:
+    """Concurrent transactions may share a COMMIT; the one that raises loses only its own rows."""
+
+    async def write(n: int) -> None:
+        async with table.transaction() as conn:
+            await conn.execute("INSERT INTO t (k, v) VALUES (:k, :v)", {"k": f"k{n}", "v": n})
+            await asyncio.sleep(0)  # let the others queue up behind this one
+            await conn.execute("INSERT INTO t (k, v) VALUES (:k, :v)", {"k": f"j{n}", "v": n})
+            if n == 7:
+                raise RuntimeError("this one fails after writing")
+
+    outcomes = await asyncio.gather(*(write(n) for n in range(16)), return_exceptions=True)
+    assert [n for n, o in enumerate(outcomes) if o is not None] == [7]
+    async with table.read() as conn:
+        keys = {row["k"] for row in await conn.fetch_all("SELECT k FROM t")}
+    assert keys == {f"{p}{n}" for n in range(16) if n != 7 for p in "kj"}
+
+
+async def test_a_read_never_waits_for_an_open_write(table: Store) -> None:
+    """A reader sees the last commit while a writer holds its transaction open."""
+    async with table.transaction() as conn:
+        await conn.execute("INSERT INTO t (k, v) VALUES ('a', 1)")
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with table.transaction() as conn:
+            await conn.execute("UPDATE t SET v = 2 WHERE k = 'a'")
+            written.set()
+            await release.wait()
+
+    writer = asyncio.create_task(slow_writer())
+    await written.wait()
+    try:
+        # The timeout only turns a hang into a failure; it measures nothing.
+        async with asyncio.timeout(30):
+            async with table.read() as conn:
+                row = await conn.fetch_one("SELECT v FROM t WHERE k = 'a'")
+        assert row == {"v": 1}  # the open write is not visible
+    finally:
+        release.set()
+        await writer
+    async with table.read() as conn:
+        assert await conn.fetch_one("SELECT v FROM t WHERE k = 'a'") == {"v": 2}
+
+
+async def test_a_write_through_read_fails_and_changes_nothing(table: Store) -> None:
+    with pytest.raises(StoreError):
+        async with table.read() as conn:
+            await conn.execute("INSERT INTO t (k, v) VALUES ('a', 1)")
+    async with table.read() as conn:
+        assert await conn.fetch_all("SELECT * FROM t") == []
+
+
+# Writes rows with 16 concurrent transactions and prints each key once its
+# transaction() has returned; runs until killed.
+_WRITER = """
+import asyncio, sys
+from pathlib import Path
+from gateway.store import SQLiteStore
+from gateway.store.postgres import PostgresStore
+
+async def main(url):
+    if url.startswith("sqlite:///"):
+        store = await SQLiteStore.open(Path(url.removeprefix("sqlite:///")))
+    else:
+        store = await PostgresStore.open(url)
+    async def writer(lane):
+        n = 0
+        while True:
+            n += 1
+            key = f"{lane}-{n}"
+            async with store.transaction() as conn:
+                await conn.execute("INSERT INTO t (k, v) VALUES (:k, :v)", {"k": key, "v": n})
+            sys.stdout.write(key + "\\n")
+            sys.stdout.flush()
+    await asyncio.gather(*(writer(lane) for lane in range(16)))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_no_transaction_returns_before_its_commit(table: Store, store_url: str) -> None:
+    """kill -9 a writing process: every write it had answered for is in the database."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WRITER, store_url, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    answered: list[str] = []
+    try:
+        async with asyncio.timeout(120):  # turns a hang into a failure
+            while len(answered) < 300:
+                line = await process.stdout.readline()
+                assert line, "the writer stopped before it was killed"
+                answered.append(line.decode().strip())
+    finally:
+        process.send_signal(signal.SIGKILL)
+        rest, _ = await process.communicate()
+    # Lines it wrote before the kill were answered too; a torn last line was not.
+    answered += [key for key in rest.decode().split("\n")[:-1] if key]
+    async with table.read() as conn:
+        stored = {row["k"] for row in await conn.fetch_all("SELECT k FROM t")}
+    assert set(answered) <= stored, sorted(set(answered) - stored)[:5]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from gateway.applications import clocks, deadlines, records
@@ -108,3 +108,49 @@ def test_a_cases_clock_counts_its_competent_regions_extra_days_off(tmp_path: Pat
     assert dongguan["legal_due"] == "2026-12-31"
     assert shenzhen["calendar_basis"] == "provisional"
     assert dongguan["calendar_basis"] == "exact"
+
+
+def _reference_working_day(calendar: WorkCalendar, region: str | None):  # type: ignore[no-untyped-def]
+    """A working day straight from the schedule files, day by day: the table's oracle."""
+    schedules = [*calendar.national.values(), *calendar.regional.get(region or "", {}).values()]
+    off = {entry.day for s in schedules for entry in s.days_off}
+    worked = {entry.day for s in schedules for entry in s.working_days}
+
+    def working(day: date) -> bool:
+        return (day.weekday() < 5 and day not in off) or day in worked
+
+    return working
+
+
+def test_the_working_day_table_agrees_with_a_day_loop_over_the_whole_calendar() -> None:
+    """Bisect over the precomputed table == counting day by day, every day the files cover."""
+    calendar = WorkCalendar(read_all(CALENDAR_DIR, None))
+    first, last = date(calendar.first_year, 1, 1), date(calendar.last_year, 12, 31)
+    for region in (None, *sorted(calendar.regional)):
+        working = _reference_working_day(calendar, region)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        flags = [working(day) for day in days]
+        # next_working[i]: index of the first working day at or after days[i]
+        next_working, upcoming = [len(days)] * len(days), len(days)
+        for i in range(len(days) - 1, -1, -1):
+            if flags[i]:
+                upcoming = i
+            next_working[i] = upcoming
+        for i, day in enumerate(days):
+            assert calendar.is_working_day(day, region) == flags[i], (region, day)
+            if next_working[i] < len(days):
+                on_or_after = days[next_working[i]]
+                assert calendar.working_day_on_or_after(day, region) == on_or_after, (region, day)
+            counted, current = 0, i
+            for amount in (1, 5, 20):
+                while counted < amount and current + 1 < len(days):
+                    current += 1
+                    counted += flags[current]
+                if counted < amount:
+                    break  # runs past the table: the slow path, covered elsewhere
+                assert calendar.add_working_days(day, amount, region) == days[current], (
+                    region,
+                    day,
+                    amount,
+                )
+                assert calendar.working_days_between(day, days[current], region) == amount
