@@ -52,6 +52,7 @@ def render(
         "request": request,
         "session": session,
         "account": session.account if session else None,
+        "idle_minutes": request.config_dict[SETTINGS].console.idle_minutes if session else 0,
         **context,
     }
     return aiohttp_jinja2.render_template(template, request, page, status=status)
@@ -226,6 +227,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/console/login")
     response.del_cookie(SESSION_COOKIE, path="/console/")
     raise response
+
+
+@routes.get("/keepalive.json")
+@staff_page()
+async def keepalive(request: web.Request) -> web.StreamResponse:
+    """The idle warning's 继续使用: a sign of activity that keeps the session."""
+    return web.Response(status=204)
 
 
 async def _audit(request: web.Request, kind: str, account_id: str) -> None:

@@ -8,6 +8,7 @@ changes appear without a reload; without JavaScript the page still reads whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from aiohttp import web
 from gateway.api.applications import APPLICATIONS
 from gateway.api.catalog import CATALOG
 from gateway.api.responses import json_response
-from gateway.applications import queries, state_machine
+from gateway.applications import handover, queries, state_machine
 from gateway.applications.records import Deps
 from gateway.applications.status import Status
 from gateway.audit import AUDIT
@@ -30,6 +31,13 @@ routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
 STATUS_CHOICES = [(s.value, s.label_zh) for s in Status]
+_DONE = {
+    "tracking": "运单号已登记。",
+    "handed_over": "已登记送达：结果已当面交给申请人。",
+    "withdrawn": "已撤回，撤回通知将转发至业务属地。",
+    "supplemented": "补正材料已收下，将转发至业务属地。",
+    "rated": "申请人的评价已记录。",
+}
 
 
 def _deps(request: web.Request) -> Deps:
@@ -110,6 +118,17 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     return await _case(request, personal=None)
 
 
+async def case_with_errors(
+    request: web.Request,
+    errors: dict[str, str],
+    *,
+    status: int,
+    form: Mapping[str, Any] | None = None,
+) -> web.StreamResponse:
+    """The case page again, a refused action's message next to its form, input kept."""
+    return await _case(request, personal=None, errors=errors, form=form, status=status)
+
+
 @routes.post("/cases/{id}/personal")
 @staff_page()
 async def case_personal(request: web.Request) -> web.StreamResponse:
@@ -135,7 +154,15 @@ async def case_personal(request: web.Request) -> web.StreamResponse:
     return await _case(request, personal=personal)
 
 
-async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web.StreamResponse:
+async def _case(
+    request: web.Request,
+    *,
+    personal: dict[str, Any] | None,
+    errors: dict[str, str] | None = None,
+    form: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    """The case page; `errors` (field or action → message) come back from a refused action."""
     deps = _deps(request)
     catalog = request.config_dict[CATALOG]
     case = await case_or_404(deps, request.match_info["id"])
@@ -143,6 +170,7 @@ async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web
     today = state_machine.local_date(state_machine.now_utc())
     names = region_names(catalog)
     due = case["due"]["promised"] or case["due"]["legal"]
+    form_values = form or {}
     return render(
         "case.html",
         request,
@@ -156,7 +184,14 @@ async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web
             "may_see_personal": session_of(request).account.role.sees_personal_data,
             "csrf_token": session_of(request).csrf_token,
             "final": _final(case),
+            "tracking": await handover.tracking_of(deps, case["id"]),
+            "legs": handover.LEGS,
+            "may_act": session_of(request).account.role.takes_applications,
+            "errors": errors or {},
+            "done": _DONE.get(request.query.get("done", ""), ""),
+            "form": form_values,
         },
+        status=status,
     )
 
 
