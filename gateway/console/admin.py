@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.api.catalog import CATALOG
 from gateway.app_keys import STORE
 from gateway.audit import AUDIT
-from gateway.console.auth import render, session_of, staff_page
+from gateway.console.auth import posted_form, render, session_of, staff_page
 from gateway.console.catalogue import region_names
 from gateway.staff import accounts
 from gateway.staff.accounts import AccountError, Role
@@ -68,7 +68,7 @@ def _field(form: Any, name: str) -> str:
 @routes.post("/admin/accounts")
 @staff_page(Role.ADMIN)
 async def add_account(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await posted_form(request)
     catalog = request.config_dict[CATALOG]
     names = ("id", "display_name", "role", "region", "centre")
     values = {name: _field(form, name) for name in names}

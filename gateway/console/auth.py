@@ -107,13 +107,21 @@ def staff_page(
             if roles and session.account.role not in roles:
                 raise web.HTTPForbidden(text="你的角色无权使用此页面")
             if request.method == "POST" and not multipart:
-                form = await request.post()
+                form = await posted_form(request)
                 check_csrf(session.csrf_token, _text(form.get(CSRF_FIELD)))
             return await handler(request)
 
         return guarded
 
     return decorate
+
+
+async def posted_form(request: web.Request) -> Any:
+    """The POSTed form fields; a body that is not a readable form is a 400, not a crash."""
+    try:
+        return await request.post()
+    except ValueError as exc:  # bad multipart boundary, bytes that are not UTF-8...
+        raise web.HTTPBadRequest(text="表单内容格式有误，请返回上一页刷新后重新提交。") from exc
 
 
 def check_csrf(expected: str, given: str | None) -> None:
@@ -169,7 +177,7 @@ def _login_form(
 
 @routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await posted_form(request)
     given = _text(form.get(CSRF_FIELD))
     expected = request.cookies.get(LOGIN_COOKIE)
     if not expected or not sessions.csrf_matches(expected, given):

@@ -20,7 +20,7 @@ from gateway.api.bodies import MULTIPART_ERRORS
 from gateway.applications import actions, handover, state_machine
 from gateway.applications.records import Deps
 from gateway.console.apply import FormState, read_form
-from gateway.console.auth import session_of, staff_page
+from gateway.console.auth import posted_form, session_of, staff_page
 from gateway.console.cases import case_or_404, case_with_errors
 from gateway.errors import ActionRefused, ApplicationNotFound, InvalidApplication
 from gateway.observability import request_id_of
@@ -62,7 +62,7 @@ async def _refused(
 @staff_page(*_WINDOW)
 async def record_tracking(request: web.Request) -> web.StreamResponse:
     """Record a postal leg's tracking number (材料寄往业务属地 / 结果寄给申请人)."""
-    form = await request.post()
+    form = await posted_form(request)
     try:
         await handover.record_tracking(
             _deps(request),
@@ -98,7 +98,7 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
 @staff_page(*_WINDOW)
 async def withdraw(request: web.Request) -> web.StreamResponse:
     """Withdraw on the applicant's request, with the reason they give."""
-    form = await request.post()
+    form = await posted_form(request)
     reason = _text(form, "reason").strip()
     if not reason:
         return await case_with_errors(

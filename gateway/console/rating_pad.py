@@ -20,7 +20,7 @@ from gateway.applications import actions
 from gateway.applications.followups import BAD_LEVELS
 from gateway.applications.records import Deps
 from gateway.applications.status import Status
-from gateway.console.auth import render, session_of, staff_page
+from gateway.console.auth import posted_form, render, session_of, staff_page
 from gateway.console.cases import case_or_404
 from gateway.errors import ActionRefused, InvalidApplication
 from gateway.observability import request_id_of
@@ -81,7 +81,7 @@ async def pad(request: web.Request) -> web.StreamResponse:
 async def rate(request: web.Request) -> web.StreamResponse:
     deps = _deps(request)
     case = await case_or_404(deps, request.match_info["id"])
-    form = await request.post()
+    form = await posted_form(request)
     chosen = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     errors: dict[str, str] = {}
     level = _score(chosen.get("level"))

@@ -18,7 +18,7 @@ from gateway.api.catalog import CATALOG
 from gateway.applications import followups, queries, state_machine
 from gateway.applications.records import Deps
 from gateway.console import measures, text
-from gateway.console.auth import render, session_of, staff_page
+from gateway.console.auth import posted_form, render, session_of, staff_page
 from gateway.console.catalogue import region_names
 from gateway.console.rating_pad import LEVEL_ZH
 from gateway.errors import ActionRefused, ApplicationNotFound, InvalidApplication
@@ -100,7 +100,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 @staff_page(*_SUPERVISORS)
 async def close_followup(request: web.Request) -> web.StreamResponse:
     account = session_of(request).account
-    form = await request.post()
+    form = await posted_form(request)
     note = form.get("note")
     application_id = request.match_info["id"]
     try:
