@@ -129,7 +129,7 @@ def event_sentence(event: dict[str, Any], region_names: dict[str, str]) -> str:
         leg = "材料寄往业务属地" if detail.get("leg") == "materials" else "结果寄给申请人"
         text = f"登记运单号（{leg}）：{detail.get('carrier', '')} {detail.get('number', '')}"
     elif kind == "rating":
-        text = f"申请人评价：{_LEVELS.get(detail.get('level'), '已评价')}"
+        text = f"申请人评价：{_LEVELS.get(int(detail.get('level') or 0), '已评价')}"
     elif kind == "followup_closed":
         text = "差评回访已办结"
     elif kind.endswith("_replayed"):

@@ -41,7 +41,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     """Gateway (real catalogue, signed receipts) + every sandbox; accounts clerk, ops and
     a supervisor (boss). Parametrized indirectly, a dict of retry policy settings for
     every region (e.g. ``{"retry_max_attempts": 3}`` to make dead letters quickly)."""
-    relay = {**FAST_RELAY, "default": {**FAST_RELAY["default"], **getattr(request, "param", {})}}
+    default: dict[str, Any] = dict(FAST_RELAY["default"])  # type: ignore[call-overload]
+    relay = {**FAST_RELAY, "default": {**default, **getattr(request, "param", {})}}
     port = free_port()
     async with AsyncExitStack() as stack:
         cores: dict[str, SandboxCore] = {}
