@@ -32,6 +32,7 @@ _OPS = (Role.OPS, Role.ADMIN)
 DEAD_LETTER_LIMIT = 200
 _BREAKER_ZH = {"closed": "正常", "half_open": "试探恢复中", "open": "已熔断（暂停发送）"}
 _KIND_ZH = {"submission": "申请", "supplement": "补正材料", "withdrawal": "撤回", "rating": "评价"}
+_PEER_ZH = "对等网关（peer）"
 _REPLAY_REFUSED = {
     "no such delivery": "没有这条投递",
 }
@@ -72,7 +73,7 @@ async def _page(
         regions.append(
             {
                 "key": region,
-                "name": names.get(region, region),
+                "name": names.get(region, _PEER_ZH if region == "peer" else region),
                 "breaker": breaker,
                 "breaker_zh": _BREAKER_ZH.get(breaker or "", "本进程未运行转发"),
                 "pending": queue.pending,
