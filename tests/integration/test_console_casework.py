@@ -378,10 +378,13 @@ async def test_measures_count_taken_cases_window_share_satisfaction_and_after_ho
     first = await take_case(console)
     second = await take_case(console, applicant_name="李四", phone="13912345678")
     third = await take_case(console, applicant_name="赵六", phone="13712345678")
-    # Beijing time: Wednesday 10:00 (regular), Wednesday 19:00 (延时服务), Saturday 10:00.
+    fourth = await take_case(console, applicant_name="钱七", phone="13612345678")
+    # Beijing time: Wednesday 10:00 (regular), Wednesday 19:00 and Thursday 08:00
+    # (延时服务), Saturday 10:00 (周六不打烊).
     taken_at = {
         first: "2026-12-02T02:00:00+00:00",
         second: "2026-12-02T11:00:00+00:00",
+        fourth: "2026-12-03T00:00:00+00:00",
         third: "2026-12-05T02:00:00+00:00",
     }
     async with console.app[STORE].transaction() as conn:
@@ -397,11 +400,11 @@ async def test_measures_count_taken_cases_window_share_satisfaction_and_after_ho
     page = await console.get("/console/supervisor/measures?from=2026-11-01&to=2026-12-31")
     html = await page.text()
     assert page.status == 200
-    assert 'id="taken">3 件' in html
-    assert "3 件（占 100.0%）" in html
+    assert 'id="taken">4 件' in html
+    assert "4 件（占 100.0%）" in html
     assert 'id="rest-day">1 件，其中周六 1 件' in html
     assert "100.0%（1/1 条评价）" in html
-    assert 'id="after-hours">1 件' in html
+    assert 'id="after-hours">2 件' in html
     assert "延时服务：工作日 09:00 前或 17:30 后" in html  # the page says how it counts
     assert "DOMAIN.md" in html
     bad = await console.get("/console/supervisor/measures?from=yesterday")
