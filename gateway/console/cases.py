@@ -26,6 +26,7 @@ from gateway.console.catalogue import region_names
 from gateway.console.receipts import receipt_view
 from gateway.errors import ApplicationNotFound
 from gateway.observability import request_id_of
+from gateway.staff.accounts import Role
 
 routes = web.RouteTableDef()
 
@@ -59,6 +60,8 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     query = request.query
     status = query.get("status") or None
     region = query.get("region", account.centre_region) or None
+    if account.role is Role.STAFF:
+        region = account.centre_region  # a clerk's queue is the centre's own
     catalog = request.config_dict[CATALOG]
     filters = queries.Filters(
         status=_status(status),
@@ -97,6 +100,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             },
             "statuses": STATUS_CHOICES,
             "regions": region_names(catalog),
+            "centre_only": account.role is Role.STAFF,
         },
     )
 

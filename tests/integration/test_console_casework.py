@@ -568,3 +568,18 @@ async def test_every_page_carries_the_idle_warning_s_setting_and_keepalive_works
     assert 'data-idle-minutes="' in page
     keep = await console.get("/console/keepalive.json")
     assert keep.status == 204
+
+
+async def test_a_clerk_s_case_list_is_the_centre_s_own_whatever_region_is_asked(
+    console: Client,
+) -> None:
+    await sign_in(console, "clerk")
+    case = await take_case(console)
+    await add_account(console.app[STORE], "faraway", Role.STAFF, region="zhangjiagang")
+    own = await (await console.get("/console/cases?region=zhangjiagang")).text()
+    assert f"/console/cases/{case}" in own  # the region asked for is not the clerk's to pick
+    console.session.cookie_jar.clear()
+    await sign_in(console, "faraway")
+    theirs = await (await console.get("/console/cases?region=dongguan")).text()
+    assert f"/console/cases/{case}" not in theirs
+    assert "本中心的办件" in theirs
