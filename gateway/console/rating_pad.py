@@ -64,6 +64,7 @@ def _pad(
             "open": state.is_final and case["rating"] is None,
             "rated": case["rating"],
             "level_zh": LEVEL_ZH,
+            "applicant_screen": True,  # turned to the applicant: no staff navigation
         },
         status=status,
     )

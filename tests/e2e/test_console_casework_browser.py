@@ -114,7 +114,10 @@ async def test_applicant_rates_unsatisfied_with_a_reason_and_the_supervisor_clos
     await page.click("#submit-rating")
     await expect(page.locator("#pad-thanks")).to_have_text("感谢您的评价！")
     await expect(page.get_by_text("中心将尽快回访并整改")).to_be_visible()
+    await expect(page.locator("nav")).to_have_count(0)  # the applicant saw no staff menu
 
+    await page.click("text=返回办件（工作人员）")  # the clerk takes the screen back
+    await expect(page.locator("#timeline")).to_contain_text("申请人评价：不满意")
     await sign_out(page)
     await sign_in(page, world, "boss")
     await page.click("text=督办与统计")

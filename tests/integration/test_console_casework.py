@@ -268,6 +268,7 @@ async def test_a_bad_rating_needs_a_reason_and_opens_a_follow_up_the_supervisor_
     case = await take_case(console)
     await region_moves(console, case, Status.ACCEPTED, Status.APPROVED)
     pad = await (await console.get(f"/console/cases/{case}/rate")).text()
+    assert 'aria-label="主导航"' not in pad  # the applicant sees no staff navigation
     for word in (
         "非常满意",
         "满意",
