@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from gateway import outbox
-from gateway.applications import clocks, history, records, transitions
+from gateway.applications import clocks, followups, history, records, transitions
 from gateway.applications.checks import material_errors, parse
 from gateway.applications.intake import check_attachments
 from gateway.applications.models import RatingRequest, SupplementRequest, WithdrawalRequest
@@ -148,7 +148,10 @@ async def withdraw(
 async def rate(
     deps: records.Deps, application_id: str, body: Any, *, request_id: str, caller: str
 ) -> dict[str, Any]:
-    """Record the one 好差评 of a case in a final state and queue it for the region."""
+    """Record the one 好差评 of a case in a final state and queue it for the region.
+
+    A 差评 (不满意, 非常不满意) also opens a follow-up for the receiving centre.
+    """
     request = parse(RatingRequest, body)
     async with deps.store.transaction() as conn:
         row = await history.load(conn, application_id)
@@ -180,6 +183,7 @@ async def rate(
                 "now": now,
             },
         )
+        followed_up = await followups.open_for(conn, row, request.level, at=now)
         envelope = outbox.new_envelope(
             row,
             RatingBody(level=request.level, indicators=request.indicators, comment=request.comment),
@@ -199,7 +203,13 @@ async def rate(
                 "level": request.level,
                 "setting": request.setting,
                 "delivery_id": delivery_id,
+                "followup": followed_up,
             },
         )
     log.info("application.rated", application_id=application_id, level=request.level)
-    return {"application_id": application_id, "level": request.level, "delivery_id": delivery_id}
+    return {
+        "application_id": application_id,
+        "level": request.level,
+        "delivery_id": delivery_id,
+        "followup": followed_up,
+    }

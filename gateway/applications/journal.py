@@ -37,6 +37,7 @@ _CLEAR = frozenset(
         "delivery_id",
         "handling_mode",
         "item_code",
+        "leg",
         "legal_due",
         "level",
         "materials",

@@ -14,7 +14,18 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from gateway.console import apply, auth, cases, catalogue, text
+from gateway.console import (
+    admin,
+    apply,
+    auth,
+    case_actions,
+    cases,
+    catalogue,
+    ops,
+    rating_pad,
+    supervisor,
+    text,
+)
 
 _PACKAGE = resources.files("gateway.console")
 
@@ -25,6 +36,7 @@ _CSP = (
 )
 
 _ERRORS = {
+    400: "请求有误",
     403: "无权进行此操作",
     404: "找不到这个页面",
     405: "不支持此操作",
@@ -83,6 +95,11 @@ def create_console() -> web.Application:
     console.router.add_routes(catalogue.routes)
     console.router.add_routes(apply.routes)
     console.router.add_routes(cases.routes)
+    console.router.add_routes(case_actions.routes)
+    console.router.add_routes(rating_pad.routes)
+    console.router.add_routes(supervisor.routes)
+    console.router.add_routes(ops.routes)
+    console.router.add_routes(admin.routes)
     static = Path(str(_PACKAGE / "static"))
     console.router.add_static("/static/", static, name="static", append_version=True)
     return console

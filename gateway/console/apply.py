@@ -161,7 +161,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     deps = _deps(request)
     state = FormState()
     try:
-        await _read_form(request, session.csrf_token, deps, item, state)
+        await read_form(request, session.csrf_token, deps, item, state)
     except MULTIPART_ERRORS as exc:
         raise web.HTTPBadRequest(text="表单内容格式有误，请重新打开收件页面填写。") from exc
     key = state.get("idempotency_key")
@@ -207,7 +207,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/console/cases/{result.body['id']}/receipt{suffix}")
 
 
-async def _read_form(
+async def read_form(
     request: web.Request, csrf: str, deps: Deps, item: Item, state: FormState
 ) -> None:
     """Read the multipart form: CSRF token first, then fields, files stored as they come."""

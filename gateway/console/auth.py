@@ -51,6 +51,7 @@ def render(
         "request": request,
         "session": session,
         "account": session.account if session else None,
+        "idle_minutes": request.config_dict[SETTINGS].console.idle_minutes if session else 0,
         **context,
     }
     return aiohttp_jinja2.render_template(template, request, page, status=status)
@@ -105,13 +106,21 @@ def staff_page(
             if roles and session.account.role not in roles:
                 raise web.HTTPForbidden(text="你的角色无权使用此页面")
             if request.method == "POST" and not multipart:
-                form = await request.post()
+                form = await posted_form(request)
                 check_csrf(session.csrf_token, _text(form.get(CSRF_FIELD)))
             return await handler(request)
 
         return guarded
 
     return decorate
+
+
+async def posted_form(request: web.Request) -> Any:
+    """The POSTed form fields; a body that is not a readable form is a 400, not a crash."""
+    try:
+        return await request.post()
+    except ValueError as exc:  # bad multipart boundary, bytes that are not UTF-8...
+        raise web.HTTPBadRequest(text="表单内容格式有误，请返回上一页刷新后重新提交。") from exc
 
 
 def check_csrf(expected: str, given: str | None) -> None:
@@ -167,7 +176,7 @@ def _login_form(
 
 @routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await posted_form(request)
     given = _text(form.get(CSRF_FIELD))
     expected = request.cookies.get(LOGIN_COOKIE)
     if not expected or not sessions.csrf_matches(expected, given):
@@ -225,6 +234,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/console/login")
     response.del_cookie(SESSION_COOKIE, path="/console/")
     raise response
+
+
+@routes.get("/keepalive.json")
+@staff_page()
+async def keepalive(request: web.Request) -> web.StreamResponse:
+    """The idle warning's 继续使用: a sign of activity that keeps the session."""
+    return web.Response(status=204)
 
 
 async def _audit(request: web.Request, kind: str, account_id: str) -> None:

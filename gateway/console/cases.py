@@ -8,12 +8,13 @@ changes appear without a reload; without JavaScript the page still reads whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from gateway.app_keys import APPLICATIONS, AUDIT, CATALOG
-from gateway.applications import clocks, history, queries
+from gateway.applications import clocks, handover, history, queries
 from gateway.applications.records import Deps
 from gateway.console import text
 from gateway.console.auth import render, session_of, staff_page
@@ -23,11 +24,19 @@ from gateway.envelope import Status
 from gateway.errors import ApplicationNotFound
 from gateway.http.responses import json_response
 from gateway.observability import request_id_of
+from gateway.staff.accounts import Role
 
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
 STATUS_CHOICES = [(s.value, s.label_zh) for s in Status]
+_DONE = {
+    "tracking": "运单号已登记。",
+    "handed_over": "已登记送达：结果已当面交给申请人。",
+    "withdrawn": "已撤回，撤回通知将转发至业务属地。",
+    "supplemented": "补正材料已收下，将转发至业务属地。",
+    "rated": "申请人的评价已记录。",
+}
 
 
 def _deps(request: web.Request) -> Deps:
@@ -49,6 +58,8 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     query = request.query
     status = query.get("status") or None
     region = query.get("region", account.centre_region) or None
+    if account.role is Role.STAFF:
+        region = account.centre_region  # a clerk's queue is the centre's own
     catalog = request.config_dict[CATALOG]
     filters = queries.Filters(
         status=_status(status),
@@ -87,6 +98,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             },
             "statuses": STATUS_CHOICES,
             "regions": region_names(catalog),
+            "centre_only": account.role is Role.STAFF,
         },
     )
 
@@ -106,6 +118,17 @@ def _final(case: dict[str, Any]) -> bool:
 @staff_page()
 async def case_page(request: web.Request) -> web.StreamResponse:
     return await _case(request, personal=None)
+
+
+async def case_with_errors(
+    request: web.Request,
+    errors: dict[str, str],
+    *,
+    status: int,
+    form: Mapping[str, Any] | None = None,
+) -> web.StreamResponse:
+    """The case page again, a refused action's message next to its form, input kept."""
+    return await _case(request, personal=None, errors=errors, form=form, status=status)
 
 
 @routes.post("/cases/{id}/personal")
@@ -133,7 +156,15 @@ async def case_personal(request: web.Request) -> web.StreamResponse:
     return await _case(request, personal=personal)
 
 
-async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web.StreamResponse:
+async def _case(
+    request: web.Request,
+    *,
+    personal: dict[str, Any] | None,
+    errors: dict[str, str] | None = None,
+    form: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    """The case page; `errors` (field or action → message) come back from a refused action."""
     deps = _deps(request)
     catalog = request.config_dict[CATALOG]
     case = await case_or_404(deps, request.match_info["id"])
@@ -141,6 +172,7 @@ async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web
     today = clocks.local_date(clocks.now_utc())
     names = region_names(catalog)
     due = case["due"]["promised"] or case["due"]["legal"]
+    form_values = form or {}
     return render(
         "case.html",
         request,
@@ -154,7 +186,14 @@ async def _case(request: web.Request, *, personal: dict[str, Any] | None) -> web
             "may_see_personal": session_of(request).account.role.sees_personal_data,
             "csrf_token": session_of(request).csrf_token,
             "final": _final(case),
+            "tracking": await handover.tracking_of(deps, case["id"]),
+            "legs": handover.LEGS,
+            "may_act": session_of(request).account.role.takes_applications,
+            "errors": errors or {},
+            "done": _DONE.get(request.query.get("done", ""), ""),
+            "form": form_values,
         },
+        status=status,
     )
 
 

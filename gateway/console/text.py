@@ -25,6 +25,8 @@ _DELIVERY_KINDS = {
 }
 
 
+_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
 _FILE_KINDS = {
     "application/pdf": "PDF",
     "image/jpeg": "JPG",
@@ -80,7 +82,7 @@ def actor_zh(actor: str, region_names: dict[str, str]) -> str:
     """Who did it, in words: 窗口人员 zhangsan, 深圳市系统, 合作方 x, 网关."""
     kind, _, name = actor.partition(":")
     if kind == "staff":
-        return f"窗口人员 {name}"
+        return f"工作人员 {name}"
     if kind == "partner":
         return f"合作方 {name}"
     if kind == "region":
@@ -93,7 +95,17 @@ def event_sentence(event: dict[str, Any], region_names: dict[str, str]) -> str:
     kind = event["kind"]
     detail = event.get("detail") or {}
     to_zh = status_zh(event.get("to_status"))
-    if kind == "transition" and event.get("to_status") == Status.RECEIVED.value:
+    replayed = (event.get("from_status"), event.get("to_status")) == (
+        Status.RELAY_FAILED.value,
+        Status.RECEIVED.value,
+    )
+    if kind == "transition" and replayed:
+        return "转发失败的申请已重新排队转发"
+    if (
+        kind == "transition"
+        and event.get("to_status") == Status.RECEIVED.value
+        and not event.get("from_status")
+    ):
         deferred = detail.get("deferred_materials") or []
         text = f"收件，材料 {len(detail.get('materials') or [])} 项"
         if deferred:
@@ -111,6 +123,15 @@ def event_sentence(event: dict[str, Any], region_names: dict[str, str]) -> str:
     elif kind.endswith("_failed"):
         what = _DELIVERY_KINDS.get(kind.removesuffix("_failed"), "消息")
         text = f"{what}转发失败：{detail.get('reason', '原因未知')}"
+    elif kind == "transition" and event.get("to_status") == Status.DELIVERED.value:
+        text = "结果已当面交给申请人（已送达）" if detail.get("channel") == "window" else "已送达"
+    elif kind == "tracking_recorded":
+        leg = "材料寄往业务属地" if detail.get("leg") == "materials" else "结果寄给申请人"
+        text = f"登记运单号（{leg}）：{detail.get('carrier', '')} {detail.get('number', '')}"
+    elif kind == "rating":
+        text = f"申请人评价：{_LEVELS.get(int(detail.get('level') or 0), '已评价')}"
+    elif kind == "followup_closed":
+        text = "差评回访已办结"
     elif kind.endswith("_replayed"):
         what = _DELIVERY_KINDS.get(kind.removesuffix("_replayed"), "消息")
         text = f"{what}已重新排队转发"

@@ -36,8 +36,12 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
-    """Gateway (real catalogue, signed receipts) + every sandbox; accounts clerk and ops."""
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
+    """Gateway (real catalogue, signed receipts) + every sandbox; accounts clerk, ops and
+    a supervisor (boss). Parametrized indirectly, a dict of retry policy settings for
+    every region (e.g. ``{"retry_max_attempts": 3}`` to make dead letters quickly)."""
+    default: dict[str, Any] = dict(FAST_RELAY["default"])  # type: ignore[call-overload]
+    relay = {**FAST_RELAY, "default": {**default, **getattr(request, "param", {})}}
     port = free_port()
     async with AsyncExitStack() as stack:
         sandboxes = await stack.enter_async_context(running_sandboxes(port, review_delay=2.0))
@@ -53,7 +57,7 @@ async def world(tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
                 "applications": {"duplicate_window_minutes": 0},
                 "security": {"key_passphrase": PASSPHRASE},
                 "adapters": adapters,
-                "relay": FAST_RELAY,
+                "relay": relay,
             },
         )
         KeyStore(settings.data_dir / "keys", PASSPHRASE).generate()
@@ -62,6 +66,7 @@ async def world(tmp_path: Path) -> AsyncIterator[ConsoleWorld]:
         stack.push_async_callback(server.close)
         await add_account(server.app[STORE], "clerk")
         await add_account(server.app[STORE], "opsuser", Role.OPS)
+        await add_account(server.app[STORE], "boss", Role.SUPERVISOR)
         yield ConsoleWorld(f"http://127.0.0.1:{port}", server, cores)
 
 

@@ -21,7 +21,56 @@
     toggles();
     printButtons();
     pollStatus();
+    idleWarning();
   });
+
+  // Sections that make sense in some statuses only (hand over once decided...).
+  function showForStatus(status) {
+    document.querySelectorAll("[data-show-when]").forEach(function (block) {
+      block.hidden = block.dataset.showWhen.split(" ").indexOf(status) < 0;
+    });
+  }
+
+  // Warn before an idle session ends, and let the clerk keep it (and the form) alive.
+  function idleWarning() {
+    var minutes = +document.body.dataset.idleMinutes;
+    if (!minutes) return;
+    var warnAfter = Math.max(minutes - 2, minutes / 2) * 60000;
+    var endsAt = Date.now() + minutes * 60000;
+    var box = document.createElement("div");
+    box.className = "idle-warning";
+    box.id = "idle-warning";
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-live", "assertive");
+    box.hidden = true;
+    var words = document.createElement("p");
+    var keep = document.createElement("button");
+    keep.type = "button";
+    keep.textContent = "继续使用";
+    box.appendChild(words);
+    box.appendChild(keep);
+    document.body.appendChild(box);
+    var timer = null;
+    function arm() {
+      endsAt = Date.now() + minutes * 60000;
+      box.hidden = true;
+      if (timer) window.clearTimeout(timer);
+      timer = window.setTimeout(warn, warnAfter);
+    }
+    function warn() {
+      var left = Math.max(0, Math.round((endsAt - Date.now()) / 60000));
+      words.textContent = "长时间未操作，约 " + left + " 分钟后将自动退出。已填写的内容仍在本页，点“继续使用”即可保留登录。";
+      box.hidden = false;
+      keep.focus();
+    }
+    keep.addEventListener("click", function () {
+      fetch("/console/keepalive.json", { method: "GET", credentials: "same-origin" })
+        .then(function (response) {
+          if (response.ok) { arm(); } else { words.textContent = "登录已过期，请在新标签页重新登录后再提交本页。"; }
+        });
+    });
+    arm();
+  }
 
   // A double click sends the form once; the form's Idempotency-Key covers the rest.
   function submitOnce() {
@@ -132,6 +181,7 @@
           var tag = document.getElementById("status-tag");
           tag.textContent = state.status_zh;
           tag.className = "status status-" + state.status;
+          showForStatus(state.status);
           if (state.region_case_no) document.getElementById("region-case-no").textContent = state.region_case_no;
           if (String(state.events) !== seen) {
             seen = String(state.events);
