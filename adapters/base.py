@@ -58,6 +58,10 @@ provides the implementation; with none, requests go unsigned.
 RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
 """``(request, body) -> genuine?``: checks a pushed request's HTTP message signature."""
 
+AttachmentSource = Callable[[str], Awaitable[tuple[bytes, str] | None]]
+"""``(sha256 hex digest) -> (file bytes, media type)`` of a stored attachment, or None
+when the gateway no longer has it; for protocols that carry the files themselves."""
+
 
 @dataclass(frozen=True)
 class AdapterConfig:
@@ -80,6 +84,8 @@ class AdapterConfig:
     sm2_key: SM2PrivateKey | None = None
     """The gateway's SM2 key, for regions whose protocol signs with SM2 (Zhangjiagang);
     None until ``tongban keys generate --alg sm2`` has run and the key is unlocked."""
+    attachments: AttachmentSource | None = None
+    """Reads an application's stored files by digest (the peer uploads them)."""
 
     def credential(self, name: str) -> str:
         """The credential `name`; raises `PluginError` at start-up when it is not set."""
@@ -292,6 +298,7 @@ __all__ = [
     "AdapterBase",
     "AdapterConfig",
     "AdapterFactory",
+    "AttachmentSource",
     "HttpClient",
     "HttpResponse",
     "PollAdapter",

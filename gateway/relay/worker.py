@@ -39,6 +39,7 @@ from gateway.errors import (
     RegionUnreachable,
     StoreUnavailable,
 )
+from gateway.jsonio import dumps
 from gateway.observability.tracecontext import bind_trace
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
@@ -417,6 +418,7 @@ class RelayWorker:
                 state=to_state,
                 next_attempt_at=next_at,
                 region_case_no=ack.region_case_no if ack else None,
+                hand_over_receipt=dumps(ack.receipt) if ack and ack.receipt else None,
                 last_error=None if error is None else f"{type(error).__name__}: {error}",
                 dead_reason_zh=why_dead[0] if why_dead else None,
                 dead_detail=why_dead[1] if why_dead else None,

@@ -1,0 +1,127 @@
+"""Federation end to end: two real gateway processes as peers (issue 16).
+
+Each test reads what each side stored (its SQLite database), what Shenzhen's
+sandbox holds, and what Dongguan's partner API answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from federation_world import Federation, count, rows, running_federation, wait_until
+from relay_world import example
+
+from gateway.security import RequestSigner, thumbprint
+from gateway.security.receipts import verify_receipt
+
+
+async def test_an_application_for_a_shenzhen_item_goes_through_the_peer_and_approval_comes_back(
+    tmp_path: Path,
+) -> None:
+    async with running_federation(tmp_path) as world:
+        files = await world.upload_files()
+        started = time.monotonic()
+        application_id = await world.submit("fed-1")
+
+        async def approved() -> bool:
+            return await world.status_at_dongguan(application_id) == "approved"
+
+        await wait_until(approved, what="准予 at Dongguan")
+        seconds_to_approval = time.monotonic() - started
+        cases = world.sandbox.cases()
+        await _check_one_case_and_every_hop(world, application_id, files)
+        hops = count(world.dongguan_home, "SELECT COUNT(*) FROM delivery_attempts") + count(
+            world.shenzhen_home, "SELECT COUNT(*) FROM delivery_attempts"
+        )
+        print(
+            "federation run:",
+            json.dumps(
+                {
+                    "applications": 1,
+                    "cases_at_shenzhen_sandbox": len(cases),
+                    "delivery_attempts_both_gateways": hops,
+                    "seconds_to_approved_at_dongguan": round(seconds_to_approval, 2),
+                }
+            ),
+        )
+
+
+async def _check_one_case_and_every_hop(
+    world: Federation, application_id: str, files: dict[str, str]
+) -> None:
+    cases = world.sandbox.cases()
+    assert len(cases) == 1, cases
+    (shenzhen_app,) = rows(world.shenzhen_home, "SELECT id, submitted_by FROM applications")
+    # Shenzhen took it from Dongguan's gateway as a partner, authenticated by signature.
+    assert shenzhen_app[1] == "partner:dongguan"
+    assert cases[0]["application_id"] == shenzhen_app[0]
+    # Dongguan keeps Shenzhen's case number and its signed receipt with the delivery.
+    ((case_no, receipt_text),) = rows(
+        world.dongguan_home,
+        "SELECT region_case_no, hand_over_receipt FROM deliveries "
+        "WHERE application_id = ? AND kind = 'submission'",
+        (application_id,),
+    )
+    assert case_no == shenzhen_app[0]
+    # ...which verifies with the keys Shenzhen publishes, and names Shenzhen's application.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{world.shenzhen.url}/.well-known/tongban/keys") as response,
+    ):
+        jwks = await response.json(content_type=None)
+    receipt = verify_receipt(json.loads(receipt_text), jwks)
+    assert shenzhen_app[0] in json.dumps(receipt), receipt
+    # The application's files (only those) arrived with the SHA-256 the partner sent.
+    named = {d for m in example()["materials"] for d in m.get("attachments", ())}
+    assert named
+    assert named <= set(files)
+    arrived = {row[0] for row in rows(world.shenzhen_home, "SELECT digest FROM attachments")}
+    assert arrived == named
+    for digest in named:
+        stored = world.shenzhen_home / "var" / "attachments" / digest[:2] / digest[2:4] / digest
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
+    # Every status notice Shenzhen sent was accepted by Dongguan (verified, applied).
+    outcomes = [
+        row[0]
+        for row in rows(
+            world.dongguan_home, "SELECT outcome FROM region_events WHERE region = 'shenzhen'"
+        )
+    ]
+    assert outcomes
+    assert "unknown_case" not in outcomes, outcomes
+    log = world.dongguan.log_path.read_text(encoding="utf-8")
+    assert "region.callback_refused" not in log
+    assert "security.partner_refused" not in world.shenzhen.log_path.read_text(encoding="utf-8")
+
+
+async def test_a_gateway_that_is_not_a_peer_is_refused_both_ways(tmp_path: Path) -> None:
+    async with running_federation(tmp_path) as world:
+        key = Ed25519PrivateKey.generate()
+        stranger = RequestSigner(key, thumbprint(key.public_key()))
+        for gateway in (world.dongguan, world.shenzhen):
+            url = f"{gateway.url}/v1/applications"
+            body = b"{}"
+            headers = {"Content-Type": "application/json", "Idempotency-Key": "x-1"}
+            headers.update(stranger("POST", url, headers, body))
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=body, headers=headers) as response,
+            ):
+                assert response.status == 401, await response.text()
+                problem = await response.json(content_type=None)
+                assert problem["check"] == "key_unknown"
+        # A status notice signed by a stranger is refused at Dongguan's peer callback.
+        url = f"{world.dongguan.url}/v1/regions/shenzhen/callbacks"
+        body = json.dumps({"notice_id": "n", "application_id": "x", "status": "approved"}).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": "n"}
+        headers.update(stranger("POST", url, headers, body))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            assert response.status == 401, await response.text()
