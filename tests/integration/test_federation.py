@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from federation_world import Federation, count, rows, running_federation, wait_until
+from federation_world import Federation, count, rows, running_federation, tongban, wait_until
 from relay_world import example
 
 from gateway.security import RequestSigner, thumbprint
@@ -125,3 +125,80 @@ async def test_a_gateway_that_is_not_a_peer_is_refused_both_ways(tmp_path: Path)
             session.post(url, data=body, headers=headers) as response,
         ):
             assert response.status == 401, await response.text()
+
+
+def _pending(home: Path) -> int:
+    return count(home, "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'in_flight')")
+
+
+async def _all_approved(world: Federation, ids: list[str]) -> None:
+    async def done() -> bool:
+        for application_id in ids:
+            if await world.status_at_dongguan(application_id) != "approved":
+                return False
+        return True
+
+    await wait_until(done, seconds=60, what="every application 准予 at Dongguan")
+    await wait_until(
+        lambda: _pending(world.dongguan_home) == 0 and _pending(world.shenzhen_home) == 0,
+        what="no delivery left pending on either side",
+    )
+
+
+def _cases_once(world: Federation, count_expected: int) -> None:
+    at_sandbox = [case["application_id"] for case in world.sandbox.cases()]
+    assert len(at_sandbox) == count_expected, at_sandbox
+    assert len(set(at_sandbox)) == count_expected, "a case reached the sandbox twice"
+    assert all(case["times_submitted"] == 1 for case in world.sandbox.cases())
+
+
+async def test_the_relay_holds_while_the_peer_is_down_and_delivers_once_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    async with running_federation(tmp_path) as world:
+        await world.upload_files()
+        await world.shenzhen.stop()
+        application_id = await world.submit("fed-down-1")
+        await wait_until(
+            lambda: count(world.dongguan_home, "SELECT COUNT(*) FROM delivery_attempts") >= 2,
+            what="Dongguan trying the peer while it is down",
+        )
+        assert await world.status_at_dongguan(application_id) == "received"
+        await world.shenzhen.start()
+        await _all_approved(world, [application_id])
+        _cases_once(world, 1)
+
+
+async def test_kill_9_of_either_gateway_mid_flow_loses_and_duplicates_nothing(
+    tmp_path: Path,
+) -> None:
+    # Latency at the sandbox keeps deliveries in flight when a gateway dies.
+    async with running_federation(tmp_path, latency_ms=60.0) as world:
+        await world.upload_files()
+        ids = [await world.submit(f"fed-kill-{n}") for n in range(4)]
+        await world.dongguan.kill()
+        await world.dongguan.start()
+        await wait_until(lambda: len(world.sandbox.cases()) >= 1, what="a case at Shenzhen")
+        await world.shenzhen.kill()
+        await world.shenzhen.start()
+        ids += [await world.submit(f"fed-kill-{n}") for n in range(4, 6)]
+        await _all_approved(world, ids)
+        _cases_once(world, len(ids))
+
+
+async def test_dongguan_rotates_its_key_and_shenzhen_accepts_it_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    async with running_federation(tmp_path) as world:
+        await world.upload_files()
+        first = await world.submit("fed-rotate-1")
+        await _all_approved(world, [first])
+        tongban(world.dongguan.config, "keys", "rotate")
+        await world.dongguan.stop()  # a rotation takes effect at the (rolling) restart
+        await world.dongguan.start()
+        second = await world.submit("fed-rotate-2")
+        await _all_approved(world, [first, second])
+        _cases_once(world, 2)
+        shenzhen_log = world.shenzhen.log_path.read_text(encoding="utf-8")
+        assert "federation.peer_key_found" in shenzhen_log
+        assert "security.partner_refused" not in shenzhen_log
