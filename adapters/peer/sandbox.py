@@ -72,7 +72,7 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
     async def push(case: SandboxCase, event: CaseEvent) -> None:
         if not options.callback_url:
             return
-        notice = {
+        notice: dict[str, object] = {
             "type": "application.status_changed",
             "notice_id": f"{case.case_no}-{event.seq}",
             "application_id": case.case_no,
@@ -81,7 +81,7 @@ def create_sandbox(options: SandboxOptions, credentials: Mapping[str, str]) -> w
             "region_case_no": case.case_no,
             "event_seq": event.seq,
         }
-        headers = {"Content-Type": "application/json", "Idempotency-Key": notice["notice_id"]}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": str(notice["notice_id"])}
         await pusher.post(options.callback_url, json_bytes(notice), headers)
 
     core = SandboxCore("app_peer_", options, push)
