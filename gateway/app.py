@@ -36,7 +36,7 @@ from gateway.audit import AUDIT, running_audit
 from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.console import setup_console
-from gateway.federation.service import federation_context
+from gateway.federation.service import setup_federation
 from gateway.holidays.runtime import calendar_context, recompute_context
 from gateway.observability import BODY_TIMEOUT, body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
@@ -73,7 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(relay_context(settings, STORE, ADAPTERS, CATALOG))
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
-    app.cleanup_ctx.append(federation_context)  # after the partner authenticator
+    setup_federation(app)  # after the partner authenticator
     app.router.add_routes(catalog_api.routes)
     app.router.add_routes(applications_api.routes)
     app.router.add_routes(audit_api.routes)

@@ -74,6 +74,9 @@ duplicate_window_minutes = 0
 [log]
 level = "info"
 
+[audit]
+checkpoint_interval_seconds = 0.5
+
 [adapters]
 regions = [{regions}]
 callback_base_url = "http://127.0.0.1:{port}"
@@ -82,6 +85,7 @@ callback_base_url = "http://127.0.0.1:{port}"
 [federation]
 region = "{region}"
 jwks_refetch_seconds = 0.5
+witness_interval_seconds = 0.5
 """
     for peer_id, peer in peers.items():
         routed = ", ".join(f'"{r}"' for r in peer.get("regions", ()))

@@ -6,16 +6,21 @@ sandbox holds, and what Dongguan's partner API answers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+from audit_attacks import ENV, rewrite_and_resign
+from audit_attacks import tongban as audit_cli_run
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from federation_world import Federation, count, rows, running_federation, tongban, wait_until
 from relay_world import example
 
+from gateway.config import load_settings
 from gateway.security import RequestSigner, thumbprint
 from gateway.security.receipts import verify_receipt
 
@@ -202,3 +207,61 @@ async def test_dongguan_rotates_its_key_and_shenzhen_accepts_it_without_a_restar
         shenzhen_log = world.shenzhen.log_path.read_text(encoding="utf-8")
         assert "federation.peer_key_found" in shenzhen_log
         assert "security.partner_refused" not in shenzhen_log
+
+
+async def test_a_rewritten_peer_log_is_reported_by_the_witness_and_fails_trusted_verify(
+    tmp_path: Path,
+) -> None:
+    async with running_federation(tmp_path) as world:
+        await world.upload_files()
+        await _all_approved(world, [await world.submit("fed-witness-1")])
+        witness_url = f"{world.dongguan.url}/v1/audit/witness?peer=shenzhen"
+
+        async def witnessed_size() -> int:
+            async with aiohttp.ClientSession() as session, session.get(witness_url) as response:
+                if response.status != 200:
+                    return 0
+                return int((await response.json())["tree_size"])
+
+        await wait_until(lambda: _at_least(witnessed_size, 5), what="Dongguan witnessing")
+        kept = await witnessed_size()
+        # Shenzhen's operator rewrites an early entry and re-signs every checkpoint with
+        # Shenzhen's own checkpoint key: Shenzhen's own checks cannot see it.
+        await world.shenzhen.stop()
+        shenzhen = load_settings(world.shenzhen.config, environ=ENV)
+        await rewrite_and_resign(shenzhen, seq=2, data='{"rewritten":true}')
+        assert tongban(world.shenzhen.config, "audit", "verify") is not None  # passes alone
+        await world.shenzhen.start()
+
+        async def reported() -> bool:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"{world.dongguan.url}/readyz") as response,
+            ):
+                report = await response.json()
+            return "shenzhen" in report["checks"]["witness"]["inconsistent"]
+
+        await wait_until(reported, what="the witness reporting Shenzhen")
+        log = world.dongguan.log_path.read_text(encoding="utf-8")
+        (line,) = [x for x in log.splitlines() if "federation.witness_inconsistent" in x]
+        assert "error" in line
+        assert f"size {kept} root" in line  # the checkpoint kept, and the one seen
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{world.dongguan.url}/metrics") as response,
+        ):
+            assert 'tongban_witness_inconsistent{peer="shenzhen"} 1.0' in await response.text()
+        # Shenzhen's log, checked against the checkpoint Dongguan cosigned, fails.
+        code, output = await asyncio.to_thread(_verify_trusted, world.shenzhen.config, witness_url)
+        assert code == 1, output
+        assert "TRUSTED CHECKPOINT FAILS (rewritten)" in output
+        assert f"entries before {kept} were changed" in output
+
+
+async def _at_least(size: Callable[[], Awaitable[int]], minimum: int) -> bool:
+    return await size() >= minimum
+
+
+def _verify_trusted(config: Path, url: str) -> tuple[int, str]:
+    result = audit_cli_run("audit", "verify", "--config", str(config), "--trusted", url)
+    return result.exit_code, result.output
