@@ -78,6 +78,7 @@ def _gauge(app: web.Application) -> Callable[[str], None] | None:
         ["peer"],
         registry=metrics.registry,
     )
+
     def mark(peer: str) -> None:
         gauge.labels(peer=peer).set(1)
 
