@@ -51,8 +51,8 @@ _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 RequestSigner = Callable[[str, str, dict[str, str], bytes], Awaitable[dict[str, str]]]
 """``(method, url, headers, body) -> headers to add``: signs an outbound request.
 
-The seam for RFC 9421 HTTP Message Signatures on peer requests; the security layer
-provides the implementation; with none, requests go unsigned.
+The seam for RFC 9421 HTTP Message Signatures on peer requests; the federation
+wiring (`gateway.federation.wiring`) gives one signing with the gateway's key.
 """
 
 RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
@@ -70,7 +70,7 @@ class AdapterConfig:
     ``credentials`` holds the region's own keys as strings (``app_secret``,
     ``sm4_key``...); ``callback_url`` is where a push region should send results.
     ``signer`` and ``verifier`` are the seams for HTTP message signatures (RFC 9421)
-    where a protocol uses them (the peer); the security layer supplies them.
+    where a protocol uses them (the peer); `gateway.federation.wiring` supplies them.
     """
 
     region: str
