@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 from audit_attacks import ENV, rewrite_and_resign
 from audit_attacks import tongban as audit_cli_run
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -174,21 +175,57 @@ async def test_the_relay_holds_while_the_peer_is_down_and_delivers_once_when_it_
         _cases_once(world, 1)
 
 
-async def test_kill_9_of_either_gateway_mid_flow_loses_and_duplicates_nothing(
-    tmp_path: Path,
-) -> None:
+async def kill_both_mid_flow(tmp_path: Path, *, applications: int, rounds: int) -> None:
+    """Each round: submit, kill -9 Dongguan, restart, kill -9 Shenzhen once it holds a
+    case, restart. Then every application is 准予 at Dongguan, once at the sandbox."""
     # Latency at the sandbox keeps deliveries in flight when a gateway dies.
     async with running_federation(tmp_path, latency_ms=60.0) as world:
         await world.upload_files()
-        ids = [await world.submit(f"fed-kill-{n}") for n in range(4)]
-        await world.dongguan.kill()
-        await world.dongguan.start()
-        await wait_until(lambda: len(world.sandbox.cases()) >= 1, what="a case at Shenzhen")
-        await world.shenzhen.kill()
-        await world.shenzhen.start()
-        ids += [await world.submit(f"fed-kill-{n}") for n in range(4, 6)]
+        ids: list[str] = []
+        per_round = max(1, applications // rounds)
+        in_flight_at_kill = 0
+        for round_no in range(rounds):
+            ids += [await world.submit(f"fed-kill-{round_no}-{n}") for n in range(per_round)]
+            in_flight_at_kill += _in_flight(world.dongguan_home)
+            await world.dongguan.kill()
+            await world.dongguan.start()
+            before = round_no * per_round
+            await wait_until(lambda: len(world.sandbox.cases()) > before, what="a case")  # noqa: B023 - awaited at once
+            in_flight_at_kill += _in_flight(world.shenzhen_home)
+            await world.shenzhen.kill()
+            await world.shenzhen.start()
+        started = time.monotonic()
         await _all_approved(world, ids)
         _cases_once(world, len(ids))
+        print(
+            "federation kill run:",
+            json.dumps(
+                {
+                    "applications": len(ids),
+                    "kills": 2 * rounds,
+                    "deliveries_in_flight_at_kills": in_flight_at_kill,
+                    "seconds_to_all_approved_after_last_restart": round(
+                        time.monotonic() - started, 2
+                    ),
+                }
+            ),
+        )
+
+
+def _in_flight(home: Path) -> int:
+    return count(home, "SELECT COUNT(*) FROM deliveries WHERE state = 'in_flight'")
+
+
+async def test_kill_9_of_either_gateway_mid_flow_loses_and_duplicates_nothing(
+    tmp_path: Path,
+) -> None:
+    await kill_both_mid_flow(tmp_path, applications=4, rounds=1)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(600)
+async def test_soak_kill_9_both_gateways_over_many_applications(tmp_path: Path) -> None:
+    await kill_both_mid_flow(tmp_path, applications=60, rounds=4)
 
 
 async def test_dongguan_rotates_its_key_and_shenzhen_accepts_it_without_a_restart(
