@@ -62,14 +62,7 @@ class PeerAdapter(AdapterBase):
         if not isinstance(body, SubmissionBody):
             raise RegionRejected(self.region, "not_a_submission", f"{envelope.kind} to submit")
         content = application_request(self.region, envelope, body)
-        response = await self._post(envelope, "/v1/applications", content)
-        missing = missing_attachments(response, content)
-        if missing:
-            # The peer names the files it lacks; only those travel, then the same
-            # request again (a 422 is not kept under the Idempotency-Key).
-            for digest in missing:
-                await self._upload(envelope, digest)
-            response = await self._post(envelope, "/v1/applications", content)
+        response = await self._post_with_files(envelope, "/v1/applications", content)
         answer = self._accepted(response)
         case_no = answer.get("id")
         if not isinstance(case_no, str) or not case_no:
@@ -143,12 +136,28 @@ class PeerAdapter(AdapterBase):
     async def _followup(self, envelope: Envelope) -> RegionAck:
         case_no = require_case_no(self.region, envelope)
         path = f"/v1/applications/{quote(case_no, safe='')}/{FOLLOWUP_PATHS[envelope.kind]}"
-        response = await self._post(envelope, path, followup_request(envelope))
+        response = await self._post_with_files(envelope, path, followup_request(envelope))
         self._accepted(response)
         return RegionAck(
             region_case_no=case_no,
             duplicate=response.headers.get("Idempotent-Replayed") == "true",
         )
+
+    async def _post_with_files(
+        self, envelope: Envelope, path: str, content: dict[str, Any]
+    ) -> HttpResponse:
+        """POST `content`; if the peer names files it lacks, upload those, POST again.
+
+        Only the missing files travel; the second POST has the same Idempotency-Key
+        (a 422 is not kept under it).
+        """
+        response = await self._post(envelope, path, content)
+        missing = missing_attachments(response, content)
+        if not missing:
+            return response
+        for digest in missing:
+            await self._upload(envelope, digest)
+        return await self._post(envelope, path, content)
 
     async def _upload(self, envelope: Envelope, digest: str) -> None:
         source = self._config.attachments
