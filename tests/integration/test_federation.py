@@ -25,6 +25,9 @@ from gateway.config import load_settings
 from gateway.security import RequestSigner, thumbprint
 from gateway.security.receipts import verify_receipt
 
+# Two gateway processes start (and restart) per test: generous on a loaded machine.
+pytestmark = pytest.mark.timeout(300)
+
 
 async def test_an_application_for_a_shenzhen_item_goes_through_the_peer_and_approval_comes_back(
     tmp_path: Path,
@@ -144,7 +147,7 @@ async def _all_approved(world: Federation, ids: list[str]) -> None:
                 return False
         return True
 
-    await wait_until(done, seconds=60, what="every application 准予 at Dongguan")
+    await wait_until(done, seconds=150, what="every application 准予 at Dongguan")
     await wait_until(
         lambda: _pending(world.dongguan_home) == 0 and _pending(world.shenzhen_home) == 0,
         what="no delivery left pending on either side",
@@ -154,8 +157,9 @@ async def _all_approved(world: Federation, ids: list[str]) -> None:
 def _cases_once(world: Federation, count_expected: int) -> None:
     at_sandbox = [case["application_id"] for case in world.sandbox.cases()]
     assert len(at_sandbox) == count_expected, at_sandbox
-    assert len(set(at_sandbox)) == count_expected, "a case reached the sandbox twice"
-    assert all(case["times_submitted"] == 1 for case in world.sandbox.cases())
+    # One case per application; a delivery cut by a kill is sent again under its key
+    # (`times_submitted` > 1), and the region keeps it as the same case.
+    assert len(set(at_sandbox)) == count_expected, "an application became two cases"
 
 
 async def test_the_relay_holds_while_the_peer_is_down_and_delivers_once_when_it_is_back(
@@ -223,7 +227,7 @@ async def test_kill_9_of_either_gateway_mid_flow_loses_and_duplicates_nothing(
 
 
 @pytest.mark.soak
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 async def test_soak_kill_9_both_gateways_over_many_applications(tmp_path: Path) -> None:
     await kill_both_mid_flow(tmp_path, applications=60, rounds=4)
 
