@@ -218,6 +218,13 @@ class PeerAdapter(AdapterBase):
                     for e in errors
                     if isinstance(e, dict)
                 )
+            if response.status == 401:
+                # Most often configuration: the peer does not (yet) know us as a peer.
+                detail += (
+                    f" [the peer at {self._config.base_url} refused our signature "
+                    f"(check {answer.get('check')}): on its side, is this gateway configured "
+                    "under [federation.peers], with a JWKS URL that reaches us?]"
+                )
             raise RegionRejected(self.region, code, detail.strip())
         return answer
 

@@ -77,6 +77,16 @@ async def _check_one_case_and_every_hop(
         (application_id,),
     )
     assert case_no == shenzhen_app[0]
+    # One trace spans both gateways (traceparent on every hop).
+    trace_ids = [
+        rows(home, "SELECT trace_id FROM applications WHERE id = ?", (app_id,))[0][0]
+        for home, app_id in (
+            (world.dongguan_home, application_id),
+            (world.shenzhen_home, shenzhen_app[0]),
+        )
+    ]
+    assert trace_ids[0]
+    assert trace_ids[0] == trace_ids[1]
     # ...which verifies with the keys Shenzhen publishes, and names Shenzhen's application.
     async with (
         aiohttp.ClientSession() as session,

@@ -494,3 +494,20 @@ def test_peer_notice_example_is_what_our_webhooks_send() -> None:
         }
     )
     assert notice_payload(notice) == documented
+
+
+async def test_peer_refusing_our_signature_names_the_configuration_to_check(
+    http: MockHttpClient, region: Region
+) -> None:
+    refusal = {
+        "type": "https://tongban.example/problems/signature-refused",
+        "status": 401,
+        "detail": "没有合作方使用此签名密钥（keyid 未登记）",
+        "check": "key_unknown",
+    }
+    region.post(ANY, status=401, body=json.dumps(refusal, ensure_ascii=False))
+    with pytest.raises(RegionRejected) as caught:
+        await peer_adapter(http).submit(peer_envelope())
+    assert caught.value.code == "signature-refused"
+    assert "key_unknown" in str(caught.value)
+    assert "[federation.peers]" in str(caught.value)
