@@ -7,8 +7,9 @@ first, only those the peer reports missing (its 422 names each one); follow-ups 
 to ``/v1/applications/{id}/supplements|withdrawal|rating``. Every request carries the
 envelope's ``Idempotency-Key`` and is signed with this gateway's key (RFC 9421, the
 `AdapterConfig.signer` the federation wiring gives); the peer's signed receipt comes
-back in the `RegionAck`. The peer's status notices arrive at our callback, signed
-with its key, and are checked by `AdapterConfig.verifier` against its JWKS.
+back in the `RegionAck`, checked against the peer's published keys. The peer's
+status notices arrive at our callback, signed with its key, and are checked by
+`AdapterConfig.verifier` against its JWKS.
 
 Without a signer or verifier (a peer region configured under ``adapters`` only,
 for the sandbox) requests go unsigned and notices are refused: nothing unverified
@@ -40,7 +41,14 @@ from adapters.peer.requests import application_request, followup_request, missin
 from gateway.api.responses import json_response
 from gateway.applications.status import Status
 from gateway.envelope import Envelope, RegionAck, StatusEvent, SubmissionBody
-from gateway.errors import CallbackRejected, RegionRejected, RegionUnavailable
+from gateway.errors import (
+    AdapterError,
+    CallbackRejected,
+    RegionRejected,
+    RegionUnavailable,
+    SignatureError,
+)
+from gateway.security.receipts import verify_receipt
 
 log = structlog.get_logger("adapters.peer")
 
@@ -54,6 +62,7 @@ class PeerAdapter(AdapterBase):
 
     def __init__(self, config: AdapterConfig, http: HttpClient) -> None:
         super().__init__(config, http)
+        self._peer_jwks: dict[str, Any] | None = None
         if config.signer is None:
             log.warning("adapter.peer.unsigned", region=config.region)
 
@@ -68,6 +77,8 @@ class PeerAdapter(AdapterBase):
         if not isinstance(case_no, str) or not case_no:
             raise RegionUnavailable(self.region, "answer without an application id")
         receipt = answer.get("receipt")
+        if isinstance(receipt, dict) and self._config.signer is not None:
+            await self._check_receipt(receipt, case_no)
         return RegionAck(
             region_case_no=case_no,
             duplicate=response.headers.get("Idempotent-Replayed") == "true",
@@ -142,6 +153,34 @@ class PeerAdapter(AdapterBase):
             region_case_no=case_no,
             duplicate=response.headers.get("Idempotent-Replayed") == "true",
         )
+
+    async def _check_receipt(self, receipt: dict[str, Any], case_no: str) -> None:
+        """Verify the peer's receipt with its published keys (fetched again once for a
+        key it rotated in). A receipt that does not verify is kept all the same (the
+        peer has the application) and logged as an error: the proof is the peer's to fix.
+        """
+        for fresh in (False, True):
+            try:
+                if fresh or self._peer_jwks is None:
+                    response = await self._http.request(
+                        "GET", self._url("/.well-known/tongban/keys"), region=self.region
+                    )
+                    self._peer_jwks = json_object(self.region, response.body)
+                verify_receipt(receipt, self._peer_jwks)
+            except AdapterError as exc:
+                log.error("adapter.peer.receipt_unchecked", region=self.region, error=str(exc))
+                return
+            except SignatureError as exc:
+                if exc.check == "key_unknown" and not fresh:
+                    continue
+                log.error(
+                    "adapter.peer.receipt_unverified",
+                    region=self.region,
+                    case_no=case_no,
+                    check=exc.check,
+                )
+                return
+            return
 
     async def _post_with_files(
         self, envelope: Envelope, path: str, content: dict[str, Any]

@@ -115,6 +115,7 @@ async def _check_one_case_and_every_hop(
     assert "unknown_case" not in outcomes, outcomes
     log = world.dongguan.log_path.read_text(encoding="utf-8")
     assert "region.callback_refused" not in log
+    assert "adapter.peer.receipt_" not in log  # Dongguan verified Shenzhen's receipt itself
     assert "security.partner_refused" not in world.shenzhen.log_path.read_text(encoding="utf-8")
 
 
