@@ -72,6 +72,10 @@ class SignRequest(Protocol):
 RequestVerifier = Callable[[web.Request, bytes], Awaitable[bool]]
 """``(request, body) -> genuine?``: checks a pushed request's HTTP message signature."""
 
+AttachmentSource = Callable[[str], Awaitable[tuple[bytes, str] | None]]
+"""``(sha256 hex digest) -> (file bytes, media type)`` of a stored attachment, or None
+when the gateway no longer has it; for protocols that carry the files themselves."""
+
 
 class AdapterSettings(BaseModel):
     """The base of a plugin's settings model: its ``[adapters.REGION]`` table.
@@ -109,7 +113,8 @@ class AdapterConfig:
     ``TONGBAN_ADAPTERS__REGION__KEY`` variables, overrides), not yet validated: the
     plugin reads it through `settings_as` with its own model. ``callback_url`` is where
     a push region should send results. ``signer`` and ``verifier`` are the seams for
-    HTTP message signatures (RFC 9421) where a protocol uses them (the peer).
+    HTTP message signatures (RFC 9421) where a protocol uses them (the peer);
+    `gateway.federation.wiring` supplies them.
     ``origin_of`` says where a setting was written, for error messages.
     """
 
@@ -124,6 +129,8 @@ class AdapterConfig:
     """The gateway's SM2 key, for regions whose protocol signs with SM2 (Zhangjiagang);
     None until ``tongban keys generate --alg sm2`` has run and the key is unlocked."""
     origin_of: Callable[[Sequence[str | int]], str | None] | None = None
+    attachments: AttachmentSource | None = None
+    """Reads an application's stored files by digest (the peer uploads them)."""
 
     def settings_as(self, model: type[SettingsT]) -> SettingsT:
         """The region's table validated by `model`; `ConfigError` naming each bad key
@@ -375,6 +382,7 @@ __all__ = [
     "AdapterConfig",
     "AdapterFactory",
     "AdapterSettings",
+    "AttachmentSource",
     "HttpClient",
     "HttpResponse",
     "PollAdapter",

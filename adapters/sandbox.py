@@ -412,7 +412,9 @@ def sandbox_settings(
 
 
 class Pusher:
-    """The region's side of callbacks: one client session, short retries per result."""
+    """The region's side of callbacks: one client session, retries per result."""
+
+    UNREACHABLE_SECONDS = 15.0
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -421,14 +423,20 @@ class Pusher:
         """POST a result; the response body once the receiver took it (2xx), else None."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-        for attempt in range(3):
+        # A refusal is retried briefly; a gateway that does not answer at all (restarting)
+        # for up to UNREACHABLE_SECONDS, as a region's system keeps a result to push.
+        refusals, attempt = 0, 0
+        give_up_at = time.monotonic() + self.UNREACHABLE_SECONDS
+        while refusals < 3 and time.monotonic() < give_up_at:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 async with self._session.post(url, data=data, headers=headers) as response:
                     body = await response.read()
                     if response.status < 300:
                         return body
+                    refusals += 1
                     log.warning("sandbox.push_refused", url=url, status=response.status)
-            await asyncio.sleep(0.05 * 2**attempt)
+            await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+            attempt += 1
         log.warning("sandbox.push_failed", url=url)
         return None
 

@@ -23,9 +23,17 @@ import structlog
 from aiohttp import web
 
 from adapters.base import ENTRY_POINT_GROUP, Adapter, AdapterConfig, HttpClient
-from gateway.app_keys import ADAPTERS, GATEWAY_KEYS, HTTP_CLIENT, READINESS_CHECKS, ReadinessCheck
+from gateway.app_keys import (
+    ADAPTERS,
+    GATEWAY_KEYS,
+    HTTP_CLIENT,
+    READINESS_CHECKS,
+    STORE,
+    ReadinessCheck,
+)
 from gateway.config import AdaptersSettings, Settings
 from gateway.errors import ConfigError, PluginError, RegionUnavailable
+from gateway.federation.wiring import PEER_PLUGIN, peer_adapters
 from gateway.http.client import AiohttpClient
 from gateway.security.sm2 import SM2PrivateKey
 
@@ -217,6 +225,8 @@ def adapters_context(
             keys = app.get(GATEWAY_KEYS)  # loaded first (gateway.security.wiring)
             sm2_key = keys.sm2_private_key if keys is not None else None
             registry = open_adapters(settings, http, sm2_key=sm2_key)
+            if settings.federation.peers:
+                registry = _with_peers(app, settings, registry, http)
         except BaseException:
             await http.aclose()
             raise
@@ -231,6 +241,17 @@ def adapters_context(
             await http.aclose()
 
     return context
+
+
+def _with_peers(
+    app: web.Application, settings: Settings, registry: AdapterRegistry, http: HttpClient
+) -> AdapterRegistry:
+    """`registry` plus a `peer` adapter for each region routed to a peer gateway."""
+    plugins = registry.plugins or discover()
+    if PEER_PLUGIN not in plugins:
+        raise PluginError("federation.peers is set but no 'peer' adapter is installed")
+    peers = peer_adapters(app, settings, app[STORE], http, plugins[PEER_PLUGIN].factory)
+    return AdapterRegistry({**registry, **peers}, plugins)
 
 
 __all__ = [

@@ -49,6 +49,7 @@ from gateway.catalog.loader import load_catalog
 from gateway.config import Settings
 from gateway.console import setup_console
 from gateway.envelope import Envelope
+from gateway.federation.service import setup_federation
 from gateway.holidays.runtime import calendar_context, recompute_context
 from gateway.observability import body_in_time, problem_errors, request_context
 from gateway.observability.metrics import GatewayMetrics, http_metrics
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(retention_context)  # personal data past retention (issue 18)
     app.router.add_routes(health.routes)
     setup_security(app, settings, STORE)
+    setup_federation(app)  # after the partner authenticator
     app.router.add_routes(catalog_api.routes)
     app.router.add_routes(applications_api.routes)
     app.router.add_routes(audit_api.routes)

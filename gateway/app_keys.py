@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from gateway.audit.service import AuditService
     from gateway.catalog.catalog import Catalog
     from gateway.config import Settings
+    from gateway.federation.keys import PeerKeys
+    from gateway.federation.witness import Witness
     from gateway.holidays.runtime import CalendarState
     from gateway.http.client import AiohttpClient
     from gateway.observability.metrics import GatewayMetrics
@@ -54,6 +56,11 @@ METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics")
 METRICS_CACHE: web.AppKey[ScrapeCache] = web.AppKey("metrics_cache")
 OPENAPI: web.AppKey[OpenApiDocument] = web.AppKey("openapi")
 
+RELOAD_SETTINGS: web.AppKey[Callable[[], Settings]] = web.AppKey("reload_settings")
+"""Re-reads the settings on SIGHUP (`gateway.security.reload`)."""
+PEER_KEYS: web.AppKey[PeerKeys] = web.AppKey("peer_keys")
+WITNESS: web.AppKey[Witness] = web.AppKey("witness")
+
 __all__ = [
     "ADAPTERS",
     "APPLICATIONS",
@@ -68,9 +75,12 @@ __all__ = [
     "METRICS",
     "METRICS_CACHE",
     "OPENAPI",
+    "PEER_KEYS",
     "READINESS_CHECKS",
     "RELAY",
+    "RELOAD_SETTINGS",
     "SETTINGS",
     "STORE",
+    "WITNESS",
     "ReadinessCheck",
 ]

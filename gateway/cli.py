@@ -25,6 +25,7 @@ from gateway.cli_support import config_option
 from gateway.config import Settings, load_settings
 from gateway.demo import start_demo_sandboxes
 from gateway.errors import TongbanError
+from gateway.federation.demo import receiving_overrides, start_competent_gateway
 from gateway.holidays.cli import calendar_group
 from gateway.relay.cli import deliveries_group
 from gateway.retention.cli import purge as purge_command
@@ -60,8 +61,9 @@ def _run_server(
     `last_words`, after every start-up log line, so they do not scroll away.
     On SIGHUP the keys and partners are re-read (`reread`: the settings afresh)."""
     from gateway.app import create_app
+    from gateway.app_keys import RELOAD_SETTINGS
     from gateway.observability import configure_logging
-    from gateway.security.reload import RELOAD_SETTINGS, on_hangup
+    from gateway.security.reload import on_hangup
     from gateway.server import serve
 
     if settings.security.key_passphrase is None:
@@ -139,9 +141,15 @@ def serve(config: Path | None) -> None:
     show_default=True,
     help="Where the embedded SQLite database and demo keys live.",
 )
-def demo(config: Path | None, port: int, data_dir: Path) -> None:
+@click.option(
+    "--federation",
+    is_flag=True,
+    help="Two gateways as peers: this one as Dongguan's, and Shenzhen's beside it "
+    "(port + 1, data in DATA_DIR/shenzhen-gateway); Shenzhen's items go to the peer.",
+)
+def demo(config: Path | None, port: int, data_dir: Path, federation: bool) -> None:
     """Run the gateway on 127.0.0.1 with embedded SQLite, for a demo."""
-    overrides = {
+    overrides: dict[str, Any] = {
         "data_dir": str(data_dir),
         "server": {"host": "127.0.0.1", "port": port},
         "store": {"url": None},  # the demo always runs on embedded SQLite
@@ -150,14 +158,27 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         "audit": {"checkpoint_interval_seconds": 5.0},
     }
     overrides["security"] = prepare_demo_security(data_dir, port)
+    peer = None
+    if federation:
+        peer_port = port + 1
+        overrides.update(receiving_overrides(f"http://127.0.0.1:{peer_port}"))
+        peer = start_competent_gateway(
+            data_dir / "shenzhen-gateway", peer_port, f"http://127.0.0.1:{port}"
+        )
     # Sandboxes for every region, on free ports; the adapters are pointed at them.
     base = _load(config, overrides)
     sandboxes = start_demo_sandboxes(base.adapters, f"http://127.0.0.1:{port}")
     overrides["adapters"] = {
+        **overrides.get("adapters", {}),
         **sandboxes.settings_overrides(),
         "callback_base_url": f"http://127.0.0.1:{port}",
     }
     banner = "".join(f"  sandbox    {r:<13} {url}\n" for r, url in sandboxes.urls.items())
+    if peer is not None:
+        banner += (
+            f"  peer       shenzhen gateway {peer.url} (log {peer.log_path})\n"
+            f"  sandbox    shenzhen      {peer.sandboxes.urls.get('shenzhen')} (Shenzhen's)\n"
+        )
     seeded = seed_demo_accounts(_load(config, overrides))
     command = submit_command(data_dir, port, running_program())
     # Printed last, after start-up logging, so neither scrolls away.
@@ -167,10 +188,17 @@ def demo(config: Path | None, port: int, data_dir: Path) -> None:
         + f"\n\nSubmit the example application as the demo partner {DEMO_PARTNER!r}:\n"
         f"  {command}\n"
     )
+    if peer is not None:
+        last_words += (
+            "It is for a Shenzhen item: Dongguan's gateway relays it to Shenzhen's gateway,\n"
+            "whose status notices (受理, 办理中, 准予) come back to the application here.\n"
+        )
     try:
         _run_server(_load(config, overrides), banner=banner, last_words=last_words)
     finally:
         sandboxes.stop()
+        if peer is not None:
+            peer.stop()
 
 
 @main.command()

@@ -207,6 +207,11 @@ class RegionAck(_Frozen):
     region_case_no: str = Field(description="The region's own case number (受理编号).")
     received_at: datetime | None = None
     duplicate: bool = Field(False, description="The region had seen this idempotency key.")
+    receipt: dict[str, Any] | None = Field(
+        None,
+        description="The region's own signed receipt, where it gives one (a peer gateway): "
+        "kept with the delivery as proof of hand-over.",
+    )
 
 
 class StatusEvent(_Frozen):

@@ -10,6 +10,7 @@ the console (`console`). This package's names below are the public surface.
 
 from gateway.config.adapters import AdaptersSettings
 from gateway.config.console import ConsoleSettings
+from gateway.config.federation import FederationSettings, PeerGatewaySettings
 from gateway.config.intake import ApplicationSettings, AttachmentSettings
 from gateway.config.loading import load_settings
 from gateway.config.relay import MaintenanceWindowSettings, RegionRelaySettings, RelaySettings
@@ -33,12 +34,14 @@ __all__ = [
     "CalendarSettings",
     "CatalogSettings",
     "ConsoleSettings",
+    "FederationSettings",
     "LogSettings",
     "MaintenanceWindowSettings",
     "MetricsSettings",
     "OpsSettings",
     "PartnerKeySettings",
     "PartnerSettings",
+    "PeerGatewaySettings",
     "PiiSettings",
     "RegionRelaySettings",
     "RelaySettings",

@@ -238,6 +238,7 @@ async def settle(
     last_error: str | None = None,
     dead_reason_zh: str | None = None,
     dead_detail: str | None = None,
+    hand_over_receipt: str | None = None,
 ) -> bool:
     """Record the outcome of our claim. False if the lease was lost (nothing written)."""
     changed = await conn.execute(
@@ -247,6 +248,7 @@ async def settle(
             next_attempt_at = COALESCE(:next_at, next_attempt_at),
             lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
             region_case_no = COALESCE(:case_no, region_case_no),
+            hand_over_receipt = COALESCE(:receipt, hand_over_receipt),
             delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END,
             last_error = :last_error, dead_reason_zh = :dead_reason, dead_detail = :dead_detail
         WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner
@@ -259,6 +261,7 @@ async def settle(
             "next_at": to_db(next_attempt_at) if next_attempt_at else None,
             "now": to_db(now),
             "case_no": region_case_no,
+            "receipt": hand_over_receipt,
             "last_error": last_error,
             "dead_reason": dead_reason_zh,
             "dead_detail": dead_detail,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from gateway.envelope import RegionAck
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.jsonio import dumps
 from gateway.relay import deliveries
 from gateway.relay.deliveries import DeliveryRecord
 from gateway.relay.policy import RetryPolicy
@@ -107,6 +108,9 @@ async def write_settlement(
         state=settlement.state,
         next_attempt_at=settlement.next_attempt_at,
         region_case_no=attempt.ack.region_case_no if attempt.ack else None,
+        hand_over_receipt=(
+            dumps(attempt.ack.receipt) if attempt.ack and attempt.ack.receipt else None
+        ),
         last_error=None if error is None else f"{type(error).__name__}: {error}",
         dead_reason_zh=dead[0] if dead else None,
         dead_detail=dead[1] if dead else None,

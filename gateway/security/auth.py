@@ -33,7 +33,7 @@ import base64
 import functools
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -137,6 +137,9 @@ class PartnerAuthenticator:
         self._require_nonce = require_nonce
         self._base_url = public_base_url.rstrip("/") if public_base_url else None
         self._clock = clock
+        self.key_finder: Callable[[str], Awaitable[None]] | None = None
+        """Looks for a key id no partner has (a peer's JWKS, fetched again after its
+        rotation); set by the federation wiring. Rate-limited by its owner."""
 
     def target_uri(self, request: web.Request) -> str:
         """The URI the partner called: `public_base_url` (behind a proxy) + raw path and query."""
@@ -153,6 +156,7 @@ class PartnerAuthenticator:
         """
         body = await request.read()
         message = HttpMessage.of(request.method, self.target_uri(request), request.headers.items())
+        await self._find_unknown_key(message)
         now = self._clock()
         try:
             if self._verifies_slowly(message):  # SM2: ~1 ms of C that releases the GIL
@@ -203,6 +207,17 @@ class PartnerAuthenticator:
         claim.committed()
         if not fresh:
             raise replayed(request)
+
+    async def _find_unknown_key(self, message: HttpMessage) -> None:
+        """Give `key_finder` a chance at a key id no partner has yet."""
+        if self.key_finder is None:
+            return
+        try:
+            keyid = parse_signature(message).str_param("keyid")
+        except SignatureError:
+            return  # `verify` names the failure
+        if keyid and self.registry.by_keyid(keyid) is None:
+            await self.key_finder(keyid)
 
     def _verifies_slowly(self, message: HttpMessage) -> bool:
         """Whether the claimed key is SM2, whose verification is worth a thread hop."""

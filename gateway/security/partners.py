@@ -7,7 +7,7 @@ or a public key that does not parse, stops boot with a `ConfigError` naming it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -149,6 +149,21 @@ class PartnerRegistry:
                 rate_limit_burst=config.rate_limit_burst,
             )
         return cls(partners)
+
+    def set_keys(self, partner_id: str, keys: tuple[PartnerKey, ...]) -> None:
+        """Replace `partner_id`'s keys (a peer's JWKS, fetched again after a rotation).
+
+        A key id another partner already owns is left out: key ids stay unique.
+        """
+        partner = self._partners[partner_id]
+        for key in partner.keys:
+            if self._by_keyid.get(key.keyid, (None,))[0] is partner:
+                del self._by_keyid[key.keyid]
+        kept = tuple(key for key in keys if key.keyid not in self._by_keyid)
+        updated = replace(partner, keys=kept)
+        self._partners[partner_id] = updated
+        for key in kept:
+            self._by_keyid[key.keyid] = (updated, key)
 
     def get(self, partner_id: str) -> Partner | None:
         return self._partners.get(partner_id)

@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.app_keys import APPLICATIONS, AUTHENTICATOR, GATEWAY_KEYS, SETTINGS
+from gateway.app_keys import APPLICATIONS, AUTHENTICATOR, GATEWAY_KEYS, RELOAD_SETTINGS, SETTINGS
 from gateway.config import Settings
 from gateway.security.partners import PartnerRegistry
 from gateway.security.pii import PiiKeys, load_keys
@@ -36,7 +36,6 @@ __all__ = ["RELOAD_SETTINGS", "on_hangup", "reload_keys"]
 log = structlog.get_logger("gateway.security")
 
 ReadSettings = Callable[[], Settings]
-RELOAD_SETTINGS: web.AppKey[ReadSettings] = web.AppKey("reload_settings")
 """How to read the settings afresh (the CLI's: the same file and environment)."""
 
 

@@ -10,6 +10,7 @@ tests/integration/test_outbound_client.py.)
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -33,8 +34,10 @@ from adapters.zhangjiagang import ZhangjiagangAdapter
 from adapters.zhangjiagang import protocol as zjg
 from adapters.zhangjiagang.sandbox import DEMO_REGION_KEY_PEM
 from adapters.zhangjiagang.settings import ZhangjiagangSettings
+from gateway.applications.models import ApplicationRequest
 from gateway.envelope import Envelope, Status
 from gateway.errors import RegionRejected, RegionUnavailable
+from gateway.relay.webhooks import notice_payload
 from gateway.security.sm2 import SM2PrivateKey, SM2PublicKey
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "regions"
@@ -382,18 +385,62 @@ def test_zhangjiagang_stale_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch) 
 
 # --- Peer -----------------------------------------------------------------------
 
+PEER_FILE = b"%PDF-1.4 contract test"
+PEER_DIGEST = hashlib.sha256(PEER_FILE).hexdigest()
 
-async def test_peer_submit_posts_the_envelope_with_idempotency_key(
+
+async def _peer_files(digest: str) -> tuple[bytes, str] | None:
+    return (PEER_FILE, "application/pdf") if digest == PEER_DIGEST else None
+
+
+def peer_envelope() -> Envelope:
+    """A submission whose material names one stored file."""
+    env = envelope()
+    body: Any = env.body
+    materials = tuple(m.model_copy(update={"attachments": (PEER_DIGEST,)}) for m in body.materials)
+    applicant = body.applicant.model_copy(update={"phone": "13800000000"})
+    update = {"materials": materials, "applicant": applicant}
+    return env.model_copy(update={"body": body.model_copy(update=update)})
+
+
+def peer_adapter(http: MockHttpClient) -> PeerAdapter:
+    return PeerAdapter(AdapterConfig("peer", {"url": BASE}, attachments=_peer_files), http)
+
+
+async def test_peer_submit_posts_an_application_request_under_the_envelope_key(
     http: MockHttpClient, region: Region
 ) -> None:
     region.post(ANY, status=202, body=example("peer", "submit-accepted"))
-    env = envelope()
-    ack = await PeerAdapter(config("peer"), http).submit(env)
-    assert (ack.region_case_no, ack.duplicate) == ("app_peer_20250301000001", False)
+    ack = await peer_adapter(http).submit(peer_envelope())
+    answer = json.loads(example("peer", "submit-accepted"))
+    assert (ack.region_case_no, ack.duplicate) == (answer["id"], False)
+    assert ack.receipt == answer["receipt"]
     url, kwargs = sent(region)
     assert url.path == "/v1/applications"
     assert kwargs["headers"]["Idempotency-Key"] == "dlv-7f3a"
-    assert Envelope.model_validate_json(kwargs["data"]) == env
+    request = ApplicationRequest.model_validate_json(kwargs["data"])  # the partner API's shape
+    assert request.item_code == "440300-GA-001"
+    assert request.receiving_region == "dongguan"
+    assert request.materials[0].attachments == (PEER_DIGEST,)
+
+
+async def test_peer_uploads_only_the_files_it_reports_missing_then_submits_again() -> None:
+    answers = [
+        HttpResponse(422, {}, example("peer", "problem-missing-file").encode()),
+        HttpResponse(201, {}, json.dumps({"digest": PEER_DIGEST}).encode()),
+        HttpResponse(202, {}, example("peer", "submit-accepted").encode()),
+    ]
+    http = MockHttpClient(lambda request: answers.pop(0))
+    await peer_adapter(http).submit(peer_envelope())
+    paths = [URL(request.url).path for request in http.requests]
+    assert paths == ["/v1/applications", "/v1/attachments", "/v1/applications"]
+    upload = http.requests[1]
+    assert upload.content == PEER_FILE
+    assert upload.headers["Content-Type"] == "application/pdf"
+    assert http.requests[0].content == http.requests[2].content
+    assert (
+        http.requests[0].headers["Idempotency-Key"] == http.requests[2].headers["Idempotency-Key"]
+    )
 
 
 async def test_peer_replay_is_a_duplicate(http: MockHttpClient, region: Region) -> None:
@@ -403,16 +450,14 @@ async def test_peer_replay_is_a_duplicate(http: MockHttpClient, region: Region) 
         body=example("peer", "submit-accepted"),
         headers={"Idempotent-Replayed": "true"},
     )
-    assert (await PeerAdapter(config("peer"), http).submit(envelope())).duplicate
+    assert (await peer_adapter(http).submit(peer_envelope())).duplicate
 
 
 async def test_peer_problem_404_is_permanent(http: MockHttpClient, region: Region) -> None:
     region.post(ANY, status=404, body=example("peer", "problem-not-found"))
     with pytest.raises(RegionRejected) as caught:
-        await PeerAdapter(config("peer"), http).withdraw(
-            envelope("withdrawal", region_case_no="app_peer_x")
-        )
-    assert caught.value.code == "not-found"
+        await peer_adapter(http).withdraw(envelope("withdrawal", region_case_no="app_peer_x"))
+    assert caught.value.code == "application-not-found"
 
 
 async def test_peer_problem_503_is_transient(http: MockHttpClient, region: Region) -> None:
@@ -420,9 +465,47 @@ async def test_peer_problem_503_is_transient(http: MockHttpClient, region: Regio
         ANY, status=503, body=example("peer", "problem-unavailable"), headers={"Retry-After": "2"}
     )
     with pytest.raises(RegionUnavailable) as caught:
-        await PeerAdapter(config("peer"), http).submit(envelope())
+        await peer_adapter(http).submit(peer_envelope())
     assert caught.value.retry_after == 2
 
 
-def test_peer_webhook_example_uses_our_statuses() -> None:
-    assert Status(json.loads(example("peer", "webhook"))["status"]) is Status.APPROVED
+def test_peer_notice_example_is_what_our_webhooks_send() -> None:
+    documented = json.loads(example("peer", "notice"))
+    assert Status(documented["status"]) is Status.APPROVED
+    notice = Envelope.model_validate(
+        {
+            "envelope_id": "e2",
+            "idempotency_key": documented["notice_id"],
+            "application_id": documented["application_id"],
+            "request_id": "r",
+            "item_code": documented["item_code"],
+            "receiving_region": "dongguan",
+            "competent_region": "shenzhen",
+            "created_at": datetime.now(UTC),
+            "body": {
+                "kind": "status_notice",
+                **{k: documented[k] for k in ("application_id", "status", "occurred_at")},
+                "previous_status": documented["previous_status"],
+                "region_case_no": documented["region_case_no"],
+                "event_seq": documented["event_seq"],
+            },
+        }
+    )
+    assert notice_payload(notice) == documented
+
+
+async def test_peer_refusing_our_signature_names_the_configuration_to_check(
+    http: MockHttpClient, region: Region
+) -> None:
+    refusal = {
+        "type": "https://tongban.example/problems/signature-refused",
+        "status": 401,
+        "detail": "没有合作方使用此签名密钥（keyid 未登记）",
+        "check": "key_unknown",
+    }
+    region.post(ANY, status=401, body=json.dumps(refusal, ensure_ascii=False))
+    with pytest.raises(RegionRejected) as caught:
+        await peer_adapter(http).submit(peer_envelope())
+    assert caught.value.code == "signature-refused"
+    assert "key_unknown" in str(caught.value)
+    assert "[federation.peers]" in str(caught.value)

@@ -52,6 +52,11 @@ CONTRACT = {
     # The outbound HTTP client and Retry-After parsing every region speaks through;
     # `adapters.http` re-exports them so a plugin needs no other core module.
     "gateway.http.client": "the shared outbound HTTP client",
+    # The peer is another Tongban gateway: it speaks our own partner API, whose request
+    # models are the public contract (contracts/openapi.yaml), and checks the peer's
+    # signed receipt exactly as partners check ours.
+    "gateway.applications.models": "the partner API's request models (the peer)",
+    "gateway.security.receipts": "verifying a peer gateway's signed receipt",
 }
 
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")

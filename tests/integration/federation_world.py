@@ -1,0 +1,251 @@
+"""Two Tongban gateways as peers, each a real process (`tongban serve`), on loopback.
+
+Dongguan's gateway takes the application (a partner submits there) and routes
+Shenzhen's items to the peer Shenzhen gateway; Shenzhen's gateway delivers them to
+the Shenzhen sandbox (run in this test's process, so it outlives either gateway and
+keeps the count) and sends its status notices back to Dongguan. Each gateway has its
+own key ring (``tongban keys generate``) and finds the other's keys through its
+JWKS URL: nothing is pinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from support.at_rest import TEST_PASSPHRASE
+from support.examples import APPLICATIONS_CATALOGUE as TEST_CATALOGUE
+from support.examples import EXAMPLES, example
+from support.loopback import free_port
+from support.partner_signing import PARTNER
+from support.relay_world import Sandbox, running_sandboxes
+from test_relay_crash import GatewayProcess
+
+from gateway.security import RequestSigner
+
+RELAY = """
+[relay]
+poll_interval = 0.05
+in_call_attempts = 1
+lease_seconds = 2.0
+
+[relay.default]
+retry_base_seconds = 0.05
+retry_max_seconds = 0.3
+breaker_failures = 5
+breaker_reset_seconds = 0.3
+"""
+
+
+def gateway_toml(
+    home: Path,
+    port: int,
+    *,
+    region: str,
+    adapters: dict[str, str],
+    peers: dict[str, dict[str, Any]],
+    partner: bool,
+) -> Path:
+    """A gateway's settings file: its own region, its sandboxes, its peers."""
+    urls = "\n".join(f'{name}_url = "{url}"' for name, url in adapters.items())
+    regions = ", ".join(f'"{name}"' for name in adapters)
+    text = f"""
+data_dir = "{home / "var"}"
+
+[server]
+port = {port}
+shutdown_timeout = 2.0
+
+[catalog]
+directory = "{TEST_CATALOGUE}"
+
+[applications]
+duplicate_window_minutes = 0
+
+[log]
+level = "info"
+
+[audit]
+checkpoint_interval_seconds = 0.5
+
+[adapters]
+regions = [{regions}]
+callback_base_url = "http://127.0.0.1:{port}"
+{urls}
+{RELAY}
+[federation]
+region = "{region}"
+jwks_refetch_seconds = 0.5
+witness_interval_seconds = 0.5
+"""
+    for peer_id, peer in peers.items():
+        routed = ", ".join(f'"{r}"' for r in peer.get("regions", ()))
+        text += f"""
+[federation.peers.{peer_id}]
+base_url = "{peer["base_url"]}"
+regions = [{routed}]
+"""
+    if partner:
+        (key,) = PARTNER.setting()["keys"]
+        text += f"""
+[security.partners.{PARTNER.id}]
+name = "federation test partner"
+items = ["*"]
+rate_limit_per_minute = 1000000
+rate_limit_burst = 100000
+keys = [{{ keyid = "{key["keyid"]}", public_key = "{key["public_key"]}" }}]
+"""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "tongban.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def tongban(config: Path, *args: str) -> str:
+    """Run one ``tongban`` command against `config`; its standard output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    env["TONGBAN_SECURITY__KEY_PASSPHRASE"] = TEST_PASSPHRASE
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def count(home: Path, sql: str, params: tuple[Any, ...] = ()) -> int:
+    with closing(sqlite3.connect(home / "var" / "tongban.db")) as db:
+        return int(db.execute(sql, params).fetchone()[0])
+
+
+def rows(home: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(home / "var" / "tongban.db")) as db:
+        return list(db.execute(sql, params).fetchall())
+
+
+@dataclass
+class Federation:
+    dongguan: GatewayProcess
+    shenzhen: GatewayProcess
+    dongguan_home: Path
+    shenzhen_home: Path
+    sandbox: Sandbox  # Shenzhen's back office
+    partner: RequestSigner  # the partner that submits at Dongguan
+
+    async def call(
+        self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = dict(headers or {})
+        if body:
+            headers.setdefault("Content-Type", "application/json")
+        headers.update(self.partner(method, url, headers, body))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, url, data=body or None, headers=headers) as response,
+        ):
+            return response.status, await response.json(content_type=None)
+
+    async def upload_files(self) -> dict[str, str]:
+        """The example attachments, uploaded at Dongguan; digest -> SHA-256 of the bytes."""
+        digests = {}
+        for path in sorted((EXAMPLES / "attachments").iterdir()):
+            media_type = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
+            status, answer = await self.call(
+                "POST",
+                f"{self.dongguan.url}/v1/attachments",
+                path.read_bytes(),
+                {"Content-Type": media_type, "Idempotency-Key": f"file-{path.name}"},
+            )
+            assert status in (200, 201), answer
+            digests[answer["digest"]] = path.name
+        return digests
+
+    async def submit(self, key: str, **changes: Any) -> str:
+        body = json.dumps(example(**changes), ensure_ascii=False).encode()
+        status, answer = await self.call(
+            "POST", f"{self.dongguan.url}/v1/applications", body, {"Idempotency-Key": key}
+        )
+        assert status == 202, answer
+        return str(answer["id"])
+
+    async def status_at_dongguan(self, application_id: str) -> str:
+        status, answer = await self.call(
+            "GET", f"{self.dongguan.url}/v1/applications/{application_id}"
+        )
+        assert status == 200, answer
+        return str(answer["status"])
+
+
+async def wait_until(
+    condition: Callable[[], Any], *, seconds: float = 30.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        # Polling: the other side's progress raises no event here.
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@asynccontextmanager
+async def running_federation(tmp_path: Path, **sandbox_options: Any) -> AsyncIterator[Federation]:
+    """Dongguan's and Shenzhen's gateways, wired as peers, with Shenzhen's sandbox."""
+    dongguan_port, shenzhen_port = free_port(), free_port()
+    dongguan_home, shenzhen_home = tmp_path / "dongguan", tmp_path / "shenzhen"
+    async with running_sandboxes(shenzhen_port, **sandbox_options) as boxes:
+        dongguan_config = gateway_toml(
+            dongguan_home,
+            dongguan_port,
+            region="dongguan",
+            adapters={"dongguan": boxes["dongguan"].url},
+            peers={
+                "shenzhen": {
+                    "base_url": f"http://127.0.0.1:{shenzhen_port}",
+                    "regions": ["shenzhen"],
+                }
+            },
+            partner=True,
+        )
+        shenzhen_config = gateway_toml(
+            shenzhen_home,
+            shenzhen_port,
+            region="shenzhen",
+            adapters={"shenzhen": boxes["shenzhen"].url},
+            peers={"dongguan": {"base_url": f"http://127.0.0.1:{dongguan_port}"}},
+            partner=False,
+        )
+        for config in (dongguan_config, shenzhen_config):
+            tongban(config, "keys", "generate")
+        dongguan = GatewayProcess(dongguan_config, dongguan_port, dongguan_home / "gw.log")
+        shenzhen = GatewayProcess(shenzhen_config, shenzhen_port, shenzhen_home / "gw.log")
+        try:
+            await asyncio.gather(dongguan.start(), shenzhen.start())
+            yield Federation(
+                dongguan,
+                shenzhen,
+                dongguan_home,
+                shenzhen_home,
+                boxes["shenzhen"],
+                RequestSigner(PARTNER.key, PARTNER.keyid),
+            )
+        finally:
+            await asyncio.gather(dongguan.stop(), shenzhen.stop())
