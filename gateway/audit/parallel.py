@@ -86,7 +86,7 @@ def hash_chunk(path: str, begin: int, end: int, marks: Collection[int]) -> Chunk
         if prev is not None and recorded_prev != prev:
             return None
         try:
-            leaf = leaf_hash(entry_bytes(row))  # type: ignore[arg-type]  # Row maps by name
+            leaf = leaf_hash(entry_bytes(row))
         except (InvalidAuditEntry, KeyError, TypeError, ValueError):
             return None
         if leaf != bytes(row["leaf_hash"]):
