@@ -19,6 +19,7 @@ import structlog
 from gateway import __version__
 from gateway.adapters_cli import adapters_command, sandbox_command
 from gateway.audit import cli as audit_cli
+from gateway.bench.cli import bench_command
 from gateway.catalog.cli import catalog
 from gateway.cli_support import config_option
 from gateway.config import Settings, load_settings
@@ -172,6 +173,9 @@ main.add_command(deliveries_group)
 main.add_command(audit_cli.audit)
 main.add_command(trace_command)
 main.add_command(users)
+
+# Issue 15: speed against baselines (gateway/bench/).
+main.add_command(bench_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
