@@ -47,6 +47,8 @@ def _cpu_model() -> str:
               help="Runs per row; throughput is their median.")  # fmt: skip
 @click.option("--load-processes", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Processes the load is spread over (one signs ~1,300 req/s here).")  # fmt: skip
+@click.option("--growth", "growth_sizes", default="10000,1000000", show_default=True,
+              help="Growth: stored applications to measure at, comma-separated.")  # fmt: skip
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every row, with the machine and command, to this file.")  # fmt: skip
 def bench_command(
@@ -57,6 +59,7 @@ def bench_command(
     concurrency: int,
     runs: int,
     load_processes: int,
+    growth_sizes: str,
     json_path: Path | None,
 ) -> None:
     """Measure the gateway against a bare handler, the sandbox and nginx, in one run.
@@ -71,12 +74,16 @@ def bench_command(
             "several processes need --backend postgres", param_hint="--processes"
         )
     wanted = set(SCENARIOS) if "all" in scenario else set(scenario)
+    try:
+        sizes = [int(size) for size in growth_sizes.split(",")]
+    except ValueError:
+        raise click.BadParameter("whole numbers, comma-separated", param_hint="--growth") from None
     console = Console(stderr=True)
     started = datetime.now(UTC)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as progress:
-        steps = _steps(wanted, runs)
+        steps = _steps(wanted, runs) + ("growth" in wanted) * len(sizes) * (2 * runs + 1)
         task = progress.add_task("starting the gateway and sandboxes", total=steps)
 
         def tick(what: str) -> None:
@@ -101,11 +108,14 @@ def bench_command(
                 bench.read_under_write(baselines)
             if wanted & {"e2e", "relay"}:
                 bench.deliveries(baselines, wanted)
+            if "growth" in wanted:
+                bench.growth(sizes)
         progress.update(task, completed=steps, description="done")
     command = "tongban bench " + " ".join(
         [*(f"--scenario {s}" for s in sorted(scenario)), f"--backend {backend}",
          f"--processes {processes}", f"--duration {duration:g}",
-         f"--concurrency {concurrency}", f"--runs {runs}", f"--load-processes {load_processes}"]
+         f"--concurrency {concurrency}", f"--runs {runs}", f"--load-processes {load_processes}",
+         *([f"--growth {growth_sizes}"] if "growth" in wanted else [])]
     )  # fmt: skip
     machine = f"{os.cpu_count()} × {_cpu_model()}, {platform.system()} {platform.release()}"
     title = f"{command}\n{machine}, {started:%Y-%m-%d %H:%M} UTC"

@@ -11,7 +11,9 @@ start, on purpose), so there is no SO_REUSEPORT to share.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,8 @@ class Cluster:
     gateway_pids: list[int] = field(default_factory=list)
     sandbox_urls: dict[str, str] = field(default_factory=dict)
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _gateways: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _ports: list[int] = field(default_factory=list)
     _nginx: Nginx | None = None
     _database: str | None = None
 
@@ -170,16 +174,41 @@ class Cluster:
             )  # fmt: skip
         for url in self.sandbox_urls.values():
             wait_until_up(f"{url}/_sandbox/cases", None)
+        self._ports = ports
         for n, port in enumerate(ports):
             config = self.work / f"gateway-{n}.toml"
             config.write_text(toml(self._settings(port, store_url)), "utf-8")
-            process = self._spawn([tongban, "serve", "--config", str(config)], f"gateway-{n}")
-            self.gateway_pids.append(process.pid)
-            # One at a time: the first migrates the database, the others find it ready.
-            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        self._start_gateways()
         if self.processes > 1:
             self._nginx = Nginx.start(self.work / "nginx-gateways", self.port, ports)
             wait_until_up(f"{self.url}/healthz", None)
+
+    @property
+    def config(self) -> Path:
+        """The first gateway's settings file."""
+        return self.work / "gateway-0.toml"
+
+    def _start_gateways(self) -> None:
+        self.gateway_pids = []
+        for n, port in enumerate(self._ports):
+            config = self.work / f"gateway-{n}.toml"
+            process = self._spawn([self.tongban, "serve", "--config", str(config)], f"gateway-{n}")
+            self._gateways.append(process)
+            self.gateway_pids.append(process.pid)
+            # One at a time: the first migrates the database, the others find it ready.
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The gateways stopped (SIGTERM, as an operator would) for the block, then
+        started again on the same ports and store."""
+        for process in self._gateways:
+            process.terminate()
+            process.wait(30)
+            self._children.remove(process)
+        self._gateways.clear()
+        yield
+        self._start_gateways()
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         with (self.work / f"{name}.log").open("wb") as log:
@@ -206,6 +235,7 @@ class Cluster:
         if self._database is not None:
             _postgres_admin(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')
             self._database = None
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def _postgres_admin(statement: str) -> None:

@@ -14,7 +14,9 @@ closed-loop clients in a separate load process (`loadgen`); the gateway's CPU se
 - ``e2e`` and ``relay``: intake runs for `duration`, then the run waits until the
   Shenzhen sandbox holds every accepted application. e2e = accepted / time from the
   first submission to the last delivery; relay = deliveries after intake stopped /
-  the time they took (the backlog drain), vs sandbox direct.
+  the time they took (the backlog drain), vs sandbox direct;
+- ``growth``: intake and case GET with each of the ``--growth`` sizes of applications
+  stored (`growth.fill`, the gateway stopped meanwhile), vs the smallest size.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from gateway.security import RequestSigner, thumbprint
 
 __all__ = ["SCENARIOS", "Bench"]
 
-SCENARIOS = ("intake", "relay", "e2e", "search", "read-under-write")
+SCENARIOS = ("intake", "relay", "e2e", "search", "read-under-write", "growth")
 EXAMPLES = REPO / "contracts" / "examples"
 SEARCH_PATH = "/v1/catalog/items?q=" + quote("户口")
 
@@ -56,6 +58,8 @@ class Bench:
     _next_applicant: int = 0
     _template: bytes = b""
     _case_path: str = ""
+    _case_id: str = ""
+    _accepted: int = 0  # intake 202s so far: each becomes a case at the Shenzhen sandbox
 
     def plan(self, url: str, **options: Any) -> Plan:
         options.setdefault("duration", self.duration)
@@ -80,11 +84,18 @@ class Bench:
         for run in range(self.runs):
             self.tick(f"{name} (run {run + 1}/{self.runs})")
             before = cpu_seconds(pids)
-            results.append(run_load(plan() if callable(plan) else plan))
+            results.append(self.load(plan() if callable(plan) else plan))
             cpu.append(cpu_seconds(pids) - before)
         row = measured(name, target, results, cpu, peak_rss_mb(pids) if pids else None)
         self.rows.append(row)
         return row
+
+    def load(self, plan: Plan) -> LoadResult:
+        """Run `plan`, counting the applications it got accepted."""
+        result = run_load(plan)
+        if plan.kind == "intake":
+            self._accepted += result.statuses.get(202, 0)
+        return result
 
     # -- set-up ---------------------------------------------------------------
 
@@ -100,7 +111,9 @@ class Bench:
         template["applicant"]["id_number"] = resident_id(29_999_999)
         body = json.dumps(template, ensure_ascii=False).encode("utf-8")
         answer = self.signed("POST", "/v1/applications", body, "application/json", "read-me")
+        self._accepted += 1
         self._case_path = f"/v1/applications/{answer['id']}"
+        self._case_id = str(answer["id"])
 
     def signed(self, method: str, path: str, body: bytes, media: str, key: str) -> Any:
         url = self.cluster.url + path
@@ -120,7 +133,9 @@ class Bench:
 
         found: dict[str, Row] = {}
         port = free_port()
-        bare = subprocess.Popen(bare_handler_command(port))  # noqa: S603 - our module
+        bare = subprocess.Popen(  # noqa: S603 - our module
+            bare_handler_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         sandbox_port = free_port()
         sandbox = subprocess.Popen(  # noqa: S603 - our CLI
             [str(Path(self.cluster.tongban)), "sandbox", "shenzhen", "--port", str(sandbox_port),
@@ -192,7 +207,7 @@ class Bench:
             before = cpu_seconds(pids)
             writer = start_load(self.intake_plan())
             results.append(run_load(read))
-            finish_load(writer, self.duration + 60)
+            self._accepted += finish_load(writer, self.duration + 60).statuses.get(202, 0)
             cpu.append(cpu_seconds(pids) - before)
         busy = measured("case GET under intake", "gateway", results, cpu, peak_rss_mb(pids))
         busy.compare(idle)
@@ -207,10 +222,10 @@ class Bench:
         cpu: list[float] = []
         for run in range(self.runs):
             self.tick(f"e2e/relay (run {run + 1}/{self.runs})")
-            already = _case_count(cases)
+            already = self._drained(cases)
             before = cpu_seconds(pids)
             started = time.perf_counter()
-            result = run_load(self.intake_plan())
+            result = self.load(self.intake_plan())
             intake_done = time.perf_counter()
             at_intake_end = _case_count(cases) - already
             accepted = result.statuses.get(202, 0)
@@ -237,6 +252,40 @@ class Bench:
             row.note = note + " (backlog after intake stopped)"
             row.compare(baselines.get("sandbox direct"))
             self.rows.append(row)
+
+    def _drained(self, cases: str) -> int:
+        """Wait (up to 5 minutes) until every application accepted so far reached the
+        sandbox, so a run counts only its own deliveries; the case count then."""
+        deadline = time.perf_counter() + 300
+        while (count := _case_count(cases)) < self._accepted and time.perf_counter() < deadline:
+            time.sleep(0.5)
+        return count
+
+    def growth(self, sizes: list[int]) -> None:
+        """Intake and case GET with `sizes` applications stored (filled by `growth`)."""
+        from gateway.bench.growth import fill
+
+        stored = 0
+        pids = self.cluster.gateway_pids
+        first: dict[str, Row] = {}
+        for size in sorted(sizes):
+            if size > stored:
+                self.tick(f"filling the store to {size:,} applications")
+                with self.cluster.stopped():
+                    fill(self.cluster.config, self._case_id, stored, size - stored)
+                stored = size
+                pids = self.cluster.gateway_pids
+            read = self.plan(
+                self.cluster.url + self._case_path, partner_key=self.cluster.partner_private
+            )
+            for name, plan in (
+                (f"intake @ {size:,} stored", self.intake_plan),
+                (f"case GET @ {size:,} stored", read),
+            ):
+                row = self.measure(name, "gateway", plan, pids)
+                kind = name.split(" @ ")[0]
+                row.compare(first.get(kind))
+                first.setdefault(kind, row)
 
 
 def _counted(status: int, count: int) -> Any:
