@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateway.bench.cluster import Cluster
@@ -49,6 +50,8 @@ def _cpu_model() -> str:
               help="Processes the load is spread over (one signs ~1,300 req/s here).")  # fmt: skip
 @click.option("--growth", "growth_sizes", default="10000,1000000", show_default=True,
               help="Growth: stored applications to measure at, comma-separated.")  # fmt: skip
+@click.option("--explain", is_flag=True,
+              help="Print the plan of every query partner requests run, and exit.")  # fmt: skip
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every row, with the machine and command, to this file.")  # fmt: skip
 def bench_command(
@@ -60,6 +63,7 @@ def bench_command(
     runs: int,
     load_processes: int,
     growth_sizes: str,
+    explain: bool,
     json_path: Path | None,
 ) -> None:
     """Measure the gateway against a bare handler, the sandbox and nginx, in one run.
@@ -73,6 +77,9 @@ def bench_command(
         raise click.BadParameter(
             "several processes need --backend postgres", param_hint="--processes"
         )
+    if explain:
+        _print_plans(backend)
+        return
     wanted = set(SCENARIOS) if "all" in scenario else set(scenario)
     try:
         sizes = [int(size) for size in growth_sizes.split(",")]
@@ -129,6 +136,27 @@ def bench_command(
              "backend": backend, "processes": processes, "duration": duration,
              "concurrency": concurrency, "runs": runs, "load_processes": load_processes},
         )  # fmt: skip
+
+
+def _print_plans(backend: str) -> None:
+    import asyncio
+
+    from gateway.bench.explain import explain_request_paths, is_full_scan
+
+    console = Console(width=max(Console().width, 120), highlight=False)
+    plans = asyncio.run(explain_request_paths(backend))
+    scans = 0
+    for sql, lines in plans:
+        console.print(f"[bold]{sql}[/bold]", markup=True, soft_wrap=True)
+        for line in lines:
+            full = is_full_scan(line)
+            scans += full
+            console.print(("  [red]SCAN?[/red] " if full else "  ") + escape(line))
+        console.print()
+    console.print(
+        f"{len(plans)} statements on {backend}; {scans} plan lines may read a whole table "
+        "(SQLite also says SCAN for ORDER BY the primary key with LIMIT, which reads one end)."
+    )
 
 
 def _steps(wanted: set[str], runs: int) -> int:

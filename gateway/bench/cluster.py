@@ -238,16 +238,18 @@ class Cluster:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+async def postgres_admin(statement: str) -> None:
+    """Run `statement` on the PostgreSQL server's maintenance database."""
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 def _postgres_admin(statement: str) -> None:
     import asyncio
 
-    import asyncpg
-
-    async def run() -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
+    asyncio.run(postgres_admin(statement))

@@ -5,7 +5,7 @@ what intake writes: sealed personal data, masked fields, materials, deadlines) i
 `count` more, 50,000 per statement, with a set-based INSERT ... SELECT on either
 backend. Each clone gets its own UUIDv7-shaped id (time prefix in 2024, so clones
 sort before anything submitted in the run), request id and applicant blind index
-(so the duplicate check never matches them), and a copy of the template's first
+(so the duplicate check never matches them), region case number, and a copy of the template's first
 history event. The gateway must be stopped while it runs (`Cluster.stopped`).
 
 Clones get no audit entries: the hash chain stays valid (nothing is inserted into
@@ -29,6 +29,10 @@ _RANGE = {
     "WHERE i + 1 < :end) ",
     "postgres": "WITH n(i) AS (SELECT generate_series(CAST(:first AS bigint), "
     "CAST(:end AS bigint) - 1)) ",
+}
+_CASE = {  # region case numbers are unique per region
+    "sqlite": "printf('GROWTH%012d', i)",
+    "postgres": "'GROWTH' || lpad(CAST(i AS text), 12, '0')",
 }
 _HEX = {
     "sqlite": "printf('%0{width}x', i)",
@@ -54,6 +58,7 @@ async def _clone(store: Store, template: str, first: int, end: int) -> None:
             "id": _new_id(backend),
             "request_id": _HEX[backend].format(width=32),
             "applicant_index": _HEX[backend].format(width=64),
+            "region_case_no": _CASE[backend],
         }
         columns = list(row.keys())
         chosen = ", ".join(replaced.get(c, f"t.{c}") for c in columns)
