@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateway.bench.cluster import Cluster
-from gateway.bench.report import print_table, write_json
+from gateway.bench.report import markdown_table, print_table, write_json
 from gateway.bench.scenarios import SCENARIOS, Bench
 
 __all__ = ["bench_command"]
@@ -52,6 +52,7 @@ def _cpu_model() -> str:
               help="Growth: stored applications to measure at, comma-separated.")  # fmt: skip
 @click.option("--explain", is_flag=True,
               help="Print the plan of every query partner requests run, and exit.")  # fmt: skip
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (for the README).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every row, with the machine and command, to this file.")  # fmt: skip
 def bench_command(
@@ -64,6 +65,7 @@ def bench_command(
     load_processes: int,
     growth_sizes: str,
     explain: bool,
+    markdown: bool,
     json_path: Path | None,
 ) -> None:
     """Measure the gateway against a bare handler, the sandbox and nginx, in one run.
@@ -126,7 +128,11 @@ def bench_command(
     )  # fmt: skip
     machine = f"{os.cpu_count()} × {_cpu_model()}, {platform.system()} {platform.release()}"
     title = f"{command}\n{machine}, {started:%Y-%m-%d %H:%M} UTC"
-    print_table(bench.rows, title, Console(width=max(Console().width, 160)))
+    if markdown:
+        click.echo(f"`{command}` — {machine}, {started:%Y-%m-%d %H:%M} UTC\n")
+        click.echo(markdown_table(bench.rows))
+    else:
+        print_table(bench.rows, title, Console(width=max(Console().width, 160)))
     if json_path is not None:
         write_json(
             json_path,

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from gateway.bench.loadgen import LoadResult
 
-__all__ = ["COLUMNS", "Row", "measured", "print_table", "write_json"]
+__all__ = ["COLUMNS", "Row", "markdown_table", "measured", "print_table", "write_json"]
 
 COLUMNS = (
     "name", "target", "baseline", "requests", "statuses", "errors", "throughput",
@@ -112,6 +112,25 @@ def print_table(rows: list[Row], title: str, console: Console | None = None) -> 
             answers + (f" ({row.note})" if row.note else ""),
         )  # fmt: skip
     (console or Console()).print(table)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (for the README)."""
+    headings = (
+        "row", "req/s", "p50 ms", "p95 ms", "p99 ms", "CPU s", "peak RSS MB", "vs",
+        "req/s ×", "p50 ×", "p99 ×", "answers",
+    )  # fmt: skip
+    lines = ["| " + " | ".join(headings) + " |", "|" + " --- |" * len(headings)]
+    for row in rows:
+        answers = " ".join(f"{k}:{v}" for k, v in sorted(row.statuses.items()))
+        cells = [
+            row.name, _cell(row.throughput), _cell(row.p50_ms), _cell(row.p95_ms),
+            _cell(row.p99_ms), _cell(row.cpu_s), _cell(row.peak_rss_mb), row.baseline or "–",
+            _cell(row.throughput_ratio), _cell(row.p50_ratio), _cell(row.p99_ratio),
+            answers + (f" ({row.note})" if row.note else ""),
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def write_json(path: Path, rows: list[Row], meta: dict[str, Any]) -> None:
