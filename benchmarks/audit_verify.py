@@ -8,6 +8,7 @@ appends through `AuditLog.append` (one transaction per entry, as the gateway doe
 in ``--runs`` batches. Prints medians.
 
     .venv/bin/python benchmarks/audit_verify.py [--entries N] [--runs R] [--append N]
+        [--workers 1,2]   (1 = the sequential verifier; more = worker processes, SQLite)
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ async def build(store: SQLiteStore, entries: int, sealer: Sealer) -> float:
     return time.perf_counter() - started
 
 
-async def main(entries: int, runs: int, appends: int) -> None:
+async def main(entries: int, runs: int, appends: int, workers: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = await SQLiteStore.open(Path(tmp) / "audit.db")
         try:
@@ -89,19 +90,24 @@ async def main(entries: int, runs: int, appends: int) -> None:
             seconds = await build(store, entries, sealer)
             print(f"built {entries:,} entries with checkpoints in {seconds:.1f} s")
 
-            rates = []
+            rates: dict[int, list[float]] = {count: [] for count in workers}
             for run in range(runs):
-                report = await verify_store(
-                    store, {signer.key_id: signer.public_key}, origin=ORIGIN
+                for count in workers:  # interleaved, so the machine's noise hits each alike
+                    report = await verify_store(
+                        store, {signer.key_id: signer.public_key}, origin=ORIGIN, workers=count
+                    )
+                    if not report.ok or report.entries != entries:
+                        raise SystemExit(f"verification failed: {report.to_json()}")
+                    rates[count].append(report.entries / report.seconds)
+                    print(
+                        f"  verify run {run + 1}, {count} worker(s): {report.seconds:.2f} s, "
+                        f"{rates[count][-1]:,.0f} entries/s"
+                    )
+            for count, found in rates.items():
+                print(
+                    f"verify (store, {entries:,} entries, {count} worker(s)): "
+                    f"median {statistics.median(found):,.0f} entries/s"
                 )
-                if not report.ok or report.entries != entries:
-                    raise SystemExit(f"verification failed: {report.to_json()}")
-                rates.append(report.entries / report.seconds)
-                print(f"  verify run {run + 1}: {report.seconds:.2f} s, {rates[-1]:,.0f} entries/s")
-            print(
-                f"verify (store, {entries:,} entries): "
-                f"median {statistics.median(rates):,.0f} entries/s"
-            )
 
             log = AuditLog("sqlite")
             append_rates = []
@@ -129,5 +135,9 @@ if __name__ == "__main__":
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--append", type=int, default=5_000)
+    parser.add_argument(
+        "--workers", default="1,2", help="verify with these worker counts (1: sequential)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.entries, arguments.runs, arguments.append))
+    counts = [int(n) for n in arguments.workers.split(",")]
+    asyncio.run(main(arguments.entries, arguments.runs, arguments.append, counts))

@@ -20,6 +20,7 @@ from gateway import __version__
 from gateway.adapters_cli import adapters_command, sandbox_command
 from gateway.audit import cli as audit_cli
 from gateway.backup import cli as backup_cli
+from gateway.bench.cli import bench_command
 from gateway.catalog.cli import catalog
 from gateway.cli_support import config_option
 from gateway.config import Settings, load_settings
@@ -238,6 +239,8 @@ main.add_command(backup_cli.restore)
 main.add_command(purge_command)
 # Keys without downtime: `tongban keys rewrap` (the reload itself is SIGHUP to `serve`).
 security_cli.keys.add_command(rewrap_command)
+# Issue 15: speed against baselines (gateway/bench/).
+main.add_command(bench_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -26,6 +26,7 @@ and then removed, or forged entries appended at the end.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,10 +38,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.audit.canonical import entry_bytes
 from gateway.audit.checkpoints import Checkpoint, signature_problem
 from gateway.audit.merkle import CompactRange, decompose, leaf_hash
+from gateway.audit.parallel import CHUNK, Chunk, hash_chunks
 from gateway.audit.replay import AuditedStates, CaseDigest, Disagreement, compare_stored
 from gateway.audit.trusted import TrustedCheckpoint
 from gateway.errors import InvalidAuditEntry
-from gateway.store import Store
+from gateway.store import SQLiteStore, Store
 
 __all__ = ["Finding", "Report", "Verifier", "verify_store"]
 
@@ -267,6 +269,34 @@ class Verifier:
                 self._check_trusted(self._position, self._compact.root())
         return True
 
+    @property
+    def sizes_to_check(self) -> frozenset[int]:
+        """Tree sizes where a checkpoint or a trusted checkpoint must be checked."""
+        return frozenset(self._checkpoints) | frozenset(self._trusted)
+
+    def add_checked(self, chunk: Chunk) -> None:
+        """Take entries a worker already checked (`parallel.hash_chunk`): fold its
+        subtree hashes and check the checkpoints inside it, as `add` would have."""
+        if chunk.begin != self._position or self._entry_finding is not None:
+            raise ValueError(f"chunk at {chunk.begin}, verifier at {self._position}")
+        for size in sorted(chunk.marks):
+            compact = CompactRange.from_hashes(self._position, self._compact.hashes())
+            for (_, height), digest in zip(
+                decompose(chunk.begin, size), chunk.marks[size], strict=True
+            ):
+                compact.push(height, digest)
+            if size in self._checkpoints:
+                self._check_root(self._checkpoints[size], compact)
+            if size in self._trusted:
+                self._check_trusted(size, compact.root())
+        for (_, height), digest in zip(
+            decompose(chunk.begin, chunk.end), chunk.hashes, strict=True
+        ):
+            self._compact.push(height, digest)
+        self._prev = chunk.last_leaf
+        self.report.entries += chunk.end - chunk.begin
+        self._position = chunk.end
+
     def _find_recent(self, digest: bytes) -> int | None:
         """The position of a recent entry with leaf hash `digest`, searching backwards."""
         for back, leaf in enumerate(reversed(self._recent)):
@@ -366,32 +396,75 @@ async def verify_store(
     trusted: Sequence[TrustedCheckpoint] = (),
     compare_states: bool = False,
     case_digest: CaseDigest | None = None,
+    workers: int | None = None,
+    chunk: int = CHUNK,
 ) -> Report:
     """Verify every entry and checkpoint in `store`, and against `trusted`; see `Verifier`.
 
+    On SQLite with more than one worker (default: one per core), worker processes
+    hash the entries in chunks (`parallel`); if any chunk finds a problem, the log
+    is verified again sequentially, so findings are always the sequential ones.
     With `compare_states`, then replay the audited transitions and compare them
     with every stored application (`replay.compare_stored`; region case numbers
     only with `case_digest`), if the log itself verified. Reads in pages; the
     hashing runs in a worker thread, off the event loop.
     """
-    states = AuditedStates() if compare_states else None
+    started = time.perf_counter()
     async with store.read() as conn:
         checkpoints = [Checkpoint.from_row(row) for row in await conn.fetch_all(_CHECKPOINTS)]
-    verifier = await asyncio.to_thread(Verifier, checkpoints, keys, origin=origin, trusted=trusted)
+
+    def new_verifier() -> Verifier:
+        return Verifier(checkpoints, keys, origin=origin, trusted=trusted)
+
+    verifier = await asyncio.to_thread(new_verifier)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    checked_in_parallel = False
+    if workers > 1 and isinstance(store, SQLiteStore):
+        async with store.read() as conn:
+            last = await conn.fetch_one("SELECT max(seq) AS last FROM audit_entries")
+        total = 0 if last is None or last["last"] is None else int(last["last"]) + 1
+        if total > chunk:
+            chunks = await hash_chunks(
+                store.path, total, verifier.sizes_to_check, workers=workers, chunk=chunk
+            )
+            if chunks is not None:
+                for done in chunks:
+                    verifier.add_checked(done)
+                checked_in_parallel = True
+            else:
+                verifier = await asyncio.to_thread(new_verifier)  # find it, sequentially
+    if not checked_in_parallel:
+        await _add_pages(store, verifier)
+    report = verifier.finish()
+    report.seconds = time.perf_counter() - started
+    if compare_states and report.first_bad is None:
+        states = AuditedStates()
+        await _replay_pages(store, states)
+        report.applications_checked, report.state_problems = await compare_stored(
+            store, states, case_digest
+        )
+    return report
+
+
+async def _add_pages(store: Store, verifier: Verifier) -> None:
+    """Feed entries to `verifier`, page by page, until one fails."""
+    after = 0
+    while True:
+        async with store.read() as conn:
+            rows = await conn.fetch_all(_ENTRIES, {"after": after, "limit": _PAGE})
+        if not rows or not await asyncio.to_thread(verifier.add, rows):
+            return
+        after = rows[-1]["seq"] + 1
+
+
+async def _replay_pages(store: Store, states: AuditedStates) -> None:
+    """Feed every application entry to `states`, page by page."""
     after = 0
     while True:
         async with store.read() as conn:
             rows = await conn.fetch_all(_ENTRIES, {"after": after, "limit": _PAGE})
         if not rows:
-            break
-        if not await asyncio.to_thread(verifier.add, rows):
-            break
-        if states is not None:
-            states.add(rows)
+            return
+        states.add(rows)
         after = rows[-1]["seq"] + 1
-    report = verifier.finish()
-    if states is not None and report.first_bad is None:
-        report.applications_checked, report.state_problems = await compare_stored(
-            store, states, case_digest
-        )
-    return report
