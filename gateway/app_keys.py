@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 """Returns details to show in ``/readyz``; raises `TongbanError` (or times out) when not ready."""
 
+ReadSettings = Callable[[], "Settings"]
+"""Reads the settings afresh (the CLI's: the same file and environment)."""
+
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 INSTALLATION_ID: web.AppKey[str] = web.AppKey("installation_id")
@@ -49,6 +52,8 @@ RELAY: web.AppKey[RelayWorker] = web.AppKey("relay")
 
 GATEWAY_KEYS: web.AppKey[GatewayKeys] = web.AppKey("gateway_keys")
 AUTHENTICATOR: web.AppKey[PartnerAuthenticator] = web.AppKey("partner_authenticator")
+RELOAD_SETTINGS: web.AppKey[ReadSettings] = web.AppKey("reload_settings")
+"""How SIGHUP's key reload (`gateway.security.reload`) re-reads the settings."""
 
 METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics")
 METRICS_CACHE: web.AppKey[ScrapeCache] = web.AppKey("metrics_cache")
@@ -70,7 +75,9 @@ __all__ = [
     "OPENAPI",
     "READINESS_CHECKS",
     "RELAY",
+    "RELOAD_SETTINGS",
     "SETTINGS",
     "STORE",
+    "ReadSettings",
     "ReadinessCheck",
 ]

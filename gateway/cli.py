@@ -60,8 +60,9 @@ def _run_server(
     `last_words`, after every start-up log line, so they do not scroll away.
     On SIGHUP the keys and partners are re-read (`reread`: the settings afresh)."""
     from gateway.app import create_app
+    from gateway.app_keys import RELOAD_SETTINGS
     from gateway.observability import configure_logging
-    from gateway.security.reload import RELOAD_SETTINGS, on_hangup
+    from gateway.security.reload import on_hangup
     from gateway.server import serve
 
     if settings.security.key_passphrase is None:

@@ -77,9 +77,6 @@ class ScrapeCache:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-_CACHE = web.AppKey("metrics_cache", ScrapeCache)
-
-
 async def refresh(app: web.Application) -> None:
     """Re-read the store unless the last snapshot is younger than the cache period."""
     ttl = app[SETTINGS].metrics.store_cache_seconds
