@@ -20,6 +20,17 @@ from gateway.errors import AuditError
 from gateway.store import SQLiteStore
 
 
+async def sealed_up_to(store: SQLiteStore, size: int) -> None:
+    """Wait (10 s at most) until the latest checkpoint covers `size` entries."""
+    async with asyncio.timeout(10):
+        while True:
+            async with store.transaction() as conn:
+                row = await conn.fetch_one("SELECT max(tree_size) AS n FROM audit_checkpoints")
+            if row and row["n"] == size:
+                return
+            await asyncio.sleep(0.01)
+
+
 def test_key_id_is_the_rfc7638_thumbprint() -> None:
     # RFC 8037 Appendix A.3: the thumbprint of the example Ed25519 key.
     x = base64.urlsafe_b64decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
@@ -99,13 +110,7 @@ async def test_background_sealer_seals_after_n_entries_without_blocking_appends(
     task = asyncio.create_task(sealer.run())
     try:
         await append_many(store, log, 5)
-        async with asyncio.timeout(10):
-            while True:
-                async with store.transaction() as conn:
-                    row = await conn.fetch_one("SELECT max(tree_size) AS n FROM audit_checkpoints")
-                if row and row["n"] == 5:
-                    break
-                await asyncio.sleep(0.01)
+        await sealed_up_to(store, 5)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -119,13 +124,7 @@ async def test_background_sealer_seals_after_the_interval(
     await append_many(store, AuditLog("sqlite", on_append=sealer.nudge), 3)
     task = asyncio.create_task(sealer.run())
     try:
-        async with asyncio.timeout(10):
-            while True:
-                async with store.transaction() as conn:
-                    row = await conn.fetch_one("SELECT max(tree_size) AS n FROM audit_checkpoints")
-                if row and row["n"] == 3:
-                    break
-                await asyncio.sleep(0.01)
+        await sealed_up_to(store, 3)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
