@@ -4,6 +4,7 @@
 catalogue with the test partner registered, runs the gateway as a subprocess, and
 runs other ``tongban`` commands against the same config. `submit` sends a signed
 application over real HTTP, each with its own applicant (so no business duplicate).
+For an app served inside the test's own process see `support.gateway_server`.
 """
 
 from __future__ import annotations
