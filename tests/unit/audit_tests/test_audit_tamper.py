@@ -46,7 +46,7 @@ async def verify(store: SQLiteStore, signer: Ed25519CheckpointSigner) -> Report:
     return await verify_store(store, {signer.key_id: signer.public_key}, origin=ORIGIN)
 
 
-async def first_bad(store: SQLiteStore, signer: Ed25519CheckpointSigner) -> tuple[int, str]:
+async def first_bad(store: SQLiteStore, signer: Ed25519CheckpointSigner) -> tuple[int | None, str]:
     """Where verification first fails: the entry's seq and the reason."""
     report = await verify(store, signer)
     assert report.first_bad is not None, report.to_json()
