@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import httpx_aiohttp
 from aiohttp import web
+from support.loopback import free_port
 
 from adapters.base import AdapterConfig, HttpClient, HttpResponse
 from adapters.http import AiohttpClient
@@ -166,9 +167,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,), daemon=True)
     server.start()
     for _ in range(100):

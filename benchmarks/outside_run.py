@@ -46,6 +46,7 @@ import requests
 import schemathesis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, seed, settings
+from support.loopback import free_port
 
 from gateway.config import AdaptersSettings
 from gateway.demo import start_demo_sandboxes
@@ -63,13 +64,6 @@ IDLE_TIMEOUT = 5.0
 BODY_TIMEOUT = 5.0
 SLOW_HOLD_SECONDS = 30.0
 BASELINE_SECONDS = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def write_config(path: Path, data_dir: Path, port: int, key: Ed25519PrivateKey) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from support.loopback import free_port
 
 from adapters.http import AiohttpClient
 from adapters.shenzhen import create
@@ -47,12 +47,6 @@ from gateway.security.pii import PiiCipher, load_keys
 from gateway.store import Row, SQLiteStore, Store, bundled_migrations, migrate
 
 PASSPHRASE = "benchmark passphrase"  # noqa: S105 - a throwaway PII ring in a temp dir
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 SANDBOX_PORT = free_port()  # never a stale sandbox from an earlier run

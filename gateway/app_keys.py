@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 """Returns details to show in ``/readyz``; raises `TongbanError` (or times out) when not ready."""
 
+ReadSettings = Callable[[], "Settings"]
+"""Reads the settings afresh (the CLI's: the same file and environment)."""
+
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 INSTALLATION_ID: web.AppKey[str] = web.AppKey("installation_id")
@@ -51,13 +54,13 @@ RELAY: web.AppKey[RelayWorker] = web.AppKey("relay")
 
 GATEWAY_KEYS: web.AppKey[GatewayKeys] = web.AppKey("gateway_keys")
 AUTHENTICATOR: web.AppKey[PartnerAuthenticator] = web.AppKey("partner_authenticator")
+RELOAD_SETTINGS: web.AppKey[ReadSettings] = web.AppKey("reload_settings")
+"""How SIGHUP's key reload (`gateway.security.reload`) re-reads the settings."""
 
 METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics")
 METRICS_CACHE: web.AppKey[ScrapeCache] = web.AppKey("metrics_cache")
 OPENAPI: web.AppKey[OpenApiDocument] = web.AppKey("openapi")
 
-RELOAD_SETTINGS: web.AppKey[Callable[[], Settings]] = web.AppKey("reload_settings")
-"""Re-reads the settings on SIGHUP (`gateway.security.reload`)."""
 PEER_KEYS: web.AppKey[PeerKeys] = web.AppKey("peer_keys")
 WITNESS: web.AppKey[Witness] = web.AppKey("witness")
 
@@ -82,5 +85,6 @@ __all__ = [
     "SETTINGS",
     "STORE",
     "WITNESS",
+    "ReadSettings",
     "ReadinessCheck",
 ]

@@ -7,7 +7,6 @@ answer is HTTP 200 with a business ``code``; ``0000`` is success, codes in
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +24,7 @@ from adapters.base import (
     require_case_no,
 )
 from adapters.http import retry_after
-from adapters.json_fields import material, party
+from adapters.json_fields import material, status_event, submission
 from adapters.shenzhen import protocol
 from adapters.shenzhen.settings import ShenzhenSettings
 from gateway.envelope import (
@@ -54,18 +53,7 @@ class ShenzhenAdapter(AdapterBase):
         assert isinstance(body, SubmissionBody)  # noqa: S101 - the relay routes by kind
         content = {
             "outBizNo": envelope.idempotency_key,
-            "applyNo": envelope.application_id,
-            "itemCode": envelope.item_code,
-            "taskCode": envelope.task_code,
-            "receiveRegion": envelope.receiving_region,
-            "handleMode": body.handling_mode,
-            "channel": body.channel,
-            "applicant": party(body.applicant),
-            "agent": party(body.agent) if body.agent else None,
-            "materials": [material(m) for m in body.materials],
-            "form": body.form,
-            "delivery": body.delivery.model_dump(),
-            "supplementDeadline": body.supplement_deadline,
+            **submission(envelope, body),
             "notifyUrl": self._config.callback_url,
         }
         return await self._call(envelope, content)
@@ -121,20 +109,7 @@ class ShenzhenAdapter(AdapterBase):
             raise CallbackRejected(self.region, "signature", protocol.ERRORS[reason])
         try:
             data = callback_json(self.region, raw)
-            return [
-                StatusEvent(
-                    event_id=str(data["eventId"]),
-                    region=self.region,
-                    region_case_no=str(data["caseNo"]),
-                    application_id=data.get("applyNo"),
-                    status=protocol.STATUS_CODES[data["statusCode"]],
-                    occurred_at=datetime.fromisoformat(data["statusTime"]),
-                    region_code=data["statusCode"],
-                    message=data.get("opinion"),
-                    missing_materials=tuple(data.get("missingMaterials") or ()),
-                    certificate_no=data.get("certNo"),
-                )
-            ]
+            return [status_event(self.region, data, data["statusCode"], protocol.STATUS_CODES)]
         except (ValueError, KeyError, TypeError) as exc:
             raise CallbackRejected(self.region, "malformed", str(exc)) from exc
 

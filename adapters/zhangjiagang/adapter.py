@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -34,7 +33,7 @@ from adapters.base import (
     require_case_no,
 )
 from adapters.http import retry_after
-from adapters.json_fields import material, party
+from adapters.json_fields import material, status_event, submission
 from adapters.zhangjiagang import protocol
 from adapters.zhangjiagang.settings import ZhangjiagangSettings
 from gateway.envelope import (
@@ -87,18 +86,7 @@ class ZhangjiagangAdapter(AdapterBase):
             envelope,
             {
                 "bizSerialNo": envelope.idempotency_key,
-                "applyNo": envelope.application_id,
-                "itemCode": envelope.item_code,
-                "taskCode": envelope.task_code,
-                "receiveRegion": envelope.receiving_region,
-                "handleMode": body.handling_mode,
-                "channel": body.channel,
-                "applicant": party(body.applicant),
-                "agent": party(body.agent) if body.agent else None,
-                "materials": [material(m) for m in body.materials],
-                "form": body.form,
-                "delivery": body.delivery.model_dump(),
-                "supplementDeadline": body.supplement_deadline,
+                **submission(envelope, body),
             },
         )
 
@@ -155,20 +143,7 @@ class ZhangjiagangAdapter(AdapterBase):
         except (ValueError, AttributeError) as exc:
             raise CallbackRejected(self.region, "malformed", str(exc)) from exc
         try:
-            return [
-                StatusEvent(
-                    event_id=str(data["eventId"]),
-                    region=self.region,
-                    region_case_no=str(data["caseNo"]),
-                    application_id=data.get("applyNo"),
-                    status=protocol.STATUS_CODES[data["status"]],
-                    occurred_at=datetime.fromisoformat(data["statusTime"]),
-                    region_code=data["status"],
-                    message=data.get("opinion"),
-                    missing_materials=tuple(data.get("missingMaterials") or ()),
-                    certificate_no=data.get("certNo"),
-                )
-            ]
+            return [status_event(self.region, data, data["status"], protocol.STATUS_CODES)]
         except (ValueError, KeyError, TypeError) as exc:
             raise CallbackRejected(self.region, "malformed", str(exc)) from exc
 

@@ -30,7 +30,7 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
@@ -69,6 +69,7 @@ _CHUNK = 64 * 1024
 
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 def _problems(handler: Handler) -> Handler:
@@ -418,20 +419,27 @@ async def get_application(request: web.Request) -> web.Response:
     return json_response(view)
 
 
+async def _on_own_case(request: web.Request, action: Callable[..., Awaitable[T]]) -> T:
+    """A follow-up (supplement, withdrawal, rating) on the caller's own case: ownership
+    checked first, then `action` with the case id, the JSON body and who asked."""
+    application_id = request.match_info["id"]
+    await _own_for_writing(request, application_id)
+    return await action(
+        _deps(request),
+        application_id,
+        await read_json(request),
+        request_id=request_id_of(request) or "",
+        caller=caller_of(request),
+    )
+
+
 @routes.post("/v1/applications/{id}/supplements")
 @_partner_route
 @_problems
 @_idempotent
 async def post_supplement(request: web.Request) -> web.Response:
     """Supplied materials (补正 / 容缺), relayed as their own delivery."""
-    await _own_for_writing(request, request.match_info["id"])
-    status, body = await actions.supplement(
-        _deps(request),
-        request.match_info["id"],
-        await read_json(request),
-        request_id=request_id_of(request) or "",
-        caller=caller_of(request),
-    )
+    status, body = await _on_own_case(request, actions.supplement)
     return json_response(body, status=status)
 
 
@@ -441,14 +449,7 @@ async def post_supplement(request: web.Request) -> web.Response:
 @_idempotent
 async def post_withdrawal(request: web.Request) -> web.Response:
     """Withdraw before a decision."""
-    await _own_for_writing(request, request.match_info["id"])
-    body = await actions.withdraw(
-        _deps(request),
-        request.match_info["id"],
-        await read_json(request),
-        request_id=request_id_of(request) or "",
-        caller=caller_of(request),
-    )
+    body = await _on_own_case(request, actions.withdraw)
     return json_response(body, status=202)
 
 
@@ -458,12 +459,5 @@ async def post_withdrawal(request: web.Request) -> web.Response:
 @_idempotent
 async def post_rating(request: web.Request) -> web.Response:
     """好差评, once per application, after a final state."""
-    await _own_for_writing(request, request.match_info["id"])
-    body = await actions.rate(
-        _deps(request),
-        request.match_info["id"],
-        await read_json(request),
-        request_id=request_id_of(request) or "",
-        caller=caller_of(request),
-    )
+    body = await _on_own_case(request, actions.rate)
     return json_response(body, status=202)

@@ -41,6 +41,7 @@ __all__ = [
     "MANIFEST_FILE",
     "BackupError",
     "BackupSummary",
+    "copy_tree",
     "file_sha256",
     "take_backup",
 ]
@@ -140,7 +141,9 @@ def _count(database: Path) -> dict[str, Any]:
         conn.close()
 
 
-def _copy_tree(source: Path, target: Path) -> int:
+def copy_tree(source: Path, target: Path) -> int:
+    """Copy every file under `source` to the same place under `target` (over what is
+    there, metadata kept); the number copied, 0 when `source` is no directory."""
     copied = 0
     if not source.is_dir():
         return 0
@@ -183,7 +186,7 @@ def _copy_keys(keys_dir: Path, target: Path) -> int:
     problems = [f"{p}: {why}" for p, why in refused if why is not None]
     if problems:
         raise BackupError("refusing to back up keys: " + "; ".join(problems))
-    return _copy_tree(keys_dir, target)
+    return copy_tree(keys_dir, target)
 
 
 def take_backup(
@@ -208,7 +211,7 @@ def take_backup(
     copy = destination / DATABASE_FILE
     _copy_database(database, copy)
     counts = _count(copy)
-    attachments = _copy_tree(attachments_dir, destination / "attachments")
+    attachments = copy_tree(attachments_dir, destination / "attachments")
     key_files = _copy_keys(keys_dir, destination / "keys") if with_keys else 0
     manifest = {
         "format": BACKUP_FORMAT,

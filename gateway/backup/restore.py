@@ -23,6 +23,7 @@ from gateway.backup.copy import (
     DATABASE_FILE,
     MANIFEST_FILE,
     BackupError,
+    copy_tree,
     file_sha256,
 )
 
@@ -91,19 +92,6 @@ def _in_use(database: Path) -> bool:
     return str(mode).lower() != "delete"
 
 
-def _merge_tree(source: Path, target: Path) -> int:
-    copied = 0
-    if not source.is_dir():
-        return 0
-    for path in sorted(source.rglob("*")):
-        if path.is_file():
-            out = target / path.relative_to(source)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, out)
-            copied += 1
-    return copied
-
-
 def restore_backup(
     source: Path, *, database: Path, attachments_dir: Path, keys_dir: Path, force: bool
 ) -> RestoreSummary:
@@ -126,8 +114,8 @@ def restore_backup(
     for suffix in ("-wal", "-shm", "-journal"):  # the old database's, never the copy's
         database.with_name(database.name + suffix).unlink(missing_ok=True)
     partial.replace(database)
-    attachments = _merge_tree(source / "attachments", attachments_dir)
-    key_files = _merge_tree(source / "keys", keys_dir) if has_keys else 0
+    attachments = copy_tree(source / "attachments", attachments_dir)
+    key_files = copy_tree(source / "keys", keys_dir) if has_keys else 0
     return RestoreSummary(
         database=database,
         applications=int(manifest["database"]["applications"]),

@@ -19,24 +19,26 @@ Other settings need a restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from gateway.app_keys import APPLICATIONS, AUTHENTICATOR, GATEWAY_KEYS, RELOAD_SETTINGS, SETTINGS
+from gateway.app_keys import (
+    APPLICATIONS,
+    AUTHENTICATOR,
+    GATEWAY_KEYS,
+    RELOAD_SETTINGS,
+    SETTINGS,
+)
 from gateway.config import Settings
 from gateway.security.partners import PartnerRegistry
 from gateway.security.pii import PiiKeys, load_keys
 from gateway.security.wiring import key_passphrase, load_gateway_keys
 
-__all__ = ["RELOAD_SETTINGS", "on_hangup", "reload_keys"]
+__all__ = ["on_hangup", "reload_keys"]
 
 log = structlog.get_logger("gateway.security")
-
-ReadSettings = Callable[[], Settings]
-"""How to read the settings afresh (the CLI's: the same file and environment)."""
 
 
 def _pii_ring(settings: Settings) -> PiiKeys:

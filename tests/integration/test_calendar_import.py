@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from support.at_rest import TEST_PASSPHRASE
 from support.examples import example
 from support.partner_signing import SignedClient
@@ -80,6 +80,14 @@ def config_file(tmp_path: Path, settings: Settings) -> Path:
     return path
 
 
+async def import_notice(tmp_path: Path, settings: Settings, text: str) -> Result:
+    """``tongban calendar import`` of `text` written to ``notice-2027.toml`` in `tmp_path`."""
+    notice = tmp_path / "notice-2027.toml"
+    notice.write_text(text, encoding="utf-8")
+    args = ["calendar", "import", str(notice), "--config", str(config_file(tmp_path, settings))]
+    return await asyncio.to_thread(CliRunner().invoke, main, args)
+
+
 async def test_importing_2027_moves_the_due_date_audits_it_and_clears_provisional(
     applications_client: SignedClient, applications_settings: Settings, tmp_path: Path
 ) -> None:
@@ -94,17 +102,7 @@ async def test_importing_2027_moves_the_due_date_audits_it_and_clears_provisiona
         False,
     )
 
-    notice = tmp_path / "notice-2027.toml"
-    notice.write_text(TEST_2027, encoding="utf-8")
-    runner = CliRunner()
-    args = [
-        "calendar",
-        "import",
-        str(notice),
-        "--config",
-        str(config_file(tmp_path, applications_settings)),
-    ]
-    result = await asyncio.to_thread(runner.invoke, main, args)
+    result = await import_notice(tmp_path, applications_settings, TEST_2027)
     assert result.exit_code == 0, result.output
     assert re.search(r"重新计算了 1 件在办办件的期限（其中 1 件办结期限改变", result.output)
 
@@ -150,16 +148,9 @@ async def test_a_malformed_import_is_refused_with_file_and_line_and_changes_noth
     applications_client: SignedClient, applications_settings: Settings, tmp_path: Path
 ) -> None:
     case_id = await accepted_case(applications_client, datetime(2026, 12, 28, 2, tzinfo=UTC))
+    broken = TEST_2027.replace("2027-01-09", "2027-01-11")
+    result = await import_notice(tmp_path, applications_settings, broken)
     notice = tmp_path / "notice-2027.toml"
-    notice.write_text(TEST_2027.replace("2027-01-09", "2027-01-11"), encoding="utf-8")
-    args = [
-        "calendar",
-        "import",
-        str(notice),
-        "--config",
-        str(config_file(tmp_path, applications_settings)),
-    ]
-    result = await asyncio.to_thread(CliRunner().invoke, main, args)
     assert result.exit_code == 1
     assert f"{notice}:9: working day 2027-01-11 is a Monday" in result.output
     assert not (applications_settings.calendar_imported_directory / "CN-2027.toml").exists()

@@ -12,8 +12,10 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from http.client import HTTPResponse
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from support.loopback import free_port
@@ -23,21 +25,33 @@ from gateway.security import verify_receipt
 from gateway.security.demo import DEMO_ITEM
 
 CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
+T = TypeVar("T")
 
 
-def wait_ready(url: str, process: subprocess.Popen[Any], seconds: float = 45.0) -> int:
-    # A deadline, not a timing: start-up took over 20 s on the shared 2-core machine
-    # while test_installed_wheel.py built and installed a wheel on the other worker.
+def wait_get(
+    url: str,
+    process: subprocess.Popen[Any],
+    seconds: float,
+    read: Callable[[HTTPResponse], T],
+    pause: float = 0.1,
+) -> T:
+    """GET `url` until it answers (2xx or 3xx) while the demo runs; `read` of the answer."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"demo exited early with {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-                return int(response.status)
+                return read(response)
         except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"{url} not ready within {seconds} s")
+            time.sleep(pause)
+    pytest.fail(f"{url} gave no answer within {seconds} s")
+
+
+def wait_ready(url: str, process: subprocess.Popen[Any], seconds: float = 45.0) -> int:
+    # A deadline, not a timing: start-up took over 20 s on the shared 2-core machine
+    # while test_installed_wheel.py built and installed a wheel on the other worker.
+    return wait_get(url, process, seconds, lambda response: int(response.status))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -143,13 +157,4 @@ def wait_line(lines: list[str], text: str, process: subprocess.Popen[str]) -> st
 
 def wait_json(url: str, process: subprocess.Popen[str], seconds: float) -> Any:
     """GET `url` until it answers 200 (e.g. a proof once the next checkpoint is sealed)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"demo exited early with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-                return json.load(response)
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"{url} gave no answer within {seconds} s")
+    return wait_get(url, process, seconds, json.load, pause=0.2)

@@ -18,8 +18,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.examples import EXAMPLES, example
 from support.loopback import FAST_RELAY, free_port
-from support.ops_gateway import EXAMPLES, GatewayProcess, application, resident_id
+from support.ops_gateway import GatewayProcess, application, resident_id
 from support.relay_world import running_sandboxes
 
 from gateway.applications.attachments import AttachmentStore
@@ -66,7 +67,7 @@ async def _submit_all(gateway: GatewayProcess) -> tuple[list[dict[str, Any]], st
             )
             assert status == 202, answer
             purged.append({"id": answer["id"], "body": body, "digest": digest})
-        kept = json.loads((EXAMPLES / "submission_full_online_enterprise.json").read_text())
+        kept = example("full_online_enterprise")
         raw = json.dumps(kept, ensure_ascii=False).encode()
         status, answer = await gateway.signed(
             session, "POST", "/v1/applications", raw, "application/json"
@@ -147,7 +148,7 @@ async def test_scheduled_purge_leaves_no_personal_data_and_the_audit_log_verifie
     files = AttachmentStore(gateway.data_dir / "attachments", max_bytes=1, media_types=())
     for case in purged:
         assert not files.path_of(case["digest"]).exists()
-    licence = json.loads((EXAMPLES / "submission_full_online_enterprise.json").read_text())
+    licence = example("full_online_enterprise")
     assert files.path_of(licence["materials"][0]["attachments"][0]).exists()
 
     # The non-personal record stays; each purge is audited on the case itself.

@@ -11,7 +11,6 @@ over real HTTP.
 from __future__ import annotations
 
 import ast
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from support.plugins import install_distribution
 from support.region_helpers import envelope
 
 from adapters.base import PollAdapter
@@ -114,17 +114,15 @@ def create(config: AdapterConfig, http: HttpClient) -> GuangzhouAdapter:
 
 def install_plugin(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The plugin as an installed distribution: its module and dist-info on sys.path."""
-    (root / "tongban_guangzhou.py").write_text(PLUGIN, encoding="utf-8")
-    info = root / "tongban_guangzhou-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: tongban-guangzhou\nVersion: 0.1.0\n", encoding="utf-8"
+    install_distribution(
+        root,
+        monkeypatch,
+        module="tongban_guangzhou",
+        source=PLUGIN,
+        distribution="tongban-guangzhou",
+        version="0.1.0",
+        entry_points={"guangzhou": "tongban_guangzhou:create"},
     )
-    (info / "entry_points.txt").write_text(
-        "[tongban.adapters]\nguangzhou = tongban_guangzhou:create\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.delitem(sys.modules, "tongban_guangzhou", raising=False)
 
 
 class Region:

@@ -4,6 +4,10 @@
 connection rules (timeouts, per-address cap, problem+json for unparsable requests),
 so tests see what a partner sees. `raw_exchange` talks to it over a bare socket, for
 what a well-behaved client library would never send.
+
+This serves an app built in the test's own process. For the gateway as operators run
+it (`tongban serve` in a process of its own, signals, CLI commands beside it) see
+`support.ops_gateway.GatewayProcess`.
 """
 
 from __future__ import annotations

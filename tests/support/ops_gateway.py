@@ -4,6 +4,7 @@
 catalogue with the test partner registered, runs the gateway as a subprocess, and
 runs other ``tongban`` commands against the same config. `submit` sends a signed
 application over real HTTP, each with its own applicant (so no business duplicate).
+For an app served inside the test's own process see `support.gateway_server`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,11 @@ import aiohttp
 from gateway.applications.identifiers import ric_check_char
 from gateway.security import RequestSigner
 from support.at_rest import TEST_PASSPHRASE
+from support.examples import APPLICATIONS_CATALOGUE, REPO, example, example_files
 from support.loopback import free_port
 from support.partner_signing import PARTNER, TestPartner
 
-REPO = Path(__file__).resolve().parents[2]
-CATALOGUE = REPO / "tests" / "data" / "applications_catalogue"
 CALENDAR = REPO / "catalogs" / "calendar"
-EXAMPLES = REPO / "contracts" / "examples"
 
 
 def _toml_value(value: Any) -> str:
@@ -68,9 +67,7 @@ def resident_id(n: int) -> str:
 
 def application(n: int) -> dict[str, Any]:
     """The example full-online submission for a distinct applicant number `n`."""
-    body: dict[str, Any] = json.loads(
-        (EXAMPLES / "submission_full_online_person.json").read_text("utf-8")
-    )
+    body = example("full_online_person")
     name = f"测试{n:05d}号"
     body["applicant"]["name"] = name
     body["applicant"]["id_number"] = resident_id(n)
@@ -96,7 +93,7 @@ class GatewayProcess:
         sections: dict[str, Any] = {
             "data_dir": str(self.data_dir),
             "server": {"host": "127.0.0.1", "port": self.port},
-            "catalog": {"directory": str(CATALOGUE)},
+            "catalog": {"directory": str(APPLICATIONS_CATALOGUE)},
             "calendar": {"directory": str(CALENDAR)},
             "relay": {"enabled": False},
             "log": {"format": "json", "level": "warning"},
@@ -179,10 +176,10 @@ class GatewayProcess:
                 return answer.status, text
 
     async def upload_examples(self, session: aiohttp.ClientSession) -> None:
-        for path in sorted((EXAMPLES / "attachments").iterdir()):
-            media = "application/pdf" if path.suffix == ".pdf" else "image/jpeg"
-            status, answer = await self.signed(session, "POST", "/v1/attachments",
-                                               path.read_bytes(), media)  # fmt: skip
+        for file in example_files():
+            status, answer = await self.signed(
+                session, "POST", "/v1/attachments", file.content, file.media_type
+            )
             assert status in (200, 201), answer
 
     async def submit(self, session: aiohttp.ClientSession, n: int) -> tuple[int, Any]:

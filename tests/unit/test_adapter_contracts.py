@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from support.region_helpers import envelope as shared_envelope
 from yarl import URL
 
 from adapters.base import AdapterConfig, HttpResponse
@@ -52,44 +53,9 @@ def example(region: str, name: str) -> str:
 
 
 def envelope(kind: str = "submission", **extra: Any) -> Envelope:
-    bodies: dict[str, dict[str, Any]] = {
-        "submission": {
-            "kind": "submission",
-            "handling_mode": "full_online",
-            "channel": "window",
-            "applicant": {
-                "kind": "person",
-                "name": "张三",
-                "id_type": "resident_id",
-                "id_number": "11010519491231002X",
-            },
-            "materials": [
-                {
-                    "material_id": "m1",
-                    "material_name": "身份证",
-                    "provided": True,
-                    "trust_level": "B",
-                }
-            ],
-            "delivery": {"method": "window_pickup"},
-        },
-        "withdrawal": {"kind": "withdrawal", "reason": "不再需要"},
-    }
-    body = bodies[kind]
-    return Envelope.model_validate(
-        {
-            "envelope_id": "e1",
-            "idempotency_key": "dlv-7f3a",
-            "application_id": "app-1",
-            "request_id": "0af7651916cd43dd8448eb211c80319c",
-            "item_code": "440300-GA-001",
-            "receiving_region": "dongguan",
-            "competent_region": "shenzhen",
-            "created_at": datetime.now(UTC),
-            "body": body,
-            **extra,
-        }
-    )
+    """The shared test envelope with the fixed ids the contract documents quote
+    (``dlv-7f3a`` is the idempotency key in every documented request)."""
+    return shared_envelope(kind, envelope_id="e1", idempotency_key="dlv-7f3a", **extra)
 
 
 def config(region: str) -> AdapterConfig:

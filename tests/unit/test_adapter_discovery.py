@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from structlog.typing import EventDict
+from support.plugins import install_distribution
 
 from adapters.base import AdapterBase, AdapterConfig, AdapterSettings, HttpClient, HttpResponse
 from adapters.testing import MockHttpClient
@@ -130,28 +130,25 @@ def test_third_party_distribution_on_sys_path_is_discovered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: HttpClient
 ) -> None:
     """A real installed-layout distribution (dist-info + module), found by importlib.metadata."""
-    (tmp_path / "tongban_guangzhou.py").write_text(
-        "from adapters.base import AdapterBase, AdapterSettings\n"
-        "class Guangzhou(AdapterBase):\n"
-        "    async def submit(self, envelope): ...\n"
-        "    send_supplement = withdraw = send_rating = submit\n"
-        "    async def health(self): return {}\n"
-        "class Settings(AdapterSettings):\n"
-        "    url: str = 'http://gz.invalid'\n"
-        "def create(config, http):\n"
-        "    return Guangzhou(config, http, config.settings_as(Settings))\n",
-        encoding="utf-8",
+    install_distribution(
+        tmp_path,
+        monkeypatch,
+        module="tongban_guangzhou",
+        source=(
+            "from adapters.base import AdapterBase, AdapterSettings\n"
+            "class Guangzhou(AdapterBase):\n"
+            "    async def submit(self, envelope): ...\n"
+            "    send_supplement = withdraw = send_rating = submit\n"
+            "    async def health(self): return {}\n"
+            "class Settings(AdapterSettings):\n"
+            "    url: str = 'http://gz.invalid'\n"
+            "def create(config, http):\n"
+            "    return Guangzhou(config, http, config.settings_as(Settings))\n"
+        ),
+        distribution="tongban-guangzhou",
+        version="1.2.0",
+        entry_points={"guangzhou": "tongban_guangzhou:create"},
     )
-    info = tmp_path / "tongban_guangzhou-1.2.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: tongban-guangzhou\nVersion: 1.2.0\n", encoding="utf-8"
-    )
-    (info / "entry_points.txt").write_text(
-        "[tongban.adapters]\nguangzhou = tongban_guangzhou:create\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "tongban_guangzhou", raising=False)
     plugins = discover()
     assert plugins["guangzhou"].distribution == "tongban-guangzhou 1.2.0"
     settings = adapters_settings(regions=("shenzhen", "guangzhou"))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.sqlite_store import migrated_sqlite
 
 from gateway.applications import region_events
 from gateway.applications.history import load
@@ -20,7 +21,7 @@ from gateway.audit import AuditLog
 from gateway.envelope import Status, StatusEvent
 from gateway.errors import TransitionRefused
 from gateway.security.pii import PiiCipher, PiiKeys
-from gateway.store import SQLiteStore, bundled_migrations, migrate
+from gateway.store import SQLiteStore
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in China
 JOURNAL = Journal(AuditLog("sqlite"), PiiCipher(PiiKeys({"k1": bytes(32)}, "k1", bytes(32))))
@@ -30,12 +31,9 @@ ACTOR = {Origin.REGION: "region:shenzhen", Origin.RELAY: "relay", Origin.CLIENT:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    db = await SQLiteStore.open(tmp_path / "t.db")
-    try:
-        await migrate(db, bundled_migrations("sqlite"))
+    """A migrated SQLite store in this test's temporary directory."""
+    async with migrated_sqlite(tmp_path / "t.db") as db:
         yield db
-    finally:
-        await db.aclose()
 
 
 async def make_case(store: SQLiteStore, status: Status = Status.RECEIVED, **extra: Any) -> str:

@@ -7,21 +7,18 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.sqlite_store import migrated_sqlite
 
 from audit_tests.audit_support import ORIGIN
 from gateway.audit import AuditLog, Ed25519CheckpointSigner, ProofService, Sealer
-from gateway.store import SQLiteStore, bundled_migrations, migrate
+from gateway.store import SQLiteStore
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     """A migrated SQLite store in this test's temporary directory."""
-    opened = await SQLiteStore.open(tmp_path / "audit.db")
-    try:
-        await migrate(opened, bundled_migrations("sqlite"))
+    async with migrated_sqlite(tmp_path / "audit.db") as opened:
         yield opened
-    finally:
-        await opened.aclose()
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +20,29 @@ from gateway.audit.checkpoints import Checkpoint, load_or_create_key, signature_
 from gateway.audit.merkle import root_from_leaves, verify_consistency, verify_inclusion
 from gateway.errors import AuditError
 from gateway.store import SQLiteStore
+
+
+@asynccontextmanager
+async def running(sealer: Sealer) -> AsyncIterator[None]:
+    """The sealer's background loop, for the block; it ends by cancellation, not by itself."""
+    task = asyncio.create_task(sealer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def sealed_up_to(store: SQLiteStore, size: int) -> None:
+    """Wait (10 s at most) until the latest checkpoint covers `size` entries."""
+    async with asyncio.timeout(10):
+        while True:
+            async with store.transaction() as conn:
+                row = await conn.fetch_one("SELECT max(tree_size) AS n FROM audit_checkpoints")
+            if row and row["n"] == size:
+                return
+            await asyncio.sleep(0.01)
 
 
 def test_key_id_is_the_rfc7638_thumbprint() -> None:
@@ -96,20 +121,9 @@ async def test_background_sealer_seals_after_n_entries_without_blocking_appends(
 ) -> None:
     sealer = Sealer(store, proofs, signer, ORIGIN, every_entries=5, interval_seconds=3600)
     log = AuditLog("sqlite", on_append=sealer.nudge)
-    task = asyncio.create_task(sealer.run())
-    try:
+    async with running(sealer):
         await append_many(store, log, 5)
-        async with asyncio.timeout(10):
-            while True:
-                async with store.transaction() as conn:
-                    row = await conn.fetch_one("SELECT max(tree_size) AS n FROM audit_checkpoints")
-                if row and row["n"] == 5:
-                    break
-                await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await sealed_up_to(store, 5)
 
 
 async def test_background_sealer_seals_after_the_interval(
@@ -117,19 +131,8 @@ async def test_background_sealer_seals_after_the_interval(
 ) -> None:
     sealer = Sealer(store, proofs, signer, ORIGIN, every_entries=1000, interval_seconds=0.05)
     await append_many(store, AuditLog("sqlite", on_append=sealer.nudge), 3)
-    task = asyncio.create_task(sealer.run())
-    try:
-        async with asyncio.timeout(10):
-            while True:
-                async with store.transaction() as conn:
-                    row = await conn.fetch_one("SELECT max(tree_size) AS n FROM audit_checkpoints")
-                if row and row["n"] == 3:
-                    break
-                await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    async with running(sealer):
+        await sealed_up_to(store, 3)
 
 
 async def test_sealer_refuses_to_sign_over_a_rewritten_history(

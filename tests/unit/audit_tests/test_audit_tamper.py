@@ -46,6 +46,13 @@ async def verify(store: SQLiteStore, signer: Ed25519CheckpointSigner) -> Report:
     return await verify_store(store, {signer.key_id: signer.public_key}, origin=ORIGIN)
 
 
+async def first_bad(store: SQLiteStore, signer: Ed25519CheckpointSigner) -> tuple[int | None, str]:
+    """Where verification first fails: the entry's seq and the reason."""
+    report = await verify(store, signer)
+    assert report.first_bad is not None, report.to_json()
+    return report.first_bad.seq, report.first_bad.reason
+
+
 async def row(conn: Connection, seq: int) -> dict[str, Any]:
     sql = f"SELECT {COLUMNS} FROM audit_entries WHERE seq = :s"  # noqa: S608 - constant columns
     found = await conn.fetch_one(sql, {"s": seq})
@@ -72,9 +79,7 @@ async def test_changed_entry_is_named(
 ) -> None:
     async with log_of_20.transaction() as conn:
         await conn.execute("UPDATE audit_entries SET data = '{\"n\":999}' WHERE seq = 5")
-    report = await verify(log_of_20, signer)
-    assert report.first_bad is not None
-    assert (report.first_bad.seq, report.first_bad.reason) == (5, "changed")
+    assert await first_bad(log_of_20, signer) == (5, "changed")
 
 
 async def test_changed_entry_with_recomputed_hash_is_named_by_its_successor(
@@ -87,9 +92,7 @@ async def test_changed_entry_with_recomputed_hash_is_named_by_its_successor(
         await conn.execute(
             "UPDATE audit_entries SET kind = :kind, leaf_hash = :leaf_hash WHERE seq = 11", entry
         )
-    report = await verify(log_of_20, signer)
-    assert report.first_bad is not None
-    assert (report.first_bad.seq, report.first_bad.reason) == (11, "rewritten")
+    assert await first_bad(log_of_20, signer) == (11, "rewritten")
 
 
 async def test_deleted_entry_is_named(
@@ -97,9 +100,7 @@ async def test_deleted_entry_is_named(
 ) -> None:
     async with log_of_20.transaction() as conn:
         await conn.execute("DELETE FROM audit_entries WHERE seq = 6")
-    report = await verify(log_of_20, signer)
-    assert report.first_bad is not None
-    assert (report.first_bad.seq, report.first_bad.reason) == (6, "deleted")
+    assert await first_bad(log_of_20, signer) == (6, "deleted")
 
 
 async def test_deleted_entries_at_the_end_are_caught_by_the_checkpoint(
@@ -107,9 +108,7 @@ async def test_deleted_entries_at_the_end_are_caught_by_the_checkpoint(
 ) -> None:
     async with log_of_20.transaction() as conn:
         await conn.execute("DELETE FROM audit_entries WHERE seq >= 17")
-    report = await verify(log_of_20, signer)
-    assert report.first_bad is not None
-    assert (report.first_bad.seq, report.first_bad.reason) == (17, "deleted")
+    assert await first_bad(log_of_20, signer) == (17, "deleted")
 
 
 async def test_reordered_entries_are_named(
@@ -120,9 +119,7 @@ async def test_reordered_entries_are_named(
         await conn.execute("DELETE FROM audit_entries WHERE seq IN (9, 10)")
         await put(conn, {**b, "seq": 9})
         await put(conn, {**a, "seq": 10})
-    report = await verify(log_of_20, signer)
-    assert report.first_bad is not None
-    assert (report.first_bad.seq, report.first_bad.reason) == (9, "changed")
+    assert await first_bad(log_of_20, signer) == (9, "changed")
 
 
 async def test_inserted_entry_is_named(
@@ -141,9 +138,7 @@ async def test_inserted_entry_is_named(
         }
         forged["leaf_hash"] = leaf_hash(entry_bytes(forged))
         await put(conn, forged)
-    report = await verify(log_of_20, signer)
-    assert report.first_bad is not None
-    assert (report.first_bad.seq, report.first_bad.reason) == (4, "inserted")
+    assert await first_bad(log_of_20, signer) == (4, "inserted")
 
 
 async def test_full_rewrite_with_every_hash_recomputed_is_caught_by_the_signatures(
