@@ -58,7 +58,7 @@ def gateway_toml(
     partner: bool,
 ) -> Path:
     """A gateway's settings file: its own region, its sandboxes, its peers."""
-    urls = "\n".join(f'{name}_url = "{url}"' for name, url in adapters.items())
+    urls = "".join(f'\n[adapters.{name}]\nurl = "{url}"\n' for name, url in adapters.items())
     regions = ", ".join(f'"{name}"' for name in adapters)
     text = f"""
 data_dir = "{home / "var"}"
@@ -82,8 +82,7 @@ checkpoint_interval_seconds = 0.5
 [adapters]
 regions = [{regions}]
 callback_base_url = "http://127.0.0.1:{port}"
-{urls}
-{RELAY}
+{urls}{RELAY}
 [federation]
 region = "{region}"
 jwks_refetch_seconds = 0.5
