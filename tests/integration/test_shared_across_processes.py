@@ -1,7 +1,8 @@
-"""The partner rate limit on PostgreSQL is one bucket for every process on the database.
+"""What several gateway processes on one PostgreSQL database must share, shared.
 
-Two `SharedRateLimiter`s on two separate stores (two pools, as two gateway processes
-would have) take from one bucket: a partner gets its burst once, not once per process.
+Each test opens two separate stores (two pools, as two gateway processes would
+have): the partner rate limit is one bucket between them (a partner gets its burst
+once, not once per process), and a nonce one has seen the other refuses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 from support.clocks import SecondsClock
 from support.fixture_types import StoreFactory
 
+from gateway.security.nonces import NonceStore
 from gateway.security.ratelimit import SharedRateLimiter, limiter_for
 from gateway.store import bundled_migrations, migrate
 
@@ -60,3 +62,16 @@ async def test_a_clock_behind_never_refills_faster(store_factory: StoreFactory) 
 async def test_the_store_decides_where_buckets_live(store_factory: StoreFactory) -> None:
     store = await store_factory()
     assert isinstance(limiter_for(store), SharedRateLimiter)
+
+
+async def test_a_nonce_seen_by_one_process_is_a_replay_for_the_other(
+    store_factory: StoreFactory,
+) -> None:
+    first, second = await store_factory(), await store_factory()
+    await migrate(first, bundled_migrations("postgres"))
+    clock = SecondsClock()
+    expires = int(clock.now) + 300
+    one, other = NonceStore(first, clock), NonceStore(second, clock)
+    assert await one.remember("sz", "n-1", expires) is True
+    assert await other.remember("sz", "n-1", expires) is False
+    assert await other.remember("dg", "n-1", expires) is True  # per partner
