@@ -47,6 +47,8 @@ async def apply_events(
     if not events:
         return []
     async with store.transaction() as conn:
+        # The audit lock first, before any row (see `transitions.transition`).
+        await journal.audit.hold_append_lock(conn)
         outcomes = [await apply_status_event(conn, event, journal=journal) for event in events]
     for event, outcome in zip(events, outcomes, strict=True):
         log.info(

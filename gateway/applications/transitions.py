@@ -144,6 +144,10 @@ async def transition(
     values.update(clock_changes(row, current, target, local_date(moment)))
     values["status"] = target.value
     values["updated_at"] = now_utc().isoformat()
+    # The audit lock before the row's: every transaction that changes a case and then
+    # appends takes them in that order, so two of them never wait on each other in a
+    # cycle (PostgreSQL; a relay batch and a region callback deadlocked otherwise).
+    await journal.audit.hold_append_lock(conn)
     assignments = ", ".join(f"{column} = :{column}" for column in values)
     changed = await conn.execute(
         f"UPDATE applications SET {assignments} WHERE id = :id AND status = :expected",  # noqa: S608 - column names are ours

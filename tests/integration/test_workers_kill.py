@@ -189,6 +189,18 @@ async def dead_letters(store_url: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+async def statuses_behind(store_url: str, cases: list[dict[str, Any]]) -> int:
+    """Applications whose status at the gateway is not their case's at the region
+    (a region callback the gateway failed to apply)."""
+    conn = await asyncpg.connect(store_url)
+    try:
+        rows = await conn.fetch("SELECT id, status FROM applications")
+    finally:
+        await conn.close()
+    at_region = {case["application_id"]: case["status"] for case in cases}
+    return sum(at_region.get(row["id"]) != row["status"] for row in rows)
+
+
 def lease_owner(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}"  # gateway.relay.service.instance_name
 
@@ -295,7 +307,9 @@ async def kill_and_count(
                     store_url,
                     "SELECT count(*) FROM deliveries WHERE state IN ('pending', 'in_flight')",
                 )
-                return set(run.accepted.values()) <= held and open_ == 0
+                if not (set(run.accepted.values()) <= held and open_ == 0):
+                    return False
+                return await statuses_behind(store_url, shenzhen.cases()) == 0
 
             deadline = time.monotonic() + 90
             # Polling: the region's cases change in its own handlers, with no event to await.
@@ -317,6 +331,9 @@ async def kill_and_count(
     undelivered = await fetch_count(
         store_url, "SELECT count(*) FROM deliveries WHERE state <> 'delivered'"
     )
+    behind = await statuses_behind(store_url, cases)
+    events_taken = await fetch_count(store_url, "SELECT count(*) FROM region_events")
+    region_history = sum(len(case["history"]) for case in cases)
     verify = gateway.verify_audit()
     audit_entries = await fetch_count(store_url, "SELECT count(*) FROM audit_entries")
     figures = {
@@ -332,6 +349,9 @@ async def kill_and_count(
         "lost": len(accepted_ids - set(at_region)),
         "stuck": stuck,
         "undelivered": undelivered,
+        "statuses_behind_region": behind,
+        "region_events_taken": events_taken,
+        "region_history": region_history,
         "audit_entries": audit_entries,
         "seconds": round(seconds, 1),
     }
@@ -342,6 +362,8 @@ async def kill_and_count(
     assert stored == stored_accepted == applications  # each acknowledged one, once
     assert sorted(at_region) == sorted(accepted_ids)  # one case each, none extra
     assert stuck == 0
+    assert behind == 0
+    assert events_taken == region_history  # every region callback taken, whichever worker got it
     assert undelivered == 0, json.dumps(await dead_letters(store_url), ensure_ascii=False)
     assert gateway.readiness_count() == WORKERS + kills
     assert run.in_flight_at_kill > 0, "no kill hit a delivery in flight: the run proves nothing"
