@@ -8,8 +8,9 @@ Errors are one red line and exit status 2 (usage) or 1 (failure), never a traceb
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +58,21 @@ def _run_server(
     banner: str | None,
     last_words: str = "",
     reread: Callable[[], Settings] | None = None,
+    sockets: list[socket.socket] | None = None,
+    parent_fd: int | None = None,
 ) -> None:
     """Serve until stopped. Once listening, the demo prints its `banner` and then
     `last_words`, after every start-up log line, so they do not scroll away.
-    On SIGHUP the keys and partners are re-read (`reread`: the settings afresh)."""
+    On SIGHUP the keys and partners are re-read (`reread`: the settings afresh).
+    A worker of `serve --workers` serves its parent's `sockets` and reports to it
+    on `parent_fd` (`gateway.workers`)."""
     from gateway.app import create_app
     from gateway.app_keys import RELOAD_SETTINGS
     from gateway.observability import configure_logging
     from gateway.security.reload import on_hangup
     from gateway.server import serve
 
-    if settings.security.key_passphrase is None:
-        # Refused before anything is created: every key at rest is encrypted under it.
-        raise click.ClickException(
-            "security.key_passphrase is not set: the gateway keeps its keys encrypted under "
-            f"it. Set {PASSPHRASE_ENV} (a long random secret; keep it outside {settings.data_dir}"
-            "), then start again."
-        )
+    _require_passphrase(settings)
     configure_logging(settings.log.format, settings.log.level)
     # First thing said: where this gateway keeps its data and which catalogue it serves,
     # both resolved, since the defaults depend on the working directory and the install.
@@ -85,7 +84,11 @@ def _run_server(
         catalog_source="packaged" if settings.catalog.directory is None else "catalog.directory",
     )
 
-    def announce(urls: list[str]) -> None:
+    async def announce(urls: list[str]) -> None:
+        if parent_fd is not None:
+            from gateway.workers import announce_ready
+
+            await announce_ready(parent_fd)
         if banner is not None:
             base = urls[0]
             click.echo(
@@ -110,6 +113,7 @@ def _run_server(
                 on_listening=announce,
                 settings=settings.server,
                 on_hangup=lambda: on_hangup(app),
+                sockets=sockets,
             )
         )
     except TongbanError as exc:
@@ -117,6 +121,44 @@ def _run_server(
     except OSError as exc:  # e.g. the port is taken
         where = f"{settings.server.host}:{settings.server.port}"
         raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+
+
+def _require_passphrase(settings: Settings) -> None:
+    if settings.security.key_passphrase is None:
+        # Refused before anything is created: every key at rest is encrypted under it.
+        raise click.ClickException(
+            "security.key_passphrase is not set: the gateway keeps its keys encrypted under "
+            f"it. Set {PASSPHRASE_ENV} (a long random secret; keep it outside {settings.data_dir}"
+            "), then start again."
+        )
+
+
+def _run_workers(config: Path | None, settings: Settings, workers: int) -> None:
+    """`serve --workers N`: a parent supervising N worker processes on one port."""
+    from gateway.observability import configure_logging
+    from gateway.workers import refuse_embedded_store, supervise
+
+    refusal = refuse_embedded_store(settings, workers)
+    if refusal is not None:
+        raise click.UsageError(refusal)
+    _require_passphrase(settings)
+    configure_logging(settings.log.format, settings.log.level)
+
+    def worker_command(fds: Sequence[int], parent_fd: int) -> list[str]:
+        where = ["--config", str(config)] if config is not None else []
+        listen = [f"--listen-fd={fd}" for fd in fds]
+        return [sys.executable, "-m", "gateway.cli", "serve", *where, *listen,
+                f"--parent-fd={parent_fd}"]  # fmt: skip
+
+    try:
+        status = supervise(settings, workers, worker_command)
+    except TongbanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # e.g. the port is taken
+        where = f"{settings.server.host}:{settings.server.port}"
+        raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+    if status != 0:
+        raise click.ClickException("a worker could not start; its log lines say why")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,9 +169,29 @@ def main() -> None:
 
 @main.command()
 @config_option
-def serve(config: Path | None) -> None:
-    """Run the gateway alone, for production."""
-    _run_server(_load(config), banner=None, reread=lambda: _load(config))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Gateway processes sharing the port, under one supervising parent (PostgreSQL only "
+    "when more than 1).",
+)
+@click.option("--listen-fd", "listen_fds", type=int, multiple=True, hidden=True)
+@click.option("--parent-fd", type=int, hidden=True)
+def serve(
+    config: Path | None, workers: int, listen_fds: tuple[int, ...], parent_fd: int | None
+) -> None:
+    """Run the gateway, for production."""
+    settings = _load(config)
+    if workers > 1:
+        _run_workers(config, settings, workers)
+        return
+    # A worker of `serve --workers` (gateway.workers) serves the sockets it inherited.
+    sockets = [socket.socket(fileno=fd) for fd in listen_fds] or None
+    _run_server(
+        settings, banner=None, reread=lambda: _load(config), sockets=sockets, parent_fd=parent_fd
+    )
 
 
 @main.command()

@@ -11,6 +11,7 @@ part of the type, so callers decide from the class, not from message text::
     ├── CalendarError               holiday calendar files invalid (names file and line)
     ├── StoreError                  storage layer
     │   ├── StoreUnavailable        database unreachable, locked, deadlock; transient
+    │   │   └── ConcurrentChange    another transaction changed the row first: run it again
     │   ├── UniqueViolation         a unique index refused a row (idempotency)
     │   └── MigrationError          schema migrations cannot be applied
     ├── SecurityError               keys, signatures, partner authentication
@@ -70,6 +71,12 @@ class StoreError(TongbanError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or is busy; retrying later may succeed."""
+
+
+class ConcurrentChange(StoreUnavailable):
+    """Another transaction changed a row between this one's read and its write
+    (PostgreSQL, several connections or processes). This transaction rolls back
+    whole; running it again reads the new state, like a serialization failure."""
 
 
 class UniqueViolation(StoreError):

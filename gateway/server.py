@@ -184,13 +184,17 @@ async def serve(
     on_listening: OnListening | None = None,
     settings: ServerSettings | None = None,
     on_hangup: Callable[[], Awaitable[None]] | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> None:
     """Serve `app` on `host`:`port` until the process is told to stop.
 
     `on_listening` receives the bound URLs (the real port when `port` is 0);
-    `on_hangup` runs on each SIGHUP (key reload), one at a time.
+    `on_hangup` runs on each SIGHUP (key reload), one at a time. `sockets`, if
+    given, are listening sockets bound already (a worker of `gateway.workers`
+    inherits its parent's); `host` and `port` are then not bound again.
     """
-    sockets = bind(host, port)  # raises OSError (port taken) before anything starts
+    if sockets is None:
+        sockets = bind(host, port)  # raises OSError (port taken) before anything starts
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -47,6 +47,8 @@ async def apply_events(
     if not events:
         return []
     async with store.transaction() as conn:
+        # The audit lock first, before any row (see `transitions.transition`).
+        await journal.audit.hold_append_lock(conn)
         outcomes = [await apply_status_event(conn, event, journal=journal) for event in events]
     for event, outcome in zip(events, outcomes, strict=True):
         log.info(
@@ -98,7 +100,7 @@ async def apply_status_event(
     in ``region_events`` (``UNKNOWN_CASE``): the region may have answered before we
     recorded its case number, so `apply_parked_events` applies it, by the same
     rules, once that number lands. It does raise when the store fails
-    (`StoreError`), or `TransitionRefused` when another transaction moved the case
+    (`StoreError`), or `ConcurrentChange` when another transaction moved the case
     between our read and write: the caller's transaction then rolls back, and the
     region's event is applied when it is pushed or polled again.
     """

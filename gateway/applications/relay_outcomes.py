@@ -64,6 +64,7 @@ class ApplicationOutcomes:
             return
         landed = record.kind == "submission" and case_no and not row["region_case_no"]
         if landed:
+            await self._journal.audit.hold_append_lock(conn)  # before the row: see transition
             await conn.execute(
                 "UPDATE applications SET region_case_no = :case_no WHERE id = :id",
                 {"case_no": case_no, "id": record.application_id},

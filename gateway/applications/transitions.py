@@ -22,7 +22,7 @@ from gateway.applications.clocks import clock_changes, local_date, now_utc
 from gateway.applications.history import load, record_event
 from gateway.applications.journal import Journal
 from gateway.envelope import Status
-from gateway.errors import TransitionRefused
+from gateway.errors import ConcurrentChange, TransitionRefused
 from gateway.store import Connection, Row
 
 log = structlog.get_logger(__name__)
@@ -144,13 +144,21 @@ async def transition(
     values.update(clock_changes(row, current, target, local_date(moment)))
     values["status"] = target.value
     values["updated_at"] = now_utc().isoformat()
+    # The audit lock before the row's: every transaction that changes a case and then
+    # appends takes them in that order, so two of them never wait on each other in a
+    # cycle (PostgreSQL; a relay batch and a region callback deadlocked otherwise).
+    await journal.audit.hold_append_lock(conn)
     assignments = ", ".join(f"{column} = :{column}" for column in values)
     changed = await conn.execute(
         f"UPDATE applications SET {assignments} WHERE id = :id AND status = :expected",  # noqa: S608 - column names are ours
         {**values, "id": application_id, "expected": current.value},
     )
     if changed != 1:  # someone moved it between our read and write (PostgreSQL)
-        raise TransitionRefused(application_id, current.value, target.value, "办件状态已被并发修改")
+        # Transient, not a refusal: run again, the transaction reads the new status and
+        # decides afresh (the relay retries its settle; an HTTP caller gets a 503).
+        raise ConcurrentChange(
+            f"{application_id}: status changed from {current.value} by another transaction"
+        )
     updated = {**row, **values}
     if values.get("region_case_no"):  # audited, so `audit verify` can check the stored one
         detail = {**(detail or {}), "region_case_no": values["region_case_no"]}

@@ -7,7 +7,8 @@ malformed one starts a new trace, never fails the request) or starts a trace, an
 makes its trace id current for the request (`tracecontext.bind_trace`).
 
 `problem_errors` turns every error into RFC 9457 problem+json: clients never see
-a stack trace, and each 500 is logged with its request id.
+a stack trace, and each 500 is logged with its request id. `StoreUnavailable`
+(transient: a deadlock victim, the database restarting) is a 503 with Retry-After.
 
 A client that goes away mid-request (closed connection, cut body) is not a server
 error: `request_context` logs it once, at info, as ``http.client_gone``, and nothing
@@ -31,6 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from gateway.app_keys import BODY_TIMEOUT
+from gateway.errors import StoreUnavailable
 from gateway.http.responses import problem_response
 from gateway.observability.tracecontext import TraceContext, bind_trace, incoming_trace
 from gateway.problems import Problem, from_http_exception
@@ -120,6 +122,18 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
             raise  # `request_context` logs it once
         bad = Problem(400, "Malformed body", "请求内容格式有误，无法读取", type_="malformed-body")
         return problem_response(bad, request, request_id_of(request), close=True)
+    except StoreUnavailable as exc:
+        # Transient by definition (the database down, a deadlock victim, the pool
+        # exhausted): the transaction rolled back whole, so the client may retry as is.
+        log.warning("http.store_unavailable", path=request.path, error=str(exc))
+        unavailable = Problem(
+            503,
+            "Store unavailable",
+            "数据库暂时不可用，本次请求未生效，请稍后以相同的 Idempotency-Key 重试",
+            type_="store-unavailable",
+            headers={"Retry-After": "1"},
+        )
+        return problem_response(unavailable, request, request_id_of(request))
     except Exception as exc:
         if client_went_away(request, exc):
             raise  # `request_context` logs it once

@@ -48,7 +48,7 @@ from gateway.security.digest import verify_content_digest
 from gateway.security.evidence import SubmissionEvidence
 from gateway.security.nonces import NonceClaim, NonceReplayed, NonceStore
 from gateway.security.partners import Partner, PartnerKey, PartnerRegistry
-from gateway.security.ratelimit import RateLimiter, retry_after_header
+from gateway.security.ratelimit import PartnerLimiter, retry_after_header
 from gateway.security.signatures import (
     ALGORITHM,
     ALGORITHMS,
@@ -123,7 +123,7 @@ class PartnerAuthenticator:
         self,
         registry: PartnerRegistry,
         nonces: NonceStore,
-        limiter: RateLimiter,
+        limiter: PartnerLimiter,
         *,
         max_clock_skew: int = 300,
         require_nonce: bool = True,
@@ -167,9 +167,18 @@ class PartnerAuthenticator:
             log.warning("security.partner_refused", check=exc.check, path=request.path)
             raise _unauthorized(exc) from None
         partner = authenticated.partner
-        wait = self._limiter.acquire(
-            partner.id, partner.rate_limit_per_minute, partner.rate_limit_burst
-        )
+        try:
+            wait = await self._limiter.acquire(
+                partner.id, partner.rate_limit_per_minute, partner.rate_limit_burst
+            )
+        except StoreError as exc:  # the shared buckets (PostgreSQL) cannot be read
+            log.error("security.rate_limit_store_failed", partner_id=partner.id, error=str(exc))
+            raise Problem(
+                503,
+                detail="暂时无法校验请求频率，请稍后重试",
+                type_="rate-limit-store-unavailable",
+                headers={"Retry-After": "1"},
+            ) from exc
         if wait is not None:
             log.warning("security.partner_rate_limited", partner_id=partner.id, wait_s=wait)
             raise Problem(

@@ -24,7 +24,7 @@ from gateway.security.keys import KeyStore
 from gateway.security.nonces import NonceStore
 from gateway.security.partners import PartnerRegistry
 from gateway.security.pii import PiiCipher, load_keys
-from gateway.security.ratelimit import RateLimiter
+from gateway.security.ratelimit import limiter_for
 from gateway.security.sm2_keys import SM2KeyStore
 from gateway.store import Store
 
@@ -112,7 +112,7 @@ def setup_security(app: web.Application, settings: Settings, store_key: web.AppK
         app[AUTHENTICATOR] = PartnerAuthenticator(
             registry,
             NonceStore(app[store_key]),
-            RateLimiter(),
+            limiter_for(app[store_key]),
             max_clock_skew=settings.security.max_clock_skew,
             require_nonce=settings.security.require_nonce,
             public_base_url=settings.security.public_base_url,
