@@ -340,7 +340,11 @@ async def kill_and_count(
                 if not (set(run.accepted.values()) <= held and open_ == 0):
                     return False
                 behind = await statuses_behind(store_url, shenzhen.cases())
-                return behind <= given_up(logs)
+                # Every push the region made has landed or been given up: one cut by a
+                # kill is retried for a while (adapters.sandbox.Pusher), so wait for it.
+                taken = await fetch_count(store_url, "SELECT count(*) FROM region_events")
+                history = sum(len(case["history"]) for case in shenzhen.cases())
+                return behind <= given_up(logs) and taken + given_up(logs) == history
 
             deadline = time.monotonic() + 90
             # Polling: the region's cases change in its own handlers, with no event to await.
