@@ -123,12 +123,19 @@ class Federation:
     partner: RequestSigner  # the partner that submits at Dongguan
 
     async def call(
-        self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        signer: RequestSigner | None = None,
     ) -> tuple[int, dict[str, Any]]:
+        """A request signed as the partner (or as `signer`); the status and JSON answer."""
         headers = dict(headers or {})
         if body:
             headers.setdefault("Content-Type", "application/json")
-        headers.update(self.partner(method, url, headers, body))
+        headers.update((signer or self.partner)(method, url, headers, body))
         async with (
             aiohttp.ClientSession() as session,
             session.request(method, url, data=body or None, headers=headers) as response,

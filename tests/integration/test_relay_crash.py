@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.crash_client import Submissions, submit_all, upload_attachments
+from support.crash_client import Submissions, submit_through_kills, upload_attachments
 from support.loopback import free_port
 from support.partner_signing import PARTNER
 from support.relay_world import running_sandboxes
@@ -70,28 +70,21 @@ async def crash_and_count(tmp_path: Path, *, applications: int, crashes: int) ->
         try:
             await gateway.start()
             await upload_attachments(gateway.url, signer)
+
+            async def crash() -> None:
+                # Kill while it is taking applications in and relaying them out: once
+                # deliveries are mid-call, at a slightly random moment after that.
+                await until_in_flight(tmp_path)
+                await asyncio.sleep(rng.uniform(0, 0.03))
+                await gateway.kill()
+                run.crashes += 1
+                run.in_flight_at_crash += in_flight(tmp_path)
+
             keys = [f"crash-{n:05d}" for n in range(applications)]
-            chunks = [keys[i :: crashes + 1] for i in range(crashes + 1)]
-            retry: list[str] = []
-            for round_no, chunk in enumerate(chunks):
-                submitting = asyncio.create_task(
-                    submit_all(gateway.url, signer, retry + chunk, run, parallel=4)
-                )
-                if round_no < crashes:
-                    # Kill while it is taking applications in and relaying them out: once
-                    # deliveries are mid-call, at a slightly random moment after that.
-                    await until_in_flight(tmp_path)
-                    await asyncio.sleep(rng.uniform(0, 0.03))
-                    await gateway.kill()
-                    run.crashes += 1
-                    run.in_flight_at_crash += in_flight(tmp_path)
-                    retry = await submitting
-                    run.retried_requests += len(retry)
-                    await gateway.start()
-                else:
-                    retry = await submitting
-            while retry:  # whatever the last crash left unanswered, sent again
-                retry = await submit_all(gateway.url, signer, retry, run, parallel=4)
+            await submit_through_kills(
+                gateway.url, signer, keys, run,
+                kills=crashes, kill=crash, recover=gateway.start, parallel=4,
+            )  # fmt: skip
 
             def all_there() -> bool:
                 held = {case["application_id"] for case in shenzhen.cases()}

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import pytest
 from structlog.typing import EventDict
-from support.crash_client import Submissions, submit_all, upload_attachments
+from support.crash_client import Submissions, submit_through_kills, upload_attachments
 from support.loopback import free_port
 from support.partner_signing import PARTNER
 from support.relay_world import running_sandboxes
@@ -180,30 +180,22 @@ async def kill_and_count(
         try:
             await gateway.start()
             await upload_attachments(gateway.url, signer)
+
+            async def kill_a_worker() -> None:
+                victim = gateway.ready_workers()[0]  # the same slot each time, restarted
+                run.in_flight_at_kill += await until_holding(store_url, victim)
+                os.kill(victim, signal.SIGKILL)
+                run.kills += 1
+
+            async def restarted() -> None:
+                await gateway.until_ready(WORKERS + run.kills)  # its parent restarted it
+
             keys = [f"kill-{n:05d}" for n in range(applications)]
-            chunks = [keys[i :: kills + 1] for i in range(kills + 1)]
-            retry: list[str] = []
-            for round_no, chunk in enumerate(chunks):
-                # A 503 is transient (a deadlock victim): nothing was stored, retried as is.
-                submitting = asyncio.create_task(
-                    submit_all(
-                        gateway.url, signer, retry + chunk, run, parallel=8, retry_unavailable=True
-                    )
-                )
-                if round_no < kills:
-                    victim = gateway.ready_workers()[0]  # the same slot each time, restarted
-                    run.in_flight_at_kill += await until_holding(store_url, victim)
-                    os.kill(victim, signal.SIGKILL)
-                    run.kills += 1
-                    retry = await submitting
-                    run.retried_requests += len(retry)
-                    await gateway.until_ready(WORKERS + run.kills)  # its parent restarted it
-                else:
-                    retry = await submitting
-            while retry:  # whatever the last kill left unanswered, sent again
-                retry = await submit_all(
-                    gateway.url, signer, retry, run, parallel=8, retry_unavailable=True
-                )
+            # A 503 is transient (a deadlock victim): nothing was stored, retried as is.
+            await submit_through_kills(
+                gateway.url, signer, keys, run, kills=kills, kill=kill_a_worker,
+                recover=restarted, parallel=8, retry_unavailable=True,
+            )  # fmt: skip
 
             async def settled() -> bool:
                 held = {case["application_id"] for case in shenzhen.cases()}

@@ -2,7 +2,8 @@
 
 Every request is signed; each application goes under its own Idempotency-Key, and
 whatever got no answer (the gateway died under it) is sent again as it was, same
-key and same body, so the gateway must take it once.
+key and same body, so the gateway must take it once. `submit_through_kills` runs
+such a load around a test's own way of killing the gateway and bringing it back.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,3 +90,40 @@ async def submit_all(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         await asyncio.gather(*(one(session, key) for key in keys))
     return unanswered
+
+
+async def submit_through_kills(
+    base_url: str,
+    signer: RequestSigner,
+    keys: list[str],
+    run: Submissions,
+    *,
+    kills: int,
+    kill: Callable[[], Awaitable[None]],
+    recover: Callable[[], Awaitable[None]],
+    parallel: int,
+    retry_unavailable: bool = False,
+) -> None:
+    """Submit `keys` in ``kills + 1`` rounds. In each round but the last, `kill` the
+    gateway while the round is being submitted and, once every request of the round
+    has its answer or none, `recover`; the next round sends again what got none. At
+    the end, what is still unanswered is sent again until every key has an answer."""
+
+    async def submitting(batch: list[str]) -> list[str]:
+        return await submit_all(
+            base_url, signer, batch, run, parallel=parallel, retry_unavailable=retry_unavailable
+        )
+
+    chunks = [keys[i :: kills + 1] for i in range(kills + 1)]
+    retry: list[str] = []
+    for round_no, chunk in enumerate(chunks):
+        round_ = asyncio.create_task(submitting(retry + chunk))
+        if round_no < kills:
+            await kill()
+            retry = await round_
+            run.retried_requests += len(retry)
+            await recover()
+        else:
+            retry = await round_
+    while retry:  # whatever the last kill left unanswered, sent again
+        retry = await submitting(retry)
