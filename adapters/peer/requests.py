@@ -13,6 +13,7 @@ from typing import Any
 from adapters.base import HttpResponse
 from gateway.envelope import (
     Envelope,
+    EnvelopeMaterial,
     Party,
     RatingBody,
     SubmissionBody,
@@ -43,6 +44,16 @@ def _applicant(region: str, party: Party) -> dict[str, Any]:
     )
 
 
+def _material(material: EnvelopeMaterial) -> dict[str, Any]:
+    """One material as the partner API takes it: its files by SHA-256 digest."""
+    return {
+        "material_id": material.material_id,
+        "provided": material.provided,
+        "trust_level": material.trust_level.value,
+        "attachments": list(material.attachments),
+    }
+
+
 def application_request(region: str, envelope: Envelope, body: SubmissionBody) -> dict[str, Any]:
     """The ``ApplicationRequest`` for a submission envelope."""
     if not body.applicant.phone:
@@ -55,15 +66,7 @@ def application_request(region: str, envelope: Envelope, body: SubmissionBody) -
         "applicant": _applicant(region, body.applicant),
         "phone": body.applicant.phone,
         "delivery": body.delivery.model_dump(mode="json", exclude_none=True),
-        "materials": [
-            {
-                "material_id": material.material_id,
-                "provided": material.provided,
-                "trust_level": material.trust_level.value,
-                "attachments": list(material.attachments),
-            }
-            for material in body.materials
-        ],
+        "materials": [_material(material) for material in body.materials],
         "form": body.form,
     }
     if body.agent is not None:
@@ -79,17 +82,7 @@ def followup_request(envelope: Envelope) -> dict[str, Any]:
     """The body of a supplement, withdrawal or rating."""
     body = envelope.body
     if isinstance(body, SupplementBody):
-        return {
-            "materials": [
-                {
-                    "material_id": material.material_id,
-                    "provided": material.provided,
-                    "trust_level": material.trust_level.value,
-                    "attachments": list(material.attachments),
-                }
-                for material in body.materials
-            ]
-        }
+        return {"materials": [_material(material) for material in body.materials]}
     if isinstance(body, WithdrawalBody):
         return {"reason": body.reason}
     if isinstance(body, RatingBody):

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
@@ -24,28 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from support.at_rest import TEST_PASSPHRASE
+from support import relay_world
+from support.at_rest import tongban_env
 from support.examples import APPLICATIONS_CATALOGUE as TEST_CATALOGUE
 from support.examples import EXAMPLES, example
 from support.loopback import free_port
 from support.partner_signing import PARTNER
 from support.relay_world import Sandbox, running_sandboxes
-from test_relay_crash import GatewayProcess
+from support.serve_process import RELAY_TOML, ServeProcess, partner_toml
 
 from gateway.security import RequestSigner
-
-RELAY = """
-[relay]
-poll_interval = 0.05
-in_call_attempts = 1
-lease_seconds = 2.0
-
-[relay.default]
-retry_base_seconds = 0.05
-retry_max_seconds = 0.3
-breaker_failures = 5
-breaker_reset_seconds = 0.3
-"""
 
 
 def gateway_toml(
@@ -82,7 +68,7 @@ checkpoint_interval_seconds = 0.5
 [adapters]
 regions = [{regions}]
 callback_base_url = "http://127.0.0.1:{port}"
-{urls}{RELAY}
+{urls}{RELAY_TOML}
 [federation]
 region = "{region}"
 jwks_refetch_seconds = 0.5
@@ -96,15 +82,7 @@ base_url = "{peer["base_url"]}"
 regions = [{routed}]
 """
     if partner:
-        (key,) = PARTNER.setting()["keys"]
-        text += f"""
-[security.partners.{PARTNER.id}]
-name = "federation test partner"
-items = ["*"]
-rate_limit_per_minute = 1000000
-rate_limit_burst = 100000
-keys = [{{ keyid = "{key["keyid"]}", public_key = "{key["public_key"]}" }}]
-"""
+        text += partner_toml("federation test partner")
     home.mkdir(parents=True, exist_ok=True)
     path = home / "tongban.toml"
     path.write_text(text, encoding="utf-8")
@@ -113,11 +91,9 @@ keys = [{{ keyid = "{key["keyid"]}", public_key = "{key["public_key"]}" }}]
 
 def tongban(config: Path, *args: str) -> str:
     """Run one ``tongban`` command against `config`; its standard output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-    env["TONGBAN_SECURITY__KEY_PASSPHRASE"] = TEST_PASSPHRASE
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
-        env=env,
+        env=tongban_env(),
         capture_output=True,
         text=True,
         check=False,
@@ -139,20 +115,27 @@ def rows(home: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, 
 
 @dataclass
 class Federation:
-    dongguan: GatewayProcess
-    shenzhen: GatewayProcess
+    dongguan: ServeProcess
+    shenzhen: ServeProcess
     dongguan_home: Path
     shenzhen_home: Path
     sandbox: Sandbox  # Shenzhen's back office
     partner: RequestSigner  # the partner that submits at Dongguan
 
     async def call(
-        self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        signer: RequestSigner | None = None,
     ) -> tuple[int, dict[str, Any]]:
+        """A request signed as the partner (or as `signer`); the status and JSON answer."""
         headers = dict(headers or {})
         if body:
             headers.setdefault("Content-Type", "application/json")
-        headers.update(self.partner(method, url, headers, body))
+        headers.update((signer or self.partner)(method, url, headers, body))
         async with (
             aiohttp.ClientSession() as session,
             session.request(method, url, data=body or None, headers=headers) as response,
@@ -193,16 +176,8 @@ class Federation:
 async def wait_until(
     condition: Callable[[], Any], *, seconds: float = 30.0, what: str = "condition"
 ) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        # Polling: the other side's progress raises no event here.
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    """`support.relay_world.wait_until`, asking less often: the gateways are processes."""
+    await relay_world.wait_until(condition, seconds=seconds, what=what, pause=0.1)
 
 
 @asynccontextmanager
@@ -234,8 +209,8 @@ async def running_federation(tmp_path: Path, **sandbox_options: Any) -> AsyncIte
         )
         for config in (dongguan_config, shenzhen_config):
             tongban(config, "keys", "generate")
-        dongguan = GatewayProcess(dongguan_config, dongguan_port, dongguan_home / "gw.log")
-        shenzhen = GatewayProcess(shenzhen_config, shenzhen_port, shenzhen_home / "gw.log")
+        dongguan = ServeProcess(dongguan_config, dongguan_port, dongguan_home / "gw.log")
+        shenzhen = ServeProcess(shenzhen_config, shenzhen_port, shenzhen_home / "gw.log")
         try:
             await asyncio.gather(dongguan.start(), shenzhen.start())
             yield Federation(

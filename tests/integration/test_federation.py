@@ -125,26 +125,18 @@ async def test_a_gateway_that_is_not_a_peer_is_refused_both_ways(tmp_path: Path)
         stranger = RequestSigner(key, thumbprint(key.public_key()))
         for gateway in (world.dongguan, world.shenzhen):
             url = f"{gateway.url}/v1/applications"
-            body = b"{}"
-            headers = {"Content-Type": "application/json", "Idempotency-Key": "x-1"}
-            headers.update(stranger("POST", url, headers, body))
-            async with (
-                aiohttp.ClientSession() as session,
-                session.post(url, data=body, headers=headers) as response,
-            ):
-                assert response.status == 401, await response.text()
-                problem = await response.json(content_type=None)
-                assert problem["check"] == "key_unknown"
+            status, problem = await world.call(
+                "POST", url, b"{}", {"Idempotency-Key": "x-1"}, signer=stranger
+            )
+            assert status == 401, problem
+            assert problem["check"] == "key_unknown"
         # A status notice signed by a stranger is refused at Dongguan's peer callback.
         url = f"{world.dongguan.url}/v1/regions/shenzhen/callbacks"
         body = json.dumps({"notice_id": "n", "application_id": "x", "status": "approved"}).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": "n"}
-        headers.update(stranger("POST", url, headers, body))
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(url, data=body, headers=headers) as response,
-        ):
-            assert response.status == 401, await response.text()
+        status, problem = await world.call(
+            "POST", url, body, {"Idempotency-Key": "n"}, signer=stranger
+        )
+        assert status == 401, problem
 
 
 def _pending(home: Path) -> int:

@@ -4,19 +4,15 @@ one printed command, submitted at Dongguan for a Shenzhen item, comes back å‡†äº
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from support.demo_process import demo_env, running_demo, wait_json, wait_line
 from support.loopback import free_port
-from test_demo_process import CATALOGS, wait_json, wait_line
 
 
 def two_free_ports() -> int:
@@ -40,22 +36,9 @@ def listening(port: int) -> bool:
 @pytest.mark.timeout(180)
 def test_federation_demo_relays_a_shenzhen_item_through_the_peer_gateway(tmp_path: Path) -> None:
     port = two_free_ports()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-    env["TONGBAN_CATALOG__DIRECTORY"] = str(CATALOGS)
-    env["TONGBAN_CALENDAR__DIRECTORY"] = str(CATALOGS / "calendar")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "demo", "--federation", "--port", str(port),
-         "--data-dir", "d"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    drain = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
-    drain.start()
-    try:
+    env = demo_env()
+    demo = running_demo(tmp_path, "--federation", "--port", str(port), stop_seconds=30)
+    with demo as (process, lines):
         wait_json(f"http://127.0.0.1:{port}/readyz", process, seconds=60)
         wait_json(f"http://127.0.0.1:{port + 1}/healthz", process, seconds=60)
         printed = wait_line(lines, " partner submit ", process)
@@ -79,16 +62,5 @@ def test_federation_demo_relays_a_shenzhen_item_through_the_peer_gateway(tmp_pat
             status = json.loads(answer.stdout)["status"]
             time.sleep(0.5)
         assert status == "approved"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        drain.join(timeout=5)
-        if process.stderr is not None:
-            process.stderr.close()
     # Stopping the demo stops Shenzhen's gateway too.
     assert not listening(port + 1)

@@ -19,23 +19,21 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 from structlog.typing import EventDict
-from support.at_rest import TEST_PASSPHRASE
-from support.examples import APPLICATIONS_CATALOGUE, example, example_files
+from support.crash_client import Submissions, submit_through_kills, upload_attachments
 from support.loopback import free_port
 from support.partner_signing import PARTNER
-from support.relay_world import Sandbox, running_sandboxes
+from support.relay_world import running_sandboxes
+from support.serve_process import ServeProcess, crash_config
 
 from gateway.security import RequestSigner
 
@@ -48,79 +46,18 @@ WORKERS = 2
 
 
 @dataclass
-class KillRun:
+class KillRun(Submissions):
     """What a run did, for the assertions and the figures it prints."""
 
-    accepted: dict[str, str] = field(default_factory=dict)  # idempotency key -> application id
     kills: int = 0
     in_flight_at_kill: int = 0  # deliveries the killed worker held mid-call
-    retried_requests: int = 0
-    unavailable: int = 0  # 503 answers (retried with the same key)
-    started: float = field(default_factory=time.monotonic)
 
 
-def write_config(tmp_path: Path, port: int, store_url: str, sandboxes: dict[str, Sandbox]) -> Path:
-    partner = PARTNER.setting()
-    (key,) = partner["keys"]
-    urls = "\n".join(f'[adapters.{r}]\nurl = "{s.url}"' for r, s in sandboxes.items())
-    text = f"""
-data_dir = "{tmp_path / "var"}"
-
-[server]
-port = {port}
-shutdown_timeout = 2.0
-
-[store]
-url = "{store_url}"
-
-[catalog]
-directory = "{APPLICATIONS_CATALOGUE}"
-
-[applications]
-duplicate_window_minutes = 0
-
-[log]
-level = "info"
-
-[adapters]
-callback_base_url = "http://127.0.0.1:{port}"
-{urls}
-
-[relay]
-poll_interval = 0.05
-in_call_attempts = 1
-lease_seconds = 2.0
-
-[relay.default]
-retry_base_seconds = 0.05
-retry_max_seconds = 0.3
-breaker_failures = 5
-breaker_reset_seconds = 0.3
-
-[security.partners.{PARTNER.id}]
-name = "kill test partner"
-items = ["*"]
-rate_limit_per_minute = 1000000
-rate_limit_burst = 100000
-keys = [{{ keyid = "{key["keyid"]}", public_key = "{key["public_key"]}" }}]
-"""
-    path = tmp_path / "tongban.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-class Gateway:
+class Gateway(ServeProcess):
     """`tongban serve --workers 2`: the parent, and its workers as its log names them."""
 
     def __init__(self, config: Path, port: int, log_path: Path) -> None:
-        self.config, self.port, self.log_path = config, port, log_path
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-        self.env["TONGBAN_SECURITY__KEY_PASSPHRASE"] = TEST_PASSPHRASE
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(config, port, log_path, "--workers", str(WORKERS))
 
     def ready_workers(self) -> dict[int, int]:
         """Worker slot -> pid of its latest process that said it was ready."""
@@ -139,33 +76,11 @@ class Gateway:
                 raise AssertionError(f"workers not ready: {self.log_path.read_text()[-3000:]}")
             await asyncio.sleep(0.05)
 
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway.cli", "serve", "--workers", str(WORKERS),
-                "--config", str(self.config),
-                env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-            )  # fmt: skip
+    async def until_up(self) -> None:
         await self.until_ready(WORKERS)
 
-    async def stop(self) -> int | None:
-        """SIGTERM the parent; its exit status (None if it had to be killed)."""
-        if self.process is None or self.process.returncode is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(30):
-                return await self.process.wait()
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            return None
-
     def verify_audit(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "audit", "verify", "--config", str(self.config)],
-            env=self.env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        return self.cli("audit", "verify")
 
 
 async def fetch_count(store_url: str, sql: str, *args: Any) -> int:
@@ -247,58 +162,6 @@ async def until_holding(store_url: str, pid: int, seconds: float = 20.0) -> int:
     return 0
 
 
-async def signed(
-    session: aiohttp.ClientSession,
-    signer: RequestSigner,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-) -> tuple[int, dict[str, Any]]:
-    headers = {**headers, **signer("POST", url, headers, body)}
-    async with session.post(url, data=body, headers=headers) as response:
-        return response.status, await response.json(content_type=None)
-
-
-async def upload_attachments(gateway: Gateway, signer: RequestSigner) -> None:
-    async with aiohttp.ClientSession() as session:
-        for file in example_files():
-            status, answer = await signed(
-                session, signer, f"{gateway.url}/v1/attachments", file.content,
-                {"Content-Type": file.media_type, "Idempotency-Key": file.name},
-            )  # fmt: skip
-            assert status in (200, 201), answer
-
-
-async def submit_all(
-    gateway: Gateway, signer: RequestSigner, keys: list[str], run: KillRun
-) -> list[str]:
-    """Submit each key's application; return the keys that got no answer."""
-    body = json.dumps(example(), ensure_ascii=False).encode()
-    unanswered: list[str] = []
-    limit = asyncio.Semaphore(8)
-
-    async def one(session: aiohttp.ClientSession, key: str) -> None:
-        async with limit:
-            try:
-                status, answer = await signed(
-                    session, signer, f"{gateway.url}/v1/applications", body,
-                    {"Content-Type": "application/json", "Idempotency-Key": key},
-                )  # fmt: skip
-            except (TimeoutError, aiohttp.ClientError):
-                unanswered.append(key)
-                return
-            if status == 503:  # transient (a deadlock victim): nothing stored, retry as is
-                run.unavailable += 1
-                unanswered.append(key)
-                return
-            assert status in (200, 202), answer
-            run.accepted[key] = answer["id"]
-
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        await asyncio.gather(*(one(session, key) for key in keys))
-    return unanswered
-
-
 async def kill_and_count(
     tmp_path: Path, store_url: str, logs: list[EventDict], *, applications: int, kills: int
 ) -> KillRun:
@@ -308,28 +171,31 @@ async def kill_and_count(
     # Latency keeps deliveries in flight when a worker dies.
     async with running_sandboxes(port, latency_ms=80.0) as sandboxes:
         shenzhen = sandboxes["shenzhen"]
-        config = write_config(tmp_path, port, store_url, sandboxes)
+        urls = {region: sandbox.url for region, sandbox in sandboxes.items()}
+        config = crash_config(
+            tmp_path, port, urls, partner_name="kill test partner", log_level="info",
+            store_url=store_url,
+        )  # fmt: skip
         gateway = Gateway(config, port, tmp_path / "gateway.log")
         try:
             await gateway.start()
-            await upload_attachments(gateway, signer)
+            await upload_attachments(gateway.url, signer)
+
+            async def kill_a_worker() -> None:
+                victim = gateway.ready_workers()[0]  # the same slot each time, restarted
+                run.in_flight_at_kill += await until_holding(store_url, victim)
+                os.kill(victim, signal.SIGKILL)
+                run.kills += 1
+
+            async def restarted() -> None:
+                await gateway.until_ready(WORKERS + run.kills)  # its parent restarted it
+
             keys = [f"kill-{n:05d}" for n in range(applications)]
-            chunks = [keys[i :: kills + 1] for i in range(kills + 1)]
-            retry: list[str] = []
-            for round_no, chunk in enumerate(chunks):
-                submitting = asyncio.create_task(submit_all(gateway, signer, retry + chunk, run))
-                if round_no < kills:
-                    victim = gateway.ready_workers()[0]  # the same slot each time, restarted
-                    run.in_flight_at_kill += await until_holding(store_url, victim)
-                    os.kill(victim, signal.SIGKILL)
-                    run.kills += 1
-                    retry = await submitting
-                    run.retried_requests += len(retry)
-                    await gateway.until_ready(WORKERS + run.kills)  # its parent restarted it
-                else:
-                    retry = await submitting
-            while retry:  # whatever the last kill left unanswered, sent again
-                retry = await submit_all(gateway, signer, retry, run)
+            # A 503 is transient (a deadlock victim): nothing was stored, retried as is.
+            await submit_through_kills(
+                gateway.url, signer, keys, run, kills=kills, kill=kill_a_worker,
+                recover=restarted, parallel=8, retry_unavailable=True,
+            )  # fmt: skip
 
             async def settled() -> bool:
                 held = {case["application_id"] for case in shenzhen.cases()}
@@ -351,7 +217,7 @@ async def kill_and_count(
             while not await settled() and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
         finally:
-            status = await gateway.stop()
+            status = await gateway.stop(seconds=30)
         cases = shenzhen.cases()
     seconds = time.monotonic() - run.started
     accepted_ids = set(run.accepted.values())

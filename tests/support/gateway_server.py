@@ -7,7 +7,8 @@ what a well-behaved client library would never send.
 
 This serves an app built in the test's own process. For the gateway as operators run
 it (`tongban serve` in a process of its own, signals, CLI commands beside it) see
-`support.ops_gateway.GatewayProcess`.
+`support.ops_gateway.GatewayProcess`; for one that async tests kill with SIGKILL and
+restart (crash tests, federation) see `support.serve_process.ServeProcess`.
 """
 
 from __future__ import annotations

@@ -4,13 +4,14 @@
 catalogue with the test partner registered, runs the gateway as a subprocess, and
 runs other ``tongban`` commands against the same config. `submit` sends a signed
 application over real HTTP, each with its own applicant (so no business duplicate).
-For an app served inside the test's own process see `support.gateway_server`.
+For an app served inside the test's own process see `support.gateway_server`; for a
+`tongban serve` that async tests kill with SIGKILL and restart (crash tests, federation)
+see `support.serve_process.ServeProcess`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import aiohttp
 
 from gateway.applications.identifiers import ric_check_char
 from gateway.security import RequestSigner
-from support.at_rest import TEST_PASSPHRASE
+from support.at_rest import tongban_env
 from support.examples import APPLICATIONS_CATALOGUE, REPO, example, example_files
 from support.loopback import free_port
 from support.partner_signing import PARTNER, TestPartner
@@ -104,8 +105,7 @@ class GatewayProcess:
         tmp.mkdir(parents=True, exist_ok=True)
         self.sections = sections
         self.config.write_text(to_toml(sections), encoding="utf-8")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-        self.env["TONGBAN_SECURITY__KEY_PASSPHRASE"] = TEST_PASSPHRASE
+        self.env = tongban_env()
         self.process: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
         self._signer = RequestSigner(partner.key, partner.keyid)

@@ -28,6 +28,22 @@ from support.loopback import FAST_RELAY, adapter_urls, free_port
 from support.partner_signing import PARTNER, SignedClient, partners_setting
 
 
+async def wait_until(
+    condition: Callable[[], Any], *, seconds: float, what: str = "condition", pause: float = 0.05
+) -> None:
+    """Until `condition()` (or the coroutine it returns) is true, asking every `pause`
+    seconds: the other side's progress raises no event here. Fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(pause)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 @dataclass
 class Sandbox:
     region: str
@@ -65,15 +81,7 @@ class World:
     async def wait_for(
         self, condition: Callable[[], Any], *, seconds: float = 15.0, what: str = "condition"
     ) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            result = condition()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        await wait_until(condition, seconds=seconds, what=what)
 
     async def status_of(self, application_id: str) -> str:
         return str((await self.application(application_id))["status"])

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from gateway.audit import AuditLog
+from gateway.audit import AuditLog, Sealer
 from gateway.store import SQLiteStore
 
 ORIGIN = "tongban:test"
+COLUMNS = (
+    "seq, time, kind, application_id, request_id, trace_id, actor, region, data, "
+    "prev_hash, leaf_hash"
+)
+"""The columns of `audit_entries`, for tests that read or rewrite rows as a tamperer."""
 
 
 async def append_many(store: SQLiteStore, log: AuditLog, count: int) -> None:
@@ -22,3 +27,20 @@ async def append_many(store: SQLiteStore, log: AuditLog, count: int) -> None:
                 region=["shenzhen", "dongguan", None][i % 3],
                 data={"n": i, "note": "材料齐全", "ratio": i / 8, "tags": ["a", i]},
             )
+
+
+async def tamperable_log(
+    store: SQLiteStore, log: AuditLog, sealer: Sealer, *, sealed_at: tuple[int, int]
+) -> SQLiteStore:
+    """Entries checkpointed at `sealed_at` (first, last), then the append-only triggers
+    dropped so that a test can rewrite what is stored."""
+    first, last = sealed_at
+    await append_many(store, log, first)
+    await sealer.seal()
+    await append_many(store, log, last - first)
+    await sealer.seal()
+    async with store.transaction() as conn:
+        for name in ("update", "delete"):
+            await conn.execute(f"DROP TRIGGER audit_entries_no_{name}")
+            await conn.execute(f"DROP TRIGGER audit_checkpoints_no_{name}")
+    return store

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from audit_tests.audit_support import ORIGIN, append_many
+from audit_tests.audit_support import COLUMNS, ORIGIN, tamperable_log
 from gateway.audit import AuditLog, Ed25519CheckpointSigner, Sealer, parallel, verify_store
 from gateway.audit import verify as verify_module
 from gateway.audit.canonical import entry_bytes
@@ -21,25 +21,13 @@ from gateway.audit.merkle import leaf_hash
 from gateway.audit.verify import Report
 from gateway.store import Connection, SQLiteStore
 
-COLUMNS = (
-    "seq, time, kind, application_id, request_id, trace_id, actor, region, data, "
-    "prev_hash, leaf_hash"
-)
 Tamper = Callable[[Connection], Awaitable[None]]
 
 
 @pytest.fixture
 async def log_of_21(store: SQLiteStore, audit_log: AuditLog, sealer: Sealer) -> SQLiteStore:
     """21 entries, checkpoints at 9 and 21 (inside chunks of 4), triggers dropped."""
-    await append_many(store, audit_log, 9)
-    await sealer.seal()
-    await append_many(store, audit_log, 12)
-    await sealer.seal()
-    async with store.transaction() as conn:
-        for name in ("update", "delete"):
-            await conn.execute(f"DROP TRIGGER audit_entries_no_{name}")
-            await conn.execute(f"DROP TRIGGER audit_checkpoints_no_{name}")
-    return store
+    return await tamperable_log(store, audit_log, sealer, sealed_at=(9, 21))
 
 
 @pytest.fixture

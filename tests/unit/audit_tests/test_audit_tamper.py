@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit_tests.audit_support import ORIGIN, append_many
+from audit_tests.audit_support import COLUMNS, ORIGIN, append_many, tamperable_log
 from gateway.audit import AuditLog, Ed25519CheckpointSigner, ProofService, Sealer, verify_store
 from gateway.audit.canonical import entry_bytes
 from gateway.audit.checkpoints import Checkpoint, jwk_thumbprint, public_jwk
@@ -22,24 +22,11 @@ from gateway.audit.merkle import leaf_hash
 from gateway.audit.verify import Report
 from gateway.store import Connection, SQLiteStore
 
-COLUMNS = (
-    "seq, time, kind, application_id, request_id, trace_id, actor, region, data, "
-    "prev_hash, leaf_hash"
-)
-
 
 @pytest.fixture
 async def log_of_20(store: SQLiteStore, audit_log: AuditLog, sealer: Sealer) -> SQLiteStore:
     """20 entries with checkpoints at 8 and 20, triggers dropped for tampering."""
-    await append_many(store, audit_log, 8)
-    await sealer.seal()
-    await append_many(store, audit_log, 12)
-    await sealer.seal()
-    async with store.transaction() as conn:
-        for name in ("update", "delete"):
-            await conn.execute(f"DROP TRIGGER audit_entries_no_{name}")
-            await conn.execute(f"DROP TRIGGER audit_checkpoints_no_{name}")
-    return store
+    return await tamperable_log(store, audit_log, sealer, sealed_at=(8, 20))
 
 
 async def verify(store: SQLiteStore, signer: Ed25519CheckpointSigner) -> Report:
