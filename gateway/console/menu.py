@@ -13,6 +13,8 @@ from gateway.staff.accounts import Role
 
 ALL = tuple(Role)
 INTAKE = (Role.STAFF, Role.SUPERVISOR)  # search, item guides, the apply form
+SUPERVISION = (Role.SUPERVISOR, Role.ADMIN)
+OPERATIONS = (Role.OPS, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,8 @@ class Entry:
 ENTRIES = (
     Entry("收件", "/console/search", INTAKE, ("/console/search", "/console/items")),
     Entry("办件", "/console/cases", ALL, ("/console/cases",)),
-    Entry("督办与统计", "/console/supervisor", (Role.SUPERVISOR, Role.ADMIN), ("/console/supervisor",)),
-    Entry("运维", "/console/ops", (Role.OPS, Role.ADMIN), ("/console/ops",)),
+    Entry("督办与统计", "/console/supervisor", SUPERVISION, ("/console/supervisor",)),
+    Entry("运维", "/console/ops", OPERATIONS, ("/console/ops",)),
     Entry("账号管理", "/console/admin/accounts", (Role.ADMIN,), ("/console/admin",)),
 )
 

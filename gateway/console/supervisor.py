@@ -19,14 +19,14 @@ from gateway.applications.records import Deps
 from gateway.console import measures, text
 from gateway.console.auth import posted_form, render, session_of, staff_page
 from gateway.console.catalogue import region_names
+from gateway.console.menu import SUPERVISION
 from gateway.console.rating_pad import LEVEL_ZH
 from gateway.errors import ActionRefused, ApplicationNotFound, InvalidApplication
 from gateway.observability import request_id_of
-from gateway.staff.accounts import Role
 
 routes = web.RouteTableDef()
 
-_SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+_SUPERVISORS = SUPERVISION
 QUEUE_LIMIT = 200
 
 

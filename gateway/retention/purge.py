@@ -147,9 +147,7 @@ async def _purge_case(
     params = {"id": app_id}
     await conn.execute("UPDATE deliveries SET envelope = '' WHERE application_id = :id", params)
     await conn.execute("UPDATE ratings SET comment = NULL WHERE application_id = :id", params)
-    await conn.execute(
-        "UPDATE rating_followups SET note = NULL WHERE application_id = :id", params
-    )
+    await conn.execute("UPDATE rating_followups SET note = NULL WHERE application_id = :id", params)
     await _purge_window_records(conn, app_id, cipher)
     await conn.execute("DELETE FROM idempotency_keys WHERE application_id = :id", params)
     await conn.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,13 @@ async def test_a_purged_case_says_so_with_the_date_instead_of_empty_fields(
         dry_run=False,
     )
     assert report.cases == [case]
-    notice = f"个人信息已按保存期限清除（{text.day(clocks.local_date(clocks.now_utc()))}）"
+    async with app[STORE].transaction() as conn:
+        row = await conn.fetch_one(
+            "SELECT personal_purged_at FROM applications WHERE id = :id", {"id": case}
+        )
+    assert row is not None
+    purged_at = datetime.fromisoformat(row["personal_purged_at"])
+    notice = f"个人信息已按保存期限清除（{text.day(clocks.local_date(purged_at))}）"  # Beijing
     page = await (await console.get(f"/console/cases/{case}")).text()
     assert notice in page
     assert 'id="masked"' not in page

@@ -28,7 +28,8 @@ from gateway.store import Store
 # What the window recorded about the purged case: none of it may stay anywhere.
 FOLLOWUP_NOTE = "已回访清除丁本人，其反映窗口排队过久"
 TRACKING = "EM998877665CN"
-PEER_RECEIPT = {"receipt_no": "PEER-0001", "applicant": {"name": "回执丁*", "kind": "person"}}
+RECEIPT_NAME = "回执丁*"  # the masked applicant in a peer gateway's signed receipt
+PEER_RECEIPT = {"receipt_no": "PEER-0001", "applicant": {"name": RECEIPT_NAME, "kind": "person"}}
 # The open case's tracking number: the control that shows the search finds what is there.
 KEPT_TRACKING = "SF1234567890"
 
@@ -51,6 +52,11 @@ async def _window_records(deps: Deps, store: Store, closed: str, still_open: str
         deps, closed, note=FOLLOWUP_NOTE, centre_region=row["receiving_region"], caller="staff:lead"
     )
     return receipt
+
+
+def _file_bytes(database: Path) -> bytes:
+    wal = database.with_name(database.name + "-wal")
+    return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 async def _every_text(store: Store, *, sqlite: bool) -> str:
@@ -132,14 +138,12 @@ async def test_purge_clears_personal_data_on_each_backend(
         sqlite = store_url.startswith("sqlite")
         everything = (await _every_text(store, sqlite=sqlite)).encode()
     if sqlite:  # the file's bytes too, not only its rows (and its WAL, if one is left)
-        database = Path(store_url.removeprefix("sqlite:///"))
-        wal = database.with_name(database.name + "-wal")
-        everything += database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    for secret in (FOLLOWUP_NOTE, TRACKING, PEER_RECEIPT["applicant"]["name"]):
+        everything += _file_bytes(Path(store_url.removeprefix("sqlite:///")))
+    for secret in (FOLLOWUP_NOTE, TRACKING, RECEIPT_NAME):
         assert secret.encode() not in everything, secret
     assert KEPT_TRACKING.encode() in everything  # the control: the search finds what is there
     # What the window did stays, without what would identify the applicant.
-    assert dict(followup) == {"level": 1, "closed_by": "staff:lead", "note": None}
+    assert followup == {"level": 1, "closed_by": "staff:lead", "note": None}
     assert [dict(t) for t in tracking] == [
         {"leg": "materials", "carrier": "EMS", "number": "purged:1"}
     ]
