@@ -97,10 +97,12 @@ async def test_another_centre_s_case_is_the_unknown_id_404_for_its_staff_and_sup
         "/hand-over": {},
         "/rate": {"level": "1"},
     }
+    close = f"/console/supervisor/followups/{case}/close"
+    if account.endswith("supervisor"):
+        posts[close] = {"note": "已回访"}
     for suffix, fields in posts.items():
-        response = await console.post(
-            f"/console/cases/{case}{suffix}", data={"csrf_token": csrf, **fields}
-        )
+        path = suffix if suffix.startswith("/console/") else f"/console/cases/{case}{suffix}"
+        response = await console.post(path, data={"csrf_token": csrf, **fields})
         assert response.status == 404, suffix
     assert await case_state(console, case) == before
     listing = await (await console.get("/console/cases?region=dongguan")).text()
