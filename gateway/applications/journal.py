@@ -79,6 +79,28 @@ def audit_pseudonym(cipher: PiiCipher, name: str, value: Any) -> str:
     return "hmac-sha256:" + cipher.blind_index(f"audit.{name}", str(value))
 
 
+def detail_without_personal_data(
+    cipher: PiiCipher, kind: str, detail: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A history event's `detail` as the audit keeps it: the members the gateway made
+    in the clear, every other value (free text, tracking numbers) as a keyed digest.
+
+    The retention purge rewrites a purged case's history details to this same form.
+    """
+    kept: dict[str, Any] = {}
+    for name, value in detail.items():
+        if name in _COLUMNS or value is None:
+            continue
+        # An ignored event's reason is one of our own codes (stale, final_state...);
+        # any other reason (a withdrawal's) is the applicant's own words.
+        clear = name in _CLEAR or (kind == "ignored" and name == "reason")
+        if clear and not _personal_shaped(value):
+            kept[name] = value
+        else:
+            kept[f"{name}_digest"] = audit_pseudonym(cipher, name, value)
+    return kept
+
+
 def audit_kind(kind: str, from_status: str | None, to_status: str | None) -> str:
     """The audit kind of a history event (``application.received``, ``…status_changed``…)."""
     if kind == "transition":
@@ -132,16 +154,7 @@ class Journal:
         ):
             if value is not None:
                 data[name] = value
-        for name, value in detail.items():
-            if name in _COLUMNS or value is None:
-                continue
-            # An ignored event's reason is one of our own codes (stale, final_state...);
-            # any other reason (a withdrawal's) is the applicant's own words.
-            clear = name in _CLEAR or (kind == "ignored" and name == "reason")
-            if clear and not _personal_shaped(value):
-                data[name] = value
-            else:
-                data[f"{name}_digest"] = self.pseudonym(name, value)
+        data.update(detail_without_personal_data(self.cipher, kind, detail))
         # A region's own identifiers are not ours to trust: one shaped like an ID or
         # phone number would be refused by the log and block the event, so digest it.
         if region_event_id is not None and looks_personal(region_event_id):

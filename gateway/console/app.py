@@ -21,6 +21,7 @@ from gateway.console import (
     case_actions,
     cases,
     catalogue,
+    menu,
     ops,
     rating_pad,
     supervisor,
@@ -117,7 +118,7 @@ async def _to_console(request: web.Request) -> web.StreamResponse:
 
 @auth.staff_page()
 async def _index(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPSeeOther("/console/search")
+    raise web.HTTPSeeOther(menu.home_of(auth.session_of(request).account.role))
 
 
 def _urlpart(value: str) -> str:

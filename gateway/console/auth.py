@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from gateway.app_keys import AUDIT, SETTINGS, STORE
+from gateway.console import menu
 from gateway.console.text import BEIJING
 from gateway.staff import accounts, sessions
 from gateway.staff.accounts import Role
@@ -51,6 +52,7 @@ def render(
         "request": request,
         "session": session,
         "account": session.account if session else None,
+        "menu": menu.entries_for(session.account.role) if session else [],
         "idle_minutes": request.config_dict[SETTINGS].console.idle_minutes if session else 0,
         **context,
     }

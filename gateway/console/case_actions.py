@@ -62,6 +62,7 @@ async def _refused(
 @staff_page(*_WINDOW)
 async def record_tracking(request: web.Request) -> web.StreamResponse:
     """Record a postal leg's tracking number (材料寄往业务属地 / 结果寄给申请人)."""
+    await case_or_404(request)  # another centre's case: 404, before anything is read
     form = await posted_form(request)
     try:
         await handover.record_tracking(
@@ -82,6 +83,7 @@ async def record_tracking(request: web.Request) -> web.StreamResponse:
 @staff_page(*_WINDOW)
 async def hand_over(request: web.Request) -> web.StreamResponse:
     """The result handed to the applicant at the window (送达)."""
+    await case_or_404(request)  # another centre's case: 404, before anything is read
     try:
         await handover.hand_over(
             _deps(request),
@@ -98,6 +100,7 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
 @staff_page(*_WINDOW)
 async def withdraw(request: web.Request) -> web.StreamResponse:
     """Withdraw on the applicant's request, with the reason they give."""
+    await case_or_404(request)  # another centre's case: 404, before anything is read
     form = await posted_form(request)
     reason = _text(form, "reason").strip()
     if not reason:
@@ -122,7 +125,7 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
 async def supplement(request: web.Request) -> web.StreamResponse:
     """Materials brought later (补正 / 容缺): files, attested at the window, to the region."""
     deps = _deps(request)
-    case = await case_or_404(deps, request.match_info["id"])
+    case = await case_or_404(request)
     item = deps.catalog.get(case["item_code"])
     if item is None:
         raise web.HTTPNotFound(text=f"事项 {case['item_code']} 已不在目录中，请联系运维。")

@@ -4,11 +4,24 @@ Lists show the masked applicant only. The case page shows the applicant in full
 only to roles that may see it, only when asked (a POST), and each such view is an
 audit entry naming the staff id. The page polls a small JSON endpoint so status
 changes appear without a reload; without JavaScript the page still reads whole.
+
+Who opens which case (`case_or_404`, every ``/cases/{id}…`` page and action):
+
+- a clerk (staff) and a supervisor: their centre's cases only, the ones their case
+  list shows (the centre's region received the case or decides it). Another
+  centre's case answers the same 404 as an unknown id, so ids do not leak;
+- ops and admin: any centre's case (ops replays any centre's dead letters and
+  follows them to the case), always masked: they never see the applicant in full
+  (`Role.sees_personal_data`) and take no action on a case.
+
+A case whose personal data was purged (retention) says so, with the date, where
+the applicant's details would be.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,11 +37,13 @@ from gateway.envelope import Status
 from gateway.errors import ApplicationNotFound
 from gateway.http.responses import json_response
 from gateway.observability import request_id_of
-from gateway.staff.accounts import Role
+from gateway.staff.accounts import Account, Role
 
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
+# Roles that work for one centre and see only its cases; the others see every centre's.
+_CENTRE_ROLES = (Role.STAFF, Role.SUPERVISOR)
 STATUS_CHOICES = [(s.value, s.label_zh) for s in Status]
 _DONE = {
     "tracking": "运单号已登记。",
@@ -43,11 +58,36 @@ def _deps(request: web.Request) -> Deps:
     return request.config_dict[APPLICATIONS]
 
 
-async def case_or_404(deps: Deps, application_id: str) -> dict[str, Any]:
+def may_open(account: Account, case: Mapping[str, Any]) -> bool:
+    """Whether `account` may open `case` (see the module docstring)."""
+    if account.role not in _CENTRE_ROLES:
+        return True  # ops and admin: any centre's case, masked
+    return account.centre_region in (case["receiving_region"], case["competent_region"])
+
+
+async def case_or_404(request: web.Request) -> dict[str, Any]:
+    """The case the path names, if the signed-in account may open it; else the 404 page
+    an unknown id gets (another centre's case is not told apart from no case)."""
+    application_id = request.match_info["id"]
     try:
-        return await queries.get(deps, application_id)
+        case = await queries.get(_deps(request), application_id)
     except ApplicationNotFound:
-        raise web.HTTPNotFound(text=f"找不到编号为 {application_id} 的办件。") from None
+        case = None
+    if case is None or not may_open(session_of(request).account, case):
+        raise web.HTTPNotFound(text=f"找不到编号为 {application_id} 的办件。")
+    return case
+
+
+async def purged_on(request: web.Request, case: Mapping[str, Any]) -> date | None:
+    """The (Beijing) day the case's personal data was purged, or None if it still holds it."""
+    if not case["applicant"].get("purged"):
+        return None
+    async with _deps(request).store.read() as conn:
+        row = await conn.fetch_one(
+            "SELECT personal_purged_at FROM applications WHERE id = :id", {"id": case["id"]}
+        )
+    stamp = row["personal_purged_at"] if row else None
+    return clocks.local_date(datetime.fromisoformat(stamp)) if stamp else None
 
 
 @routes.get("/cases")
@@ -58,8 +98,9 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     query = request.query
     status = query.get("status") or None
     region = query.get("region", account.centre_region) or None
-    if account.role is Role.STAFF:
-        region = account.centre_region  # a clerk's queue is the centre's own
+    centre_only = account.role in _CENTRE_ROLES
+    if centre_only:
+        region = account.centre_region  # the centre's own: the cases `may_open` lets it open
     catalog = request.config_dict[CATALOG]
     filters = queries.Filters(
         status=_status(status),
@@ -98,7 +139,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             },
             "statuses": STATUS_CHOICES,
             "regions": region_names(catalog),
-            "centre_only": account.role is Role.STAFF,
+            "centre_only": centre_only,
         },
     )
 
@@ -140,7 +181,9 @@ async def case_personal(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text=f"{account.role.label_zh}角色不能查看申请人的完整个人信息。")
     deps = _deps(request)
     application_id = request.match_info["id"]
-    await case_or_404(deps, application_id)
+    case = await case_or_404(request)
+    if await purged_on(request, case):
+        return await _case(request, personal=None)  # nothing left to show, nothing to audit
     async with deps.store.transaction() as conn:
         row = await history.load(conn, application_id)
         await request.config_dict[AUDIT].log.append(
@@ -167,12 +210,16 @@ async def _case(
     """The case page; `errors` (field or action → message) come back from a refused action."""
     deps = _deps(request)
     catalog = request.config_dict[CATALOG]
-    case = await case_or_404(deps, request.match_info["id"])
+    case = await case_or_404(request)
     item = catalog.get(case["item_code"])
     today = clocks.local_date(clocks.now_utc())
     names = region_names(catalog)
     due = case["due"]["promised"] or case["due"]["legal"]
     form_values = form or {}
+    purged = await purged_on(request, case)
+    tracking = await handover.tracking_of(deps, case["id"])
+    if purged:
+        tracking = [{**leg, "number": "（已清除）"} for leg in tracking]
     return render(
         "case.html",
         request,
@@ -183,10 +230,11 @@ async def _case(
             "timeline": text.timeline(case["history"], names),
             "left": "" if _final(case) else text.working_days_left(due, today),
             "personal": personal,
+            "purged_on": purged,
             "may_see_personal": session_of(request).account.role.sees_personal_data,
             "csrf_token": session_of(request).csrf_token,
             "final": _final(case),
-            "tracking": await handover.tracking_of(deps, case["id"]),
+            "tracking": tracking,
             "legs": handover.LEGS,
             "may_act": session_of(request).account.role.takes_applications,
             "errors": errors or {},
@@ -201,8 +249,7 @@ async def _case(
 @staff_page(activity=False)
 async def case_status(request: web.Request) -> web.StreamResponse:
     """What the case page refreshes: the status and the timeline, as plain text."""
-    deps = _deps(request)
-    case = await case_or_404(deps, request.match_info["id"])
+    case = await case_or_404(request)
     names = region_names(request.config_dict[CATALOG])
     body = {
         "status": case["status"],
@@ -219,7 +266,7 @@ async def case_status(request: web.Request) -> web.StreamResponse:
 @staff_page()
 async def receipt_page(request: web.Request) -> web.StreamResponse:
     deps = _deps(request)
-    case = await case_or_404(deps, request.match_info["id"])
+    case = await case_or_404(request)
     view = await receipt_view(request, deps, case)
     view["duplicate"] = request.query.get("duplicate") == "1"
     return render("receipt.html", request, view)
@@ -230,6 +277,6 @@ async def receipt_page(request: web.Request) -> web.StreamResponse:
 async def receipt_json(request: web.Request) -> web.StreamResponse:
     """The signed receipt itself (JWS inside), for checking it against the JWKS."""
     deps = _deps(request)
-    case = await case_or_404(deps, request.match_info["id"])
+    case = await case_or_404(request)
     view = await receipt_view(request, deps, case)
     return json_response(view["signed"])

@@ -3,6 +3,7 @@
 The search is the catalogue's own (`SearchIndex`, the one ``GET /v1/catalog/items``
 uses): Chinese, pinyin, initials, short forms and codes. Any region's item can be
 opened from any centre: the centre takes it in, the item's region decides it.
+Only the roles that take applications search and open items (`menu.INTAKE`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from gateway.app_keys import CATALOG
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.models import Item
 from gateway.console.auth import render, session_of, staff_page
+from gateway.console.menu import INTAKE
 
 routes = web.RouteTableDef()
 
@@ -32,7 +34,7 @@ def item_or_404(catalog: Catalog, code: str) -> Item:
 
 
 @routes.get("/search")
-@staff_page()
+@staff_page(*INTAKE)
 async def search(request: web.Request) -> web.StreamResponse:
     catalog = request.config_dict[CATALOG]
     query = request.query.get("q", "").strip()[:MAX_QUERY]
@@ -55,7 +57,7 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/items/{code}")
-@staff_page()
+@staff_page(*INTAKE)
 async def item_page(request: web.Request) -> web.StreamResponse:
     catalog = request.config_dict[CATALOG]
     item = item_or_404(catalog, request.match_info["code"])

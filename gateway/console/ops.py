@@ -20,13 +20,13 @@ from gateway.applications.relay_outcomes import ApplicationOutcomes
 from gateway.console import ops_queries
 from gateway.console.auth import render, session_of, staff_page
 from gateway.console.catalogue import region_names
+from gateway.console.menu import OPERATIONS
 from gateway.relay import deliveries
 from gateway.relay.replay import replay_delivery
-from gateway.staff.accounts import Role
 
 routes = web.RouteTableDef()
 
-_OPS = (Role.OPS, Role.ADMIN)
+_OPS = OPERATIONS
 DEAD_LETTER_LIMIT = 200
 _BREAKER_ZH = {"closed": "正常", "half_open": "试探恢复中", "open": "已熔断（暂停发送）"}
 _KIND_ZH = {"submission": "申请", "supplement": "补正材料", "withdrawal": "撤回", "rating": "评价"}

@@ -73,7 +73,7 @@ def _pad(
 @routes.get("/cases/{id}/rate")
 @staff_page(Role.STAFF, Role.SUPERVISOR)
 async def pad(request: web.Request) -> web.StreamResponse:
-    case = await case_or_404(_deps(request), request.match_info["id"])
+    case = await case_or_404(request)
     return _pad(request, case)
 
 
@@ -81,7 +81,7 @@ async def pad(request: web.Request) -> web.StreamResponse:
 @staff_page(Role.STAFF, Role.SUPERVISOR)
 async def rate(request: web.Request) -> web.StreamResponse:
     deps = _deps(request)
-    case = await case_or_404(deps, request.match_info["id"])
+    case = await case_or_404(request)
     form = await posted_form(request)
     chosen = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     errors: dict[str, str] = {}

@@ -18,15 +18,16 @@ from gateway.applications import clocks, followups, queries
 from gateway.applications.records import Deps
 from gateway.console import measures, text
 from gateway.console.auth import posted_form, render, session_of, staff_page
+from gateway.console.cases import case_or_404
 from gateway.console.catalogue import region_names
+from gateway.console.menu import SUPERVISION
 from gateway.console.rating_pad import LEVEL_ZH
 from gateway.errors import ActionRefused, ApplicationNotFound, InvalidApplication
 from gateway.observability import request_id_of
-from gateway.staff.accounts import Role
 
 routes = web.RouteTableDef()
 
-_SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+_SUPERVISORS = SUPERVISION
 QUEUE_LIMIT = 200
 
 
@@ -99,6 +100,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 @staff_page(*_SUPERVISORS)
 async def close_followup(request: web.Request) -> web.StreamResponse:
     account = session_of(request).account
+    await case_or_404(request)  # another centre's case, like an unknown id: the 404 page
     form = await posted_form(request)
     note = form.get("note")
     application_id = request.match_info["id"]

@@ -13,15 +13,27 @@ Personal data of an application lives in these places, and the purge clears each
 - ``deliveries.envelope`` (outbox payloads, sealed, with personal data): emptied;
 - ``region_events.event`` (parked region events, whole): NULL;
 - ``ratings.comment`` (free text, sealed): NULL;
+- ``rating_followups.note`` (a supervisor's 差评 follow-up note, sealed; it may quote
+  the applicant): NULL. The follow-up's level, dates and closing supervisor stay;
+- ``postal_tracking.number`` (a mail tracking number leads to the applicant's
+  address): replaced by ``purged:<n>``; the row stays, so the case still shows that
+  a leg was posted, by which carrier, who recorded it and when;
+- ``deliveries.hand_over_receipt`` (a peer gateway's signed receipt, with the
+  masked applicant): replaced by its peer receipt number and the SHA-256 of the
+  receipt, which still matches the peer's own copy;
+- ``application_events.detail`` (history: withdrawal reasons, region messages,
+  tracking numbers, follow-up notes in the clear): rewritten to the form the audit
+  entry of the same event holds (free text as keyed digests), keeping the request id
+  and the region's case number;
 - ``idempotency_keys`` rows (the stored 202 body: the receipt with the masked
   applicant): deleted;
 - attachment files and their rows (``<data_dir>/attachments``), unless another case
   still holding personal data refers to the same file (content-addressed).
 
 What stays: the case's non-personal record (item, regions, status, dates, region
-case number, material digests, evidence of the partner's signature) and its whole
-history and audit trail, which hold digests, never personal data, so the hash chain
-still verifies. Each purged case gets one audit entry
+case number, material digests, evidence of the partner's signature), its history
+events (details reduced as above) and its audit trail, which holds digests, never
+personal data, so the hash chain still verifies. Each purged case gets one audit entry
 (``application.personal_data_purged``): a regulator or an applicant asking "what
 happened to my data" reads it in the case's own trace, which a per-run entry would
 not show.
@@ -33,12 +45,14 @@ the database file and its WAL, not only from the rows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.applications.journal import detail_without_personal_data
 from gateway.audit.log import AuditLog
 from gateway.envelope import FINAL_STATUSES
 from gateway.security.pii import PiiCipher
@@ -133,6 +147,8 @@ async def _purge_case(
     params = {"id": app_id}
     await conn.execute("UPDATE deliveries SET envelope = '' WHERE application_id = :id", params)
     await conn.execute("UPDATE ratings SET comment = NULL WHERE application_id = :id", params)
+    await conn.execute("UPDATE rating_followups SET note = NULL WHERE application_id = :id", params)
+    await _purge_window_records(conn, app_id, cipher)
     await conn.execute("DELETE FROM idempotency_keys WHERE application_id = :id", params)
     await conn.execute(
         "UPDATE region_events SET event = NULL WHERE application_id = :id "
@@ -159,6 +175,67 @@ async def _purge_case(
         },
     )
     return files
+
+
+# History detail members kept as they are: our own request id, and the region's case
+# number, which the case's non-personal record keeps too.
+_EVENT_KEPT = ("request_id", "region_case_no")
+
+
+async def _purge_window_records(conn: Connection, app_id: str, cipher: PiiCipher) -> None:
+    """Tracking numbers, peer receipts and history details of one case (see module doc)."""
+    params = {"id": app_id}
+    legs = await conn.fetch_all(
+        "SELECT leg, number FROM postal_tracking WHERE application_id = :id "
+        "ORDER BY recorded_at, number",
+        params,
+    )
+    for n, leg in enumerate(legs, start=1):
+        # The number is part of the key: each row gets its own placeholder.
+        await conn.execute(
+            "UPDATE postal_tracking SET number = :purged "
+            "WHERE application_id = :id AND leg = :leg AND number = :number",
+            {**params, "leg": leg["leg"], "number": leg["number"], "purged": f"purged:{n}"},
+        )
+    receipts = await conn.fetch_all(
+        "SELECT id, hand_over_receipt FROM deliveries "
+        "WHERE application_id = :id AND hand_over_receipt IS NOT NULL",
+        params,
+    )
+    for delivery in receipts:
+        await conn.execute(
+            "UPDATE deliveries SET hand_over_receipt = :receipt WHERE id = :delivery",
+            {"delivery": delivery["id"], "receipt": _receipt_trace(delivery["hand_over_receipt"])},
+        )
+    events = await conn.fetch_all(
+        "SELECT id, kind, detail FROM application_events WHERE application_id = :id", params
+    )
+    for event in events:
+        detail = json.loads(event["detail"] or "{}")
+        if not isinstance(detail, dict) or not detail:
+            continue
+        reduced = detail_without_personal_data(cipher, str(event["kind"]), detail)
+        reduced.update({k: detail[k] for k in _EVENT_KEPT if isinstance(detail.get(k), str)})
+        await conn.execute(
+            "UPDATE application_events SET detail = :detail WHERE id = :event",
+            {"event": event["id"], "detail": json.dumps(reduced, ensure_ascii=False)},
+        )
+
+
+def _receipt_trace(stored: str) -> str:
+    """What stays of a peer's signed receipt: its number and the digest of what we kept."""
+    try:
+        receipt = json.loads(stored)
+    except ValueError:
+        receipt = None
+    number = receipt.get("receipt_no") if isinstance(receipt, dict) else None
+    return json.dumps(
+        {
+            "purged": True,
+            "receipt_no": number if isinstance(number, str) else None,
+            "sha256": hashlib.sha256(stored.encode("utf-8")).hexdigest(),
+        }
+    )
 
 
 async def purge_due(

@@ -73,9 +73,9 @@ async def sign_in(client: TestClient[Any, Any], account_id: str, password: str =
         allow_redirects=False,
     )
     assert response.status == 303, await response.text()
-    search = await client.get("/console/search")
-    assert search.status == 200
-    return csrf_of(await search.text())
+    home = await client.get("/console/")  # the role's own first page
+    assert home.status == 200
+    return csrf_of(await home.text())
 
 
 async def open_form(client: TestClient[Any, Any], code: str) -> dict[str, str]:
