@@ -9,7 +9,7 @@ processes reloading the same files at once record each change once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,12 +24,15 @@ from gateway.store import Row, Store
 log = structlog.get_logger(__name__)
 
 _OPEN = ", ".join(f"'{status.value}'" for status in sorted(FINAL_STATUSES))
+# One page of candidates after the id `:after` (keyset pagination): memory stays
+# bounded by `PAGE` rows however many cases are open.
 _CANDIDATES = (
     "SELECT * FROM applications WHERE status NOT IN (" + _OPEN + ") "  # noqa: S608 - our enum values
     "AND (legal_due IS NOT NULL OR promised_due IS NOT NULL) "
     "AND (calendar_basis <> 'exact' OR legal_due >= :since OR promised_due >= :since) "
-    "ORDER BY id"
+    "AND id > :after ORDER BY id LIMIT :page"
 )
+PAGE = 500
 EVENT = "due_dates_recomputed"
 
 
@@ -55,10 +58,9 @@ async def recompute_open_cases(
     which changed.
     """
     since = f"{min(years)}-01-01" if years else "9999-12-31"
-    async with store.read() as conn:
-        candidates = await conn.fetch_all(_CANDIDATES, {"since": since})
-    result = RecomputeResult(examined=len(candidates))
-    for row in candidates:
+    result = RecomputeResult()
+    async for row in _candidates(store, since):
+        result.examined += 1
         changes = _new_columns(row)
         if all(row[column] == value for column, value in changes.items()):
             continue
@@ -70,6 +72,20 @@ async def recompute_open_cases(
                 result.moved += 1
     log.info("calendar.recomputed", years=list(years), actor=actor, **result.as_dict())
     return result
+
+
+async def _candidates(store: Store, since: str) -> AsyncIterator[Row]:
+    """The open cases to recompute, by id, read a page at a time (no read held open
+    while a case is updated)."""
+    after: Any = ""
+    while True:
+        async with store.read() as conn:
+            page = await conn.fetch_all(_CANDIDATES, {"since": since, "after": after, "page": PAGE})
+        for row in page:
+            yield row
+        if len(page) < PAGE:
+            return
+        after = page[-1]["id"]
 
 
 def _new_columns(row: Row) -> dict[str, Any]:

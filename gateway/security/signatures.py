@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -127,7 +128,7 @@ class ParsedSignature:
     params: Mapping[str, Any]
     signature: bytes
 
-    @property
+    @cached_property
     def signature_params(self) -> str:
         """The ``@signature-params`` value: the serialised inner list with its parameters."""
         return serialize_params(self.components, self.params)
@@ -249,6 +250,16 @@ def parse_signature(message: HttpMessage, label: str | None = None) -> ParsedSig
         raise SignatureError(
             "signature_malformed", "Signature-Input and Signature must come together"
         )
+    return _parsed_signature(input_header, signature_header, label)
+
+
+# A request's signature is read three times on its way in (key lookup, the SM2 check,
+# verification): parsed once. Keyed by the header values themselves, so a cached
+# answer is the same one a fresh parse gives; errors are not cached.
+@lru_cache(maxsize=256)
+def _parsed_signature(
+    input_header: str, signature_header: str, label: str | None
+) -> ParsedSignature:
     inputs = _parse_dictionary(input_header, "Signature-Input")
     signatures = _parse_dictionary(signature_header, "Signature")
     if not inputs:

@@ -8,6 +8,11 @@ one fsync for many). A logical transaction that fails is rolled back to its
 savepoint alone; the others in the batch are not touched. `transaction()` returns
 only after the COMMIT that holds its work, so no caller is answered early.
 
+Inside the open batch a logical transaction's statements run on the event loop's
+thread (`InlineConnection`: no thread hop per statement while the writer lock is
+held); BEGIN IMMEDIATE and COMMIT, which wait on other processes and the disk, run
+on the writer's thread.
+
 Readers never wait for the writer: `read()` lends one of a few read-only
 connections, each on its own thread; in WAL mode they read the last commit while
 a batch is open.
@@ -22,9 +27,11 @@ from pathlib import Path
 
 from gateway.errors import StoreError, StoreUnavailable
 from gateway.store.sqlite_threads import (
+    InlineConnection,
     ThreadedConnection,
     ThreadedDatabase,
     split_statements,
+    translated,
 )
 
 __all__ = ["SQLiteStore", "split_statements"]
@@ -82,13 +89,13 @@ class SQLiteStore:
         return cls(writer, opened, path)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[ThreadedConnection]:
+    async def transaction(self) -> AsyncIterator[InlineConnection]:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         async with self._lock:
             await self._enter()
             try:
-                yield ThreadedConnection(self._writer)
+                yield InlineConnection(self._writer)
             except BaseException:
                 await self._settle(f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}")
                 raise
@@ -111,10 +118,16 @@ class SQLiteStore:
     async def _enter(self) -> None:
         """Open the batch if none is, then this logical transaction's savepoint.
 
-        The statements run on the writer's thread even if the caller is cancelled
+        Inside an open batch that is one statement on the loop's thread. Opening a
+        batch hops (BEGIN IMMEDIATE may wait for another process's write lock); the
+        statements run on the writer's thread even if the caller is cancelled
         meanwhile (say, the audit sealer at shutdown): then they are undone, so no
         savepoint is left behind.
         """
+        if self._writer.db.in_transaction:
+            with translated():
+                self._writer.db.execute(f"SAVEPOINT {_SAVEPOINT}")
+            return
 
         def enter() -> None:
             db = self._writer.db
@@ -134,14 +147,10 @@ class SQLiteStore:
     async def _settle(self, script: str) -> None:
         """End the savepoint by `script`, and make sure a COMMIT of the batch follows."""
         statements = split_statements(script + ";")
-        db = self._writer
-
-        def run() -> None:
-            for statement in statements:
-                db.db.execute(statement)
-
         try:
-            await asyncio.shield(db.call(run))
+            with translated():
+                for statement in statements:
+                    self._writer.db.execute(statement)
         finally:
             if self._flush is None and not self._closed:
                 self._flush = asyncio.create_task(self._commit_batch(), name="sqlite-commit")
@@ -168,6 +177,9 @@ class SQLiteStore:
         try:
             await asyncio.shield(db.call(commit))
         except BaseException as exc:
+            # The ROLLBACK queues behind the COMMIT on the writer's thread, so the lock
+            # is not given up while the COMMIT runs (the next batch's statements run
+            # on the loop's thread and must not race it).
             with suppress(Exception):
                 await db.call(rollback)
             kind = StoreUnavailable if isinstance(exc, StoreUnavailable) else StoreError

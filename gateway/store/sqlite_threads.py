@@ -1,10 +1,17 @@
 """One sqlite3 connection on a thread of its own, and the statements it runs there.
 
-sqlite3 blocks, so every call runs on the connection's thread and the event loop
-awaits it. One hop per statement: the statement, its row count and its rows come
-back together (aiosqlite needs two or three hops for the same). A call cancelled
-while it waits still runs on the thread; the thread runs calls in order, so a
-later ROLLBACK always follows the statement it undoes.
+sqlite3 blocks, so a call that may wait runs on the connection's thread and the
+event loop awaits it. One hop per statement: the statement, its row count and its
+rows come back together (aiosqlite needs two or three hops for the same). A call
+cancelled while it waits still runs on the thread; the thread runs calls in order,
+so a later ROLLBACK always follows the statement it undoes.
+
+`InlineConnection` runs statements on the event loop's own thread instead: for the
+writer inside an open write batch (WAL mode), where a statement touches only pages
+in memory and its WAL frames are written (not synced) — microseconds, far less
+than a hop, which under load waits a whole turn of a busy event loop while the
+writer lock is held. What can wait on the disk or on another process (BEGIN
+IMMEDIATE, COMMIT, checkpoints, migration scripts) still hops.
 """
 
 from __future__ import annotations
@@ -123,6 +130,37 @@ class ThreadedDatabase:
             await self.call(close)
         finally:
             self._thread.shutdown(wait=True)
+
+
+class InlineConnection:
+    """The `Connection` interface over a `ThreadedDatabase`, run on the caller's thread.
+
+    Only for statements inside the writer's open batch, with the writer lock held
+    (so nothing runs on the connection's thread meanwhile); see the module docstring.
+    """
+
+    def __init__(self, database: ThreadedDatabase) -> None:
+        self._database = database
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        with translated():
+            return self._database.execute(sql, params)
+
+    async def execute_many(self, sql: str, params: Sequence[Params]) -> None:
+        with translated():
+            self._database.db.executemany(sql, params)
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        with translated():
+            return self._database.fetch_one(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        with translated():
+            return self._database.fetch_all(sql, params)
+
+    async def execute_script(self, script: str) -> None:
+        # Migrations: long DDL waits on the disk, so it runs on the connection's thread.
+        await ThreadedConnection(self._database).execute_script(script)
 
 
 class ThreadedConnection:

@@ -24,11 +24,12 @@ from support.region_events import region_says
 
 from gateway.app import STORE, create_app
 from gateway.app_keys import APPLICATIONS
+from gateway.bench.loadgen import resident_id
 from gateway.cli import main
 from gateway.config import Settings
 from gateway.envelope import Status
 from gateway.errors import CalendarError
-from gateway.holidays import runtime
+from gateway.holidays import recompute, runtime
 from gateway.holidays.recompute import recompute_open_cases
 
 CALENDAR_DIR = Path(__file__).resolve().parents[2] / "catalogs" / "calendar"
@@ -53,8 +54,11 @@ unverified = ["number", "date", "url"]
 """
 
 
-async def accepted_case(client: SignedClient, on: datetime) -> str:
-    response = await client.post("/v1/applications", json=example("proxy_person"))
+async def accepted_case(client: SignedClient, on: datetime, applicant: int = 0) -> str:
+    body = example("proxy_person")
+    if applicant:  # another person: not a business duplicate of the first
+        body["applicant"]["id_number"] = resident_id(applicant)
+    response = await client.post("/v1/applications", json=body)
     assert response.status == 202, await response.text()
     case_id = str((await response.json())["id"])
     await region_says(client, case_id, Status.ACCEPTED, f"accept-{case_id}", occurred_at=on)
@@ -193,6 +197,31 @@ async def test_due_dates_counted_monday_to_friday_before_the_upgrade_are_recompu
     assert view["history"][-1]["detail"]["previous_calendar_basis"] == "missing"
     again = await recompute_open_cases(store, journal, years=[2027], actor="system:calendar")
     assert (again.examined, again.changed) == (1, [])
+
+
+async def test_recompute_reads_the_open_cases_a_page_at_a_time_and_finds_them_all(
+    applications_client: SignedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five stale cases, read two at a time: every one is recomputed, once, as the
+    whole list was before paging (start-up memory must not grow with the store)."""
+    monkeypatch.setattr(recompute, "PAGE", 2)
+    on = datetime(2026, 12, 28, 2, tzinfo=UTC)
+    case_ids = [await accepted_case(applications_client, on, n) for n in range(1, 6)]
+    store, journal = applications_client.app[STORE], applications_client.app[APPLICATIONS].journal
+    async with store.transaction() as conn:
+        await conn.execute(
+            "UPDATE applications SET legal_due = '2027-01-25', calendar_basis = 'missing'"
+        )
+    result = await recompute_open_cases(store, journal, years=[], actor="system:calendar")
+    assert (result.examined, sorted(result.changed), result.moved) == (5, sorted(case_ids), 5)
+    for case_id in case_ids:
+        view = await case(applications_client, case_id)
+        assert (view["due"]["legal"], view["due"]["calendar_basis"]) == (
+            "2027-01-26",
+            "provisional",
+        )
+    again = await recompute_open_cases(store, journal, years=[2027], actor="system:calendar")
+    assert (again.examined, again.changed) == (5, [])
 
 
 async def test_a_region_file_for_no_catalogue_region_fails_start_up(
