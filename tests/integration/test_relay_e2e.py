@@ -92,6 +92,16 @@ async def test_follow_ups_queued_while_down_reach_the_region_after_their_submiss
             seconds=20,
             what="three cases withdrawn at the region",
         )
+
+        async def withdrawals_settled() -> bool:
+            # The region takes a withdrawal before the relay commits its outcome.
+            attempts = await delivery_attempts(world)
+            return all(
+                any(a["outcome"] == "delivered" for a in attempts[i].get("withdrawal", []))
+                for i in ids
+            )
+
+        await world.wait_for(withdrawals_settled, seconds=20, what="withdrawals settled")
         failed = await ops_deliveries(world, state="failed")
         attempts = await delivery_attempts(world)
     cases = shenzhen.cases()
