@@ -49,8 +49,11 @@ soak: $(STAMP)
 
 # `make pytest-3.13`, `make soak-3.12`: the same on another interpreter, in its own venv.
 .SECONDEXPANSION:
+# Whole-system tests (browsers, several gateway processes, the installed wheel, the
+# benchmark) run on the first of PYTHONS only: they exercise no interpreter-specific
+# code the rest of the suite misses, and running them twice broke the 15-minute budget.
 pytest-%: $$(if $$(call python_for,$$*),$$(call venv_for,$$*)/.installed)
-	$(call on_python,$*,-n 2 --dist loadgroup -m "not soak")
+	$(call on_python,$*,-n 2 --dist loadgroup -m "$(if $(filter $*,$(firstword $(PYTHONS))),not soak,not soak and not whole_system)")
 
 soak-%: $$(if $$(call python_for,$$*),$$(call venv_for,$$*)/.installed)
 	$(call on_python,$*,-m soak)

@@ -11,7 +11,7 @@ from support.console import EXAMPLE_FILES, PASSWORD, VALID_ID, ConsoleWorld, Sho
 from gateway.app_keys import STORE
 from gateway.security.receipts import verify_receipt
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.whole_system]
 
 WAIT_MS = 20_000
 

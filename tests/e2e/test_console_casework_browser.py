@@ -11,7 +11,7 @@ from support.console import EXAMPLE_FILES, PASSWORD, VALID_ID, ConsoleWorld, Sho
 
 from gateway.app_keys import STORE
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.whole_system]
 
 WAIT_MS = 30_000
 

@@ -20,6 +20,8 @@ import aiohttp
 import pytest
 from support.ops_gateway import GatewayProcess
 
+pytestmark = pytest.mark.whole_system
+
 
 @dataclass
 class Seen:

@@ -16,6 +16,8 @@ import pytest
 
 from gateway.bench.report import COLUMNS
 
+pytestmark = pytest.mark.whole_system
+
 TONGBAN = str(Path(sys.executable).with_name("tongban"))
 
 

@@ -26,7 +26,7 @@ from gateway.security import RequestSigner, thumbprint
 from gateway.security.receipts import verify_receipt
 
 # Two gateway processes start (and restart) per test: generous on a loaded machine.
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.whole_system]
 
 
 async def test_an_application_for_a_shenzhen_item_goes_through_the_peer_and_approval_comes_back(

@@ -14,6 +14,8 @@ import pytest
 from support.demo_process import demo_env, running_demo, wait_json, wait_line
 from support.loopback import free_port
 
+pytestmark = pytest.mark.whole_system
+
 
 def two_free_ports() -> int:
     """A port P with P and P + 1 both free (the demo puts Shenzhen's gateway on P + 1)."""

@@ -32,7 +32,11 @@ REPO = Path(__file__).resolve().parents[2]
 # The repository directories whose every file the wheel carries, and where it puts them.
 PACKAGED_TREES = {"catalogs": "gateway/data/catalogs", "contracts": "gateway/data/contracts"}
 
-pytestmark = [pytest.mark.xdist_group("installed_wheel"), pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.xdist_group("installed_wheel"),
+    pytest.mark.timeout(600),
+    pytest.mark.whole_system,
+]
 
 
 @dataclass(frozen=True)

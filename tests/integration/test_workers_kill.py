@@ -38,6 +38,7 @@ from support.serve_process import ServeProcess, crash_config
 from gateway.security import RequestSigner
 
 pytestmark = [
+    pytest.mark.whole_system,
     pytest.mark.postgres,
     pytest.mark.parametrize("store_url", ["postgres"], indirect=True),
 ]
