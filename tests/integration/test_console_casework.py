@@ -406,7 +406,7 @@ async def test_measures_count_taken_cases_window_share_satisfaction_and_after_ho
     assert "100.0%（1/1 条评价）" in html
     assert 'id="after-hours">2 件' in html
     assert "延时服务：工作日 09:00 前或 17:30 后" in html  # the page says how it counts
-    assert "DOMAIN.md" in html
+    assert "本系统暂未登记各中心的办公时间" in html  # the assumption is stated
     bad = await console.get("/console/supervisor/measures?from=yesterday")
     assert bad.status == 200
     assert "日期应写作" in await bad.text()
