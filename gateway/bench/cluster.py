@@ -119,6 +119,15 @@ class Cluster:
         """The gateway's processes now: with ``--workers``, the parent and its workers."""
         return with_children(process.pid for process in self._gateways)
 
+    def store_pids(self) -> list[int]:
+        """The PostgreSQL server processes serving the run's database now (its backends,
+        on this host); none on SQLite, whose work is inside the gateway's processes."""
+        if self._database is None:
+            return []
+        import asyncio
+
+        return asyncio.run(_backend_pids(self._database))
+
     @property
     def partner_private(self) -> bytes:
         return self.partner_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
@@ -248,6 +257,19 @@ def _wait_for_log(
             return
         time.sleep(0.1)
     raise TimeoutError(f"{path} did not show {count} × {event} in {timeout:g} s")
+
+
+async def _backend_pids(database: str) -> list[int]:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
+        )
+    finally:
+        await connection.close()
+    return [int(row["pid"]) for row in rows]
 
 
 async def postgres_admin(statement: str) -> None:

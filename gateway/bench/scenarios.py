@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import statistics
 import subprocess
 import time
 import urllib.request
@@ -84,19 +85,49 @@ class Bench:
         )  # fmt: skip
 
     def measure(
-        self, name: str, target: str, plan: Plan | Callable[[], Plan], pids: list[int]
+        self,
+        name: str,
+        target: str,
+        plan: Plan | Callable[[], Plan],
+        pids: list[int],
+        *,
+        store: bool = False,
     ) -> Row:
         """Run `plan` `runs` times (a new one each run if it is a factory: new
-        applicants); a row with the CPU and peak RSS of `pids`."""
-        results, cpu = [], []
+        applicants); a row with the CPU and peak RSS of `pids`. With `store` (a
+        gateway row), the note adds the CPU of the PostgreSQL backends serving it."""
+        results, cpu, store_cpu = [], [], []
         for run in range(self.runs):
             self.tick(f"{name} (run {run + 1}/{self.runs})")
+            backends = self.backends_cpu() if store else {}
             before = cpu_seconds(pids)
             results.append(self.load(plan() if callable(plan) else plan))
             cpu.append(cpu_seconds(pids) - before)
+            if backends:
+                store_cpu.append(self.backends_cpu_since(backends))
         row = measured(name, target, results, cpu, peak_rss_mb(pids) if pids else None)
+        self.note_store_cpu(row, results, store_cpu)
         self.rows.append(row)
         return row
+
+    def backends_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each PostgreSQL backend of the run's database."""
+        return {pid: cpu_seconds([pid]) for pid in self.cluster.store_pids()}
+
+    def backends_cpu_since(self, before: dict[int, float]) -> float:
+        """CPU seconds the run's PostgreSQL backends used since `before` (new ones too)."""
+        return sum(cpu_seconds([pid]) - before.get(pid, 0.0) for pid in self.cluster.store_pids())
+
+    @staticmethod
+    def note_store_cpu(row: Row, results: list[LoadResult], store_cpu: list[float]) -> None:
+        """Add to `row`'s note the CPU per answer of the gateway and of PostgreSQL."""
+        answers = statistics.median(result.count for result in results) if results else 0
+        if not answers or row.cpu_s is None:
+            return
+        cost = f"CPU per answer: gateway {row.cpu_s / answers * 1000:.2f} ms"
+        if store_cpu:
+            cost += f", PostgreSQL backends {statistics.median(store_cpu) / answers * 1000:.2f} ms"
+        row.note = f"{row.note}; {cost}" if row.note else cost
 
     def load(self, plan: Plan) -> LoadResult:
         """Run `plan`, counting the applications it got accepted."""
@@ -200,7 +231,9 @@ class Bench:
     # -- scenarios ------------------------------------------------------------
 
     def intake(self, baselines: dict[str, Row]) -> None:
-        row = self.measure("intake", "gateway", self.intake_plan, self.cluster.gateway_pids)
+        row = self.measure(
+            "intake", "gateway", self.intake_plan, self.cluster.gateway_pids, store=True
+        )
         row.compare(baselines.get("bare POST"))
 
     def search(self, baselines: dict[str, Row]) -> None:
@@ -238,6 +271,7 @@ class Bench:
         intake: list[LoadResult] = []
         direct_cpu: list[float] = []
         intake_cpu: list[float] = []
+        store_cpu: list[float] = []
         with self.fresh_sandbox() as (sandbox_url, sandbox_pid):
             direct_plan = self.plan(sandbox_url, rate=rate, concurrency=connections)
             for run in range(self.runs):
@@ -246,9 +280,12 @@ class Bench:
                 direct.append(run_load(direct_plan))
                 direct_cpu.append(cpu_seconds([sandbox_pid]) - before)
                 self.tick(f"intake @ {rate:g}/s (run {run + 1}/{self.runs})")
+                backends = self.backends_cpu()
                 before = cpu_seconds(pids)
                 intake.append(self.load(self.intake_plan(rate=rate, concurrency=connections)))
                 intake_cpu.append(cpu_seconds(pids) - before)
+                if backends:
+                    store_cpu.append(self.backends_cpu_since(backends))
             sandbox_rss = peak_rss_mb([sandbox_pid])
         name = f"{rate:g}/s"
         base = measured(f"sandbox direct @ {name}", "shenzhen sandbox", direct, direct_cpu,
@@ -256,6 +293,7 @@ class Bench:
         row = measured(f"intake @ {name}", "gateway", intake, intake_cpu, peak_rss_mb(pids),
                        rate=rate)  # fmt: skip
         row.compare(base)
+        self.note_store_cpu(row, intake, store_cpu)
         self.rows.extend([base, row])
 
     def deliveries(self, baselines: dict[str, Row], wanted: set[str]) -> None:
