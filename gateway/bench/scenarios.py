@@ -106,7 +106,8 @@ class Bench:
             if backends:
                 store_cpu.append(self.backends_cpu_since(backends))
         row = measured(name, target, results, cpu, peak_rss_mb(pids) if pids else None)
-        self.note_store_cpu(row, results, store_cpu)
+        if store:
+            self.note_store_cpu(row, results, store_cpu)
         self.rows.append(row)
         return row
 
@@ -120,7 +121,8 @@ class Bench:
 
     @staticmethod
     def note_store_cpu(row: Row, results: list[LoadResult], store_cpu: list[float]) -> None:
-        """Add to `row`'s note the CPU per answer of the gateway and of PostgreSQL."""
+        """Add to `row`'s note the CPU per answer of the gateway and of PostgreSQL (all
+        they did meanwhile: the relay's deliveries of earlier rows' backlog too)."""
         answers = statistics.median(result.count for result in results) if results else 0
         if not answers or row.cpu_s is None:
             return
