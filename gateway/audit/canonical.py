@@ -9,7 +9,7 @@ several times faster, which matters when verifying millions of entries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -17,12 +17,25 @@ import rfc8785
 
 from gateway.errors import InvalidAuditEntry
 
-__all__ = ["ENTRY_FORMAT_VERSION", "canonical_json", "canonical_string", "entry_bytes"]
+__all__ = [
+    "ENTRY_COLUMNS",
+    "ENTRY_FORMAT_VERSION",
+    "canonical_json",
+    "canonical_string",
+    "entry_bytes",
+    "entry_bytes_many",
+]
 
 ENTRY_FORMAT_VERSION = 1
 """The ``v`` field of every entry; bump it (and keep reading old ones) if the shape changes."""
 
 _VERSION_TEXT = str(ENTRY_FORMAT_VERSION)
+
+ENTRY_COLUMNS = (
+    "seq", "time", "kind", "application_id", "request_id", "trace_id", "actor", "region",
+    "data", "prev_hash",
+)  # fmt: skip
+"""The stored fields of an entry, in the order `entry_bytes_many` takes them."""
 # Largest integer JSON carries exactly (I-JSON, RFC 7493), as RFC 8785 requires.
 _MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -87,5 +100,40 @@ def entry_bytes(fields: Mapping[str, Any]) -> bytes:
     ))  # fmt: skip
     try:
         return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate in a field
+        raise InvalidAuditEntry("entry fields must be valid Unicode") from exc
+
+
+def entry_bytes_many(rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """The canonical bytes of many entries: `entry_bytes` of each, faster.
+
+    Each row holds the stored fields in `ENTRY_COLUMNS` order (more columns after
+    them are ignored). Exactly `entry_bytes` per row, one f-string each with no
+    per-field calls but the string escapes; the type checks `entry_bytes` makes
+    per field are made per column (``seq`` an int in range, ``data`` a str) or by
+    the escaping itself (a non-str field raises TypeError). Raises as `entry_bytes`
+    would for the first bad row (which one is not said: verify it alone to know).
+    """
+    if not rows:
+        return []
+    seqs, datas = [row[0] for row in rows], [row[8] for row in rows]
+    if {*map(type, seqs)} != {int} or not 0 <= min(seqs) <= max(seqs) <= _MAX_SAFE_INTEGER:
+        raise InvalidAuditEntry("seq must be an integer in [0, 2**53)")
+    if {*map(type, datas)} != {str}:
+        raise TypeError("data must be the stored JSON text")
+    q = encode_basestring
+    v = _VERSION_TEXT
+    try:
+        return [
+            f'{{"actor":{q(actor)},'
+            f'"application_id":{"null" if application_id is None else q(application_id)},'
+            f'"data":{data},"kind":{q(kind)},"prev":"{bytes(prev).hex()}",'
+            f'"region":{"null" if region is None else q(region)},'
+            f'"request_id":{"null" if request_id is None else q(request_id)},'
+            f'"seq":{seq},"time":{q(time)},'
+            f'"trace_id":{"null" if trace_id is None else q(trace_id)},"v":{v}}}'.encode()
+            for seq, time, kind, application_id, request_id, trace_id, actor, region, data, prev,
+            *_ in rows
+        ]  # fmt: skip
     except UnicodeEncodeError as exc:  # a lone surrogate in a field
         raise InvalidAuditEntry("entry fields must be valid Unicode") from exc

@@ -9,15 +9,24 @@ rebuilt bytes hashing to its recorded leaf hash. A chunk returns the Merkle subt
 hashes of its leaves (at its end and at every checkpoint size inside it), so the
 parent folds one hash per chunk and checks every checkpoint root as before.
 
+The per-entry Python is kept to the least: rows as plain tuples, the canonical
+bytes of the whole chunk by `canonical.entry_bytes_many` (one f-string per entry,
+the same bytes as `entry_bytes`), the leaf hashes and each level of the chunk's
+Merkle tree by list comprehensions over `hashlib.sha256`, and every check as one
+comparison of whole lists. A worker process imports only what it needs
+(`gateway.audit`'s own imports are lazy).
+
 A chunk that finds anything wrong returns nothing more: the caller then verifies
 the whole log again with the sequential `Verifier`, so a finding (which entry, why)
 is always exactly the sequential one. Chunks are aligned to their size (a power of
-two), so a chunk's subtrees are those `decompose` gives for its range.
+two), so a chunk's subtrees are nodes of the chunk's levels, those `decompose`
+gives for its range.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import sqlite3
 from collections.abc import Collection
@@ -25,8 +34,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.audit.canonical import entry_bytes
-from gateway.audit.merkle import CompactRange, leaf_hash
+from gateway.audit.canonical import ENTRY_COLUMNS, entry_bytes_many
+from gateway.audit.merkle import decompose
 from gateway.errors import InvalidAuditEntry
 
 __all__ = ["CHUNK", "Chunk", "hash_chunk", "hash_chunks"]
@@ -35,10 +44,11 @@ CHUNK = 1 << 16
 """Entries per worker task: big enough to amortise the hop, small enough to stream."""
 
 _ROWS = (
-    "SELECT seq, time, kind, application_id, request_id, trace_id, actor, region, data, "
-    "prev_hash, leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq"
+    f"SELECT {', '.join(ENTRY_COLUMNS)}, leaf_hash FROM audit_entries "  # noqa: S608 - constant
+    "WHERE seq >= ? AND seq < ? ORDER BY seq"
 )
 _LEAF = "SELECT leaf_hash FROM audit_entries WHERE seq = ?"
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,42 +72,56 @@ def hash_chunk(path: str, begin: int, end: int, marks: Collection[int]) -> Chunk
     None if any entry is missing, misplaced, unlinked, malformed or changed (the
     caller then finds which with the sequential verifier). Runs in a worker process.
     """
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        connection.row_factory = sqlite3.Row
-        prev: bytes | None = None
-        if begin > 0:
-            before = connection.execute(_LEAF, (begin - 1,)).fetchone()
-            if before is None:
-                return None
-            prev = bytes(before[0])
-        rows = connection.execute(_ROWS, (begin, end)).fetchall()
-    finally:
-        connection.close()
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            before: bytes | None = None
+            if begin > 0:
+                found = connection.execute(_LEAF, (begin - 1,)).fetchone()
+                if found is None:
+                    return None
+                before = found[0]
+            rows = connection.execute(_ROWS, (begin, end)).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:  # text that is not UTF-8, say: the sequential verifier reports it
+        return None
     if len(rows) != end - begin:
         return None
-    compact = CompactRange()
-    found: dict[int, list[bytes]] = {}
-    position = begin
-    for row in rows:
-        if row["seq"] != position:
-            return None
-        recorded_prev = bytes(row["prev_hash"])
-        if prev is not None and recorded_prev != prev:
-            return None
-        try:
-            leaf = leaf_hash(entry_bytes(row))
-        except (InvalidAuditEntry, KeyError, TypeError, ValueError):
-            return None
-        if leaf != bytes(row["leaf_hash"]):
-            return None
-        compact.append(leaf)
-        prev = leaf
-        position += 1
-        if position in marks:
-            found[position] = compact.hashes()
-    assert prev is not None or begin == end  # noqa: S101 - rows were read
-    return Chunk(begin, end, prev or b"", compact.hashes(), found)
+    try:
+        entries = entry_bytes_many(rows)
+    except (InvalidAuditEntry, TypeError, ValueError):
+        return None
+    seqs, prevs, leaves = (
+        [row[0] for row in rows], [row[-2] for row in rows], [row[-1] for row in rows]
+    )  # fmt: skip
+    if seqs != list(range(begin, end)):
+        return None
+    sha256 = _sha256
+    computed = [sha256(b"\x00" + entry).digest() for entry in entries]
+    if computed != leaves:
+        return None
+    # Each prev is the entry before's leaf hash (its recorded one, checked equal above).
+    if (before is not None and prevs[0] != before) or prevs[1:] != computed[:-1]:
+        return None
+    levels = [computed]
+    level = computed
+    while len(level) > 1:
+        pairs = iter(level)  # zip(pairs, pairs): (0, 1), (2, 3), ...; an odd last is left
+        level = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=False)
+        ]
+        levels.append(level)
+
+    def subtrees(upto: int) -> list[bytes]:
+        # begin is a multiple of the chunk size, so each subtree is one node of a level.
+        return [
+            levels[height][(start - begin) >> height] for start, height in decompose(begin, upto)
+        ]
+
+    found_marks = {size: subtrees(size) for size in marks if begin < size <= end}
+    return Chunk(begin, end, computed[-1] if computed else b"", subtrees(end), found_marks)
 
 
 async def hash_chunks(

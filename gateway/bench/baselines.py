@@ -4,9 +4,10 @@
   body after reading the request: the floor for any aiohttp service here, and the
   ceiling of what the load generator can drive.
 - `Nginx`: nginx as an unprivileged foreground process with a generated config in a
-  temporary directory, `proxy_pass` to one or more upstreams (the sandbox, for the
-  proxy baseline; several gateway processes, for ``--processes``). `nginx_binary` is
-  None when nginx is not installed: the baseline is then reported as skipped.
+  temporary directory, `proxy_pass` to the sandbox (the proxy baseline; several
+  gateway processes are ``tongban serve --workers N`` on one port, with no proxy).
+  `nginx_binary` is None when nginx is not installed: the baseline is then reported
+  as skipped.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def _cpu_model() -> str:
               show_default=True, help="The gateway's store (PostgreSQL: a fresh database "
               "on 127.0.0.1:5432, dropped after).")  # fmt: skip
 @click.option("--processes", type=click.IntRange(1, 16), default=1, show_default=True,
-              help="Gateway processes (PostgreSQL only), behind one nginx port.")  # fmt: skip
+              help="Gateway processes (PostgreSQL only): `serve --workers N`.")  # fmt: skip
 @click.option("--duration", type=click.FloatRange(0.5), default=5.0, show_default=True,
               help="Seconds of load per run.")  # fmt: skip
 @click.option("--concurrency", type=click.IntRange(1, 4096), default=16, show_default=True,
@@ -48,6 +48,8 @@ def _cpu_model() -> str:
               help="Runs per row; throughput is their median.")  # fmt: skip
 @click.option("--load-processes", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Processes the load is spread over (one signs ~1,300 req/s here).")  # fmt: skip
+@click.option("--rate", type=click.FloatRange(1, 100_000), default=300.0, show_default=True,
+              help="added-latency: the fixed arrival rate (requests/s, open loop).")  # fmt: skip
 @click.option("--growth", "growth_sizes", default="10000,1000000", show_default=True,
               help="Growth: stored applications to measure at, comma-separated.")  # fmt: skip
 @click.option("--explain", is_flag=True,
@@ -63,6 +65,7 @@ def bench_command(
     concurrency: int,
     runs: int,
     load_processes: int,
+    rate: float,
     growth_sizes: str,
     explain: bool,
     markdown: bool,
@@ -105,6 +108,7 @@ def bench_command(
                 concurrency=concurrency,
                 runs=runs,
                 load_processes=load_processes,
+                rate=rate,
                 tick=tick,
             )
             bench.prepare()
@@ -115,6 +119,8 @@ def bench_command(
                 bench.search(baselines)
             if "read-under-write" in wanted:
                 bench.read_under_write(baselines)
+            if "added-latency" in wanted:
+                bench.added_latency()
             if wanted & {"e2e", "relay"}:
                 bench.deliveries(baselines, wanted)
             if "growth" in wanted:
@@ -124,6 +130,7 @@ def bench_command(
         [*(f"--scenario {s}" for s in sorted(scenario)), f"--backend {backend}",
          f"--processes {processes}", f"--duration {duration:g}",
          f"--concurrency {concurrency}", f"--runs {runs}", f"--load-processes {load_processes}",
+         *([f"--rate {rate:g}"] if "added-latency" in wanted else []),
          *([f"--growth {growth_sizes}"] if "growth" in wanted else [])]
     )  # fmt: skip
     machine = f"{os.cpu_count()} × {_cpu_model()}, {platform.system()} {platform.release()}"
@@ -140,7 +147,8 @@ def bench_command(
             {"command": command, "machine": machine, "nproc": os.cpu_count(),
              "cpu_model": _cpu_model(), "started": started.isoformat(),
              "backend": backend, "processes": processes, "duration": duration,
-             "concurrency": concurrency, "runs": runs, "load_processes": load_processes},
+             "concurrency": concurrency, "runs": runs, "load_processes": load_processes,
+             "rate": rate},
         )  # fmt: skip
 
 
@@ -168,5 +176,6 @@ def _print_plans(backend: str) -> None:
 def _steps(wanted: set[str], runs: int) -> int:
     """Progress steps: one per run of each row."""
     rows = 4 + len(wanted & {"intake", "search"}) + 2 * ("read-under-write" in wanted)
+    rows += 2 * ("added-latency" in wanted)
     rows += 1 if wanted & {"e2e", "relay"} else 0
     return rows * runs

@@ -2,11 +2,12 @@
 
 `Cluster` writes a settings file (TOML) for a throwaway data directory, a partner
 key made for the run and the regions' sandboxes on free loopback ports, starts each
-sandbox and each gateway as its own process, and waits until they answer. With
-``processes > 1`` (PostgreSQL only: SQLite has one writer) the gateways listen on
-ports of their own and an nginx upstream spreads the load over them on one port:
-the gateway binds its port exclusively (a second gateway on a taken port fails at
-start, on purpose), so there is no SO_REUSEPORT to share.
+sandbox and the gateway as its own process, and waits until they answer. With
+``processes > 1`` (PostgreSQL only: SQLite has one writer) the gateway runs as
+``tongban serve --workers N``, as an operator would run it: one port, N worker
+processes accepting on the socket their supervising parent bound
+(`gateway.workers`). `gateway_pids` is the parent and its workers, read afresh
+from /proc each time, so CPU and peak RSS cover every worker (and a restarted one).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from gateway.bench.baselines import Nginx
+from gateway.bench.meter import with_children
 from gateway.demo import DemoSandboxes
 from gateway.security import thumbprint
 from gateway.security.keys import b64url, raw_public
@@ -94,7 +95,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes] | None, timeout: fl
 
 @dataclass
 class Cluster:
-    """Gateway process(es) and region sandboxes for one run; use as a context manager."""
+    """The gateway (one process, or a parent and `processes` workers) and region
+    sandboxes for one run; use as a context manager."""
 
     backend: str = "sqlite"
     processes: int = 1
@@ -103,17 +105,28 @@ class Cluster:
     partner_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     port: int = 0
     tongban: str = str(Path(sys.executable).with_name("tongban"))
-    gateway_pids: list[int] = field(default_factory=list)
     sandbox_urls: dict[str, str] = field(default_factory=dict)
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _gateways: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    _ports: list[int] = field(default_factory=list)
-    _nginx: Nginx | None = None
     _database: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def gateway_pids(self) -> list[int]:
+        """The gateway's processes now: with ``--workers``, the parent and its workers."""
+        return with_children(process.pid for process in self._gateways)
+
+    def store_pids(self) -> list[int]:
+        """The PostgreSQL server processes serving the run's database now (its backends,
+        on this host); none on SQLite, whose work is inside the gateway's processes."""
+        if self._database is None:
+            return []
+        import asyncio
+
+        return asyncio.run(_backend_pids(self._database))
 
     @property
     def partner_private(self) -> bytes:
@@ -161,7 +174,6 @@ class Cluster:
         self.port = free_port()
         self.sandbox_urls = {region: f"http://127.0.0.1:{free_port()}" for region in REGIONS}
         store_url = self._create_database() if self.backend == "postgres" else None
-        ports = [self.port] if self.processes == 1 else [free_port() for _ in range(self.processes)]
         config = self.work / "sandboxes.toml"
         config.write_text(toml(self._settings(self.port, store_url)), "utf-8")
         tongban = self.tongban
@@ -174,29 +186,25 @@ class Cluster:
             )  # fmt: skip
         for url in self.sandbox_urls.values():
             wait_until_up(f"{url}/_sandbox/cases", None)
-        self._ports = ports
-        for n, port in enumerate(ports):
-            config = self.work / f"gateway-{n}.toml"
-            config.write_text(toml(self._settings(port, store_url)), "utf-8")
+        self.config.write_text(toml(self._settings(self.port, store_url)), "utf-8")
         self._start_gateways()
-        if self.processes > 1:
-            self._nginx = Nginx.start(self.work / "nginx-gateways", self.port, ports)
-            wait_until_up(f"{self.url}/healthz", None)
 
     @property
     def config(self) -> Path:
-        """The first gateway's settings file."""
+        """The gateway's settings file."""
         return self.work / "gateway-0.toml"
 
     def _start_gateways(self) -> None:
-        self.gateway_pids = []
-        for n, port in enumerate(self._ports):
-            config = self.work / f"gateway-{n}.toml"
-            process = self._spawn([self.tongban, "serve", "--config", str(config)], f"gateway-{n}")
-            self._gateways.append(process)
-            self.gateway_pids.append(process.pid)
-            # One at a time: the first migrates the database, the others find it ready.
-            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        command = [self.tongban, "serve", "--config", str(self.config)]
+        if self.processes > 1:
+            command += ["--workers", str(self.processes)]
+        process = self._spawn(command, "gateway")
+        self._gateways.append(process)
+        if self.processes > 1:
+            # /healthz answers once the first worker listens: wait for all of them.
+            _wait_for_log(self.work / "gateway.log", "workers.worker_ready", self.processes,
+                          process)  # fmt: skip
+        wait_until_up(f"{self.url}/healthz", process)
 
     @contextlib.contextmanager
     def stopped(self) -> Iterator[None]:
@@ -222,8 +230,6 @@ class Cluster:
         return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{self._database}"
 
     def stop(self) -> None:
-        if self._nginx is not None:
-            self._nginx.stop()
         for process in reversed(self._children):
             process.terminate()
         for process in self._children:
@@ -236,6 +242,34 @@ class Cluster:
             _postgres_admin(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')
             self._database = None
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _wait_for_log(
+    path: Path, event: str, count: int, process: subprocess.Popen[bytes], timeout: float = 60
+) -> None:
+    """Wait until the JSON log at `path` holds `count` lines of `event`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with status {process.returncode}")
+        text = path.read_text("utf-8", errors="replace") if path.exists() else ""
+        if text.count(f'"event": "{event}"') + text.count(f'"event":"{event}"') >= count:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{path} did not show {count} × {event} in {timeout:g} s")
+
+
+async def _backend_pids(database: str) -> list[int]:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
+        )
+    finally:
+        await connection.close()
+    return [int(row["pid"]) for row in rows]
 
 
 async def postgres_admin(statement: str) -> None:

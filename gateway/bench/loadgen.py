@@ -1,10 +1,25 @@
-"""The load generator: closed-loop HTTP/1.1 keep-alive clients in their own process.
+"""The load generator: HTTP/1.1 keep-alive clients in their own process.
 
 A minimal client (asyncio streams, one request in flight per connection, bodies by
 Content-Length or chunked) rather than aiohttp's: it spends a few microseconds per
 request, so the bare-handler baseline shows what *it* can drive, and every other
 figure sits well below that ceiling. Each request is signed (RFC 9421, as
 `RequestSigner` signs for the reference client) when the plan carries a partner key.
+
+Two ways to load (`Plan.rate`):
+
+- closed loop (``rate`` 0): `concurrency` clients, each sending its next request as
+  soon as the last is answered: throughput is what the server sustains; latency is
+  from each send.
+- open loop (``rate`` > 0): requests are sent on a fixed schedule, ``rate`` a
+  second, whether or not earlier ones were answered, over up to `concurrency`
+  connections (a request finding all of them busy waits for one). Each latency runs
+  from the request's *scheduled* time, so time spent queueing (in the server, or
+  for a connection, or behind a late client) is counted, not hidden: no coordinated
+  omission. Each request is built and signed before its time comes; `LoadResult.lags`
+  records how late each was actually sent (the client's own share of the latency).
+  Requests still unanswered `OPEN_LOOP_GRACE` seconds after the schedule ends count
+  as ``unanswered`` errors.
 
 `run_load` runs a `Plan` in a spawned process and returns a `LoadResult`.
 """
@@ -25,7 +40,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.security import RequestSigner, thumbprint
 
-__all__ = ["LoadResult", "Plan", "run_load"]
+__all__ = ["OPEN_LOOP_GRACE", "LoadResult", "Plan", "run_load"]
+
+OPEN_LOOP_GRACE = 10.0
+"""Seconds an open-loop run waits, after its last scheduled send, for answers."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,8 @@ class Plan:
     is) or ``none``. `partner_key` (raw Ed25519 private bytes) signs every request.
     `processes` load processes share `concurrency` (signing costs the client
     ~0.5 ms a request: one process signs ~1,300 requests/s on this machine).
+    `rate` > 0 makes the load open-loop at that many requests a second (shared
+    by the processes), `concurrency` then being the most connections open at once.
     """
 
     url: str
@@ -49,16 +69,19 @@ class Plan:
     partner_key: bytes | None = None
     first_number: int = 0
     processes: int = 1
+    rate: float = 0.0
 
 
 @dataclass
 class LoadResult:
-    """What the load process saw: answers by status, latencies (s), elapsed wall time."""
+    """What the load process saw: answers by status, latencies (s), elapsed wall time;
+    open loop: also how late each request was sent after its scheduled time (s)."""
 
     statuses: Counter[int] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
+    lags: list[float] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -190,9 +213,61 @@ async def _drive(plan: Plan) -> LoadResult:
     return result
 
 
+async def _drive_open(plan: Plan) -> LoadResult:
+    """Open loop: request n is sent at ``start + n / rate`` (see the module docstring)."""
+    result = LoadResult()
+    requests = _Requests(plan)
+    slots = asyncio.Semaphore(plan.concurrency)
+    idle: list[_Connection] = []
+    last_answer = 0.0
+
+    async def one(scheduled: float, head: bytes, body: bytes) -> None:
+        nonlocal last_answer
+        async with slots:
+            connection = idle.pop() if idle else _Connection(requests.host, requests.port)
+            try:
+                status = await connection.exchange(head, body)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                result.errors[type(exc).__name__] += 1
+                connection.close()
+                return
+            last_answer = time.perf_counter()
+            result.latencies.append(last_answer - scheduled)
+            result.statuses[status] += 1
+            idle.append(connection)
+
+    pending: set[asyncio.Task[None]] = set()
+    interval = 1.0 / plan.rate
+    started = time.perf_counter()
+    count = int(plan.duration * plan.rate)
+    for n in range(count):
+        scheduled = started + n * interval
+        head, body = requests.build()  # ahead of its time: signing is not the server's
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        result.lags.append(max(0.0, time.perf_counter() - scheduled))
+        task = asyncio.create_task(one(scheduled, head, body))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    if pending:
+        _, unanswered = await asyncio.wait(set(pending), timeout=OPEN_LOOP_GRACE)
+        for task in unanswered:
+            task.cancel()
+            result.errors["unanswered"] += 1
+        await asyncio.gather(*unanswered, return_exceptions=True)
+    for connection in idle:
+        connection.close()
+    result.elapsed = max(plan.duration, last_answer - started)
+    return result
+
+
 def _child(plan: Plan, answer: Any) -> None:
-    result = asyncio.run(_drive(plan))
-    answer.send((dict(result.statuses), result.latencies, result.elapsed, dict(result.errors)))
+    result = asyncio.run(_drive_open(plan) if plan.rate > 0 else _drive(plan))
+    answer.send(
+        (dict(result.statuses), result.latencies, result.elapsed, dict(result.errors),
+         result.lags)
+    )  # fmt: skip
 
 
 def start_load(plan: Plan) -> list[tuple[Any, Any]]:
@@ -201,7 +276,10 @@ def start_load(plan: Plan) -> list[tuple[Any, Any]]:
     started = []
     share = max(1, plan.concurrency // plan.processes)
     for n in range(plan.processes):
-        part = replace(plan, concurrency=share, first_number=plan.first_number + n * 100_000)
+        part = replace(
+            plan, concurrency=share, first_number=plan.first_number + n * 100_000,
+            rate=plan.rate / plan.processes,
+        )  # fmt: skip
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(target=_child, args=(part, sender), daemon=True)
         process.start()
@@ -216,15 +294,16 @@ def finish_load(started: list[tuple[Any, Any]], timeout: float) -> LoadResult:
         if not receiver.poll(timeout):
             process.kill()
             raise TimeoutError("a load process did not finish")
-        statuses, latencies, elapsed, errors = receiver.recv()
+        statuses, latencies, elapsed, errors, lags = receiver.recv()
         process.join(10)
         total.statuses.update(statuses)
         total.errors.update(errors)
         total.latencies.extend(latencies)
+        total.lags.extend(lags)
         total.elapsed = max(total.elapsed, elapsed)
     return total
 
 
 def run_load(plan: Plan) -> LoadResult:
     """Run `plan` in its own process(es) and wait for it."""
-    return finish_load(start_load(plan), plan.duration + 60)
+    return finish_load(start_load(plan), plan.duration + OPEN_LOOP_GRACE + 60)

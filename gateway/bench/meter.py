@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "peak_rss_mb"]
+__all__ = ["cpu_seconds", "peak_rss_mb", "with_children"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -27,6 +27,24 @@ def cpu_seconds(pids: Iterable[int]) -> float:
         fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may have spaces
         total += (int(fields[11]) + int(fields[12])) / _TICKS
     return total
+
+
+def with_children(pids: Iterable[int]) -> list[int]:
+    """`pids` and their child processes (one level: ``tongban serve --workers``'s
+    workers), from the parent pid in each ``/proc/PID/stat``."""
+    parents = list(pids)
+    found = list(parents)
+    wanted = set(parents)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) in wanted:
+            found.append(int(entry.name))
+    return found
 
 
 def peak_rss_mb(pids: Iterable[int]) -> float:

@@ -16,19 +16,26 @@ from gateway.bench.loadgen import LoadResult
 __all__ = ["COLUMNS", "Row", "markdown_table", "measured", "print_table", "write_json"]
 
 COLUMNS = (
-    "name", "target", "baseline", "requests", "statuses", "errors", "throughput",
+    "name", "target", "baseline", "rate", "requests", "statuses", "errors", "throughput",
     "p50_ms", "p95_ms", "p99_ms", "cpu_s", "peak_rss_mb", "throughput_ratio",
-    "p50_ratio", "p99_ratio", "note",
+    "p50_ratio", "p99_ratio", "added_p99_ms", "note",
 )  # fmt: skip
 
 
 @dataclass
 class Row:
-    """A measured scenario or baseline: medians over runs, percentiles over all requests."""
+    """A measured scenario or baseline: medians over runs, percentiles over all requests.
+
+    `rate` is the offered load of an open-loop row (requests/s; None: closed loop),
+    whose latencies run from each request's scheduled time. `added_p99_ms` is this
+    row's p99 minus its baseline's, filled only when both ran open-loop at the same
+    rate (the added latency over the baseline at that load).
+    """
 
     name: str
     target: str
     baseline: str | None = None
+    rate: float | None = None
     requests: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
@@ -41,6 +48,7 @@ class Row:
     throughput_ratio: float | None = None
     p50_ratio: float | None = None
     p99_ratio: float | None = None
+    added_p99_ms: float | None = None
     note: str = ""
 
     def compare(self, base: Row | None) -> None:
@@ -51,6 +59,13 @@ class Row:
         self.throughput_ratio = _ratio(self.throughput, base.throughput)
         self.p50_ratio = _ratio(self.p50_ms, base.p50_ms)
         self.p99_ratio = _ratio(self.p99_ms, base.p99_ms)
+        if (
+            self.rate is not None
+            and self.rate == base.rate
+            and self.p99_ms is not None
+            and base.p99_ms is not None
+        ):
+            self.added_p99_ms = round(self.p99_ms - base.p99_ms, 2)
 
 
 def _ratio(value: float | None, base: float | None) -> float | None:
@@ -58,9 +73,15 @@ def _ratio(value: float | None, base: float | None) -> float | None:
 
 
 def measured(
-    name: str, target: str, runs: list[LoadResult], cpu: list[float], rss: float | None
+    name: str,
+    target: str,
+    runs: list[LoadResult],
+    cpu: list[float],
+    rss: float | None,
+    rate: float | None = None,
 ) -> Row:
-    """A row from the load results of every run, and the server's CPU per run."""
+    """A row from the load results of every run, and the server's CPU per run;
+    `rate` for an open-loop row (its note then says how late the client sent)."""
     latencies = sorted(t for run in runs for t in run.latencies)
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
@@ -69,7 +90,13 @@ def measured(
             statuses[str(status)] = statuses.get(str(status), 0) + n
         for error, n in run.errors.items():
             errors[error] = errors.get(error, 0) + n
-    row = Row(name, target, requests=len(latencies), statuses=statuses, errors=errors)
+    row = Row(name, target, rate=rate, requests=len(latencies), statuses=statuses, errors=errors)
+    lags = sorted(t for run in runs for t in run.lags)
+    if lags:
+        row.note = (
+            f"open loop at {rate:g}/s; sent late by p50 {_percentile(lags, 0.5) * 1000:.2f} ms, "
+            f"p99 {_percentile(lags, 0.99) * 1000:.2f} ms"
+        )
     if runs:
         row.throughput = round(statistics.median(run.throughput for run in runs), 1)
     if latencies:
@@ -98,7 +125,7 @@ def print_table(rows: list[Row], title: str, console: Console | None = None) -> 
     table = Table(title=title)
     for heading in (
         "row", "target", "req/s", "p50 ms", "p95 ms", "p99 ms", "CPU s", "peak RSS MB",
-        "vs baseline", "req/s ×", "p50 ×", "p99 ×", "answers",
+        "vs baseline", "req/s ×", "p50 ×", "p99 ×", "p99 + ms", "answers",
     ):  # fmt: skip
         table.add_column(heading, justify="left" if heading in ("row", "target") else "right")
     for row in rows:
@@ -109,7 +136,7 @@ def print_table(rows: list[Row], title: str, console: Console | None = None) -> 
             row.name, row.target, _cell(row.throughput), _cell(row.p50_ms), _cell(row.p95_ms),
             _cell(row.p99_ms), _cell(row.cpu_s), _cell(row.peak_rss_mb), row.baseline or "–",
             _cell(row.throughput_ratio), _cell(row.p50_ratio), _cell(row.p99_ratio),
-            answers + (f" ({row.note})" if row.note else ""),
+            _cell(row.added_p99_ms), answers + (f" ({row.note})" if row.note else ""),
         )  # fmt: skip
     (console or Console()).print(table)
 
@@ -118,7 +145,7 @@ def markdown_table(rows: list[Row]) -> str:
     """The rows as a Markdown table (for the README)."""
     headings = (
         "row", "req/s", "p50 ms", "p95 ms", "p99 ms", "CPU s", "peak RSS MB", "vs",
-        "req/s ×", "p50 ×", "p99 ×", "answers",
+        "req/s ×", "p50 ×", "p99 ×", "p99 + ms", "answers",
     )  # fmt: skip
     lines = ["| " + " | ".join(headings) + " |", "|" + " --- |" * len(headings)]
     for row in rows:
@@ -127,7 +154,7 @@ def markdown_table(rows: list[Row]) -> str:
             row.name, _cell(row.throughput), _cell(row.p50_ms), _cell(row.p95_ms),
             _cell(row.p99_ms), _cell(row.cpu_s), _cell(row.peak_rss_mb), row.baseline or "–",
             _cell(row.throughput_ratio), _cell(row.p50_ratio), _cell(row.p99_ratio),
-            answers + (f" ({row.note})" if row.note else ""),
+            _cell(row.added_p99_ms), answers + (f" ({row.note})" if row.note else ""),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

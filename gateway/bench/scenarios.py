@@ -16,15 +16,23 @@ closed-loop clients in a separate load process (`loadgen`); the gateway's CPU se
   first submission to the last delivery; relay = deliveries after intake stopped /
   the time they took (the backlog drain), vs sandbox direct;
 - ``growth``: intake and case GET with each of the ``--growth`` sizes of applications
-  stored (`growth.fill`, the gateway stopped meanwhile), vs the smallest size.
+  stored (`growth.fill`, the gateway stopped meanwhile), vs the smallest size;
+- ``added-latency``: open loop at a fixed ``--rate`` (default 300/s; see `loadgen`):
+  in each run, ``sandbox direct @ RATE/s`` (the sandbox call of the ``sandbox direct``
+  baseline, a fresh sandbox) and then ``intake @ RATE/s`` (signed intake at the
+  gateway), so both see the same machine minutes apart; the intake row's
+  ``added_p99_ms`` is its p99 minus the sandbox's: the latency the gateway adds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import statistics
+import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +47,7 @@ from gateway.security import RequestSigner, thumbprint
 
 __all__ = ["SCENARIOS", "Bench"]
 
-SCENARIOS = ("intake", "relay", "e2e", "search", "read-under-write", "growth")
+SCENARIOS = ("intake", "relay", "e2e", "search", "read-under-write", "growth", "added-latency")
 EXAMPLES = REPO / "contracts" / "examples"
 SEARCH_PATH = "/v1/catalog/items?q=" + quote("户口")
 
@@ -53,6 +61,7 @@ class Bench:
     concurrency: int = 16
     runs: int = 3
     load_processes: int = 1
+    rate: float = 300.0
     tick: Callable[[str], None] = lambda _: None
     rows: list[Row] = field(default_factory=list)
     _next_applicant: int = 0
@@ -76,19 +85,51 @@ class Bench:
         )  # fmt: skip
 
     def measure(
-        self, name: str, target: str, plan: Plan | Callable[[], Plan], pids: list[int]
+        self,
+        name: str,
+        target: str,
+        plan: Plan | Callable[[], Plan],
+        pids: list[int],
+        *,
+        store: bool = False,
     ) -> Row:
         """Run `plan` `runs` times (a new one each run if it is a factory: new
-        applicants); a row with the CPU and peak RSS of `pids`."""
-        results, cpu = [], []
+        applicants); a row with the CPU and peak RSS of `pids`. With `store` (a
+        gateway row), the note adds the CPU of the PostgreSQL backends serving it."""
+        results, cpu, store_cpu = [], [], []
         for run in range(self.runs):
             self.tick(f"{name} (run {run + 1}/{self.runs})")
+            backends = self.backends_cpu() if store else {}
             before = cpu_seconds(pids)
             results.append(self.load(plan() if callable(plan) else plan))
             cpu.append(cpu_seconds(pids) - before)
+            if backends:
+                store_cpu.append(self.backends_cpu_since(backends))
         row = measured(name, target, results, cpu, peak_rss_mb(pids) if pids else None)
+        if store:
+            self.note_store_cpu(row, results, store_cpu)
         self.rows.append(row)
         return row
+
+    def backends_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each PostgreSQL backend of the run's database."""
+        return {pid: cpu_seconds([pid]) for pid in self.cluster.store_pids()}
+
+    def backends_cpu_since(self, before: dict[int, float]) -> float:
+        """CPU seconds the run's PostgreSQL backends used since `before` (new ones too)."""
+        return sum(cpu_seconds([pid]) - before.get(pid, 0.0) for pid in self.cluster.store_pids())
+
+    @staticmethod
+    def note_store_cpu(row: Row, results: list[LoadResult], store_cpu: list[float]) -> None:
+        """Add to `row`'s note the CPU per answer of the gateway and of PostgreSQL (all
+        they did meanwhile: the relay's deliveries of earlier rows' backlog too)."""
+        answers = statistics.median(result.count for result in results) if results else 0
+        if not answers or row.cpu_s is None:
+            return
+        cost = f"CPU per answer: gateway {row.cpu_s / answers * 1000:.2f} ms"
+        if store_cpu:
+            cost += f", PostgreSQL backends {statistics.median(store_cpu) / answers * 1000:.2f} ms"
+        row.note = f"{row.note}; {cost}" if row.note else cost
 
     def load(self, plan: Plan) -> LoadResult:
         """Run `plan`, counting the applications it got accepted."""
@@ -128,63 +169,73 @@ class Bench:
 
     # -- baselines ------------------------------------------------------------
 
-    def baselines(self, work: Path) -> dict[str, Row]:
-        import subprocess
+    @contextlib.contextmanager
+    def fresh_sandbox(self) -> Iterator[tuple[str, int]]:
+        """A Shenzhen sandbox of its own (no cases): the URL of its case list, its pid."""
+        port = free_port()
+        sandbox = subprocess.Popen(  # noqa: S603 - our CLI
+            [str(Path(self.cluster.tongban)), "sandbox", "shenzhen", "--port", str(port),
+             "--config", str(self.cluster.work / "sandboxes.toml")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}/_sandbox/cases"
+            wait_until_up(url, sandbox)
+            yield url, sandbox.pid
+        finally:
+            sandbox.terminate()
+            sandbox.wait(10)
 
+    def baselines(self, work: Path) -> dict[str, Row]:
         found: dict[str, Row] = {}
         port = free_port()
         bare = subprocess.Popen(  # noqa: S603 - our module
             bare_handler_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        sandbox_port = free_port()
-        sandbox = subprocess.Popen(  # noqa: S603 - our CLI
-            [str(Path(self.cluster.tongban)), "sandbox", "shenzhen", "--port", str(sandbox_port),
-             "--config", str(self.cluster.work / "sandboxes.toml")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
         nginx: Nginx | None = None
         try:
-            wait_until_up(f"http://127.0.0.1:{port}/", bare)
-            wait_until_up(f"http://127.0.0.1:{sandbox_port}/_sandbox/cases", sandbox)
-            base = f"http://127.0.0.1:{port}"
-            found["bare POST"] = self.measure(
-                "bare POST", "aiohttp handler",
-                self.plan(f"{base}/v1/applications", method="POST", kind="fixed",
-                          body=self._template, partner_key=self.cluster.partner_private),
-                [bare.pid],
-            )  # fmt: skip
-            found["bare GET"] = self.measure(
-                "bare GET", "aiohttp handler", self.plan(base + SEARCH_PATH), [bare.pid]
-            )
-            sandbox_url = f"http://127.0.0.1:{sandbox_port}/_sandbox/cases"
-            found["sandbox direct"] = self.measure(
-                "sandbox direct", "shenzhen sandbox", self.plan(sandbox_url), [sandbox.pid]
-            )
-            if nginx_binary() is None:
-                self.rows.append(Row("nginx → sandbox", "nginx", note="skipped: no nginx"))
-            else:
-                nginx_port = free_port()
-                nginx = Nginx.start(work / "nginx-baseline", nginx_port, [sandbox_port])
-                wait_until_up(f"http://127.0.0.1:{nginx_port}/_sandbox/cases", nginx.process)
-                row = self.measure(
-                    "nginx → sandbox", "nginx proxy_pass",
-                    self.plan(f"http://127.0.0.1:{nginx_port}/_sandbox/cases"),
-                    [nginx.process.pid],
+            with self.fresh_sandbox() as (sandbox_url, sandbox_pid):
+                wait_until_up(f"http://127.0.0.1:{port}/", bare)
+                base = f"http://127.0.0.1:{port}"
+                found["bare POST"] = self.measure(
+                    "bare POST", "aiohttp handler",
+                    self.plan(f"{base}/v1/applications", method="POST", kind="fixed",
+                              body=self._template, partner_key=self.cluster.partner_private),
+                    [bare.pid],
                 )  # fmt: skip
-                row.compare(found["sandbox direct"])
-                found["nginx → sandbox"] = row
+                found["bare GET"] = self.measure(
+                    "bare GET", "aiohttp handler", self.plan(base + SEARCH_PATH), [bare.pid]
+                )
+                found["sandbox direct"] = self.measure(
+                    "sandbox direct", "shenzhen sandbox", self.plan(sandbox_url), [sandbox_pid]
+                )
+                if nginx_binary() is None:
+                    self.rows.append(Row("nginx → sandbox", "nginx", note="skipped: no nginx"))
+                else:
+                    nginx_port = free_port()
+                    sandbox_port = int(sandbox_url.split(":")[2].split("/")[0])
+                    nginx = Nginx.start(work / "nginx-baseline", nginx_port, [sandbox_port])
+                    wait_until_up(f"http://127.0.0.1:{nginx_port}/_sandbox/cases", nginx.process)
+                    row = self.measure(
+                        "nginx → sandbox", "nginx proxy_pass",
+                        self.plan(f"http://127.0.0.1:{nginx_port}/_sandbox/cases"),
+                        [nginx.process.pid],
+                    )  # fmt: skip
+                    row.compare(found["sandbox direct"])
+                    found["nginx → sandbox"] = row
         finally:
             if nginx is not None:
                 nginx.stop()
-            for process in (bare, sandbox):
-                process.terminate()
-                process.wait(10)
+            bare.terminate()
+            bare.wait(10)
         return found
 
     # -- scenarios ------------------------------------------------------------
 
     def intake(self, baselines: dict[str, Row]) -> None:
-        row = self.measure("intake", "gateway", self.intake_plan, self.cluster.gateway_pids)
+        row = self.measure(
+            "intake", "gateway", self.intake_plan, self.cluster.gateway_pids, store=True
+        )
         row.compare(baselines.get("bare POST"))
 
     def search(self, baselines: dict[str, Row]) -> None:
@@ -212,6 +263,40 @@ class Bench:
         busy = measured("case GET under intake", "gateway", results, cpu, peak_rss_mb(pids))
         busy.compare(idle)
         self.rows.append(busy)
+
+    def added_latency(self) -> None:
+        """Open loop at `rate`: sandbox direct, then intake, in each run (module docstring)."""
+        rate = self.rate
+        connections = max(self.concurrency, 64)  # open loop: enough never to be the queue
+        pids = self.cluster.gateway_pids
+        direct: list[LoadResult] = []
+        intake: list[LoadResult] = []
+        direct_cpu: list[float] = []
+        intake_cpu: list[float] = []
+        store_cpu: list[float] = []
+        with self.fresh_sandbox() as (sandbox_url, sandbox_pid):
+            direct_plan = self.plan(sandbox_url, rate=rate, concurrency=connections)
+            for run in range(self.runs):
+                self.tick(f"sandbox direct @ {rate:g}/s (run {run + 1}/{self.runs})")
+                before = cpu_seconds([sandbox_pid])
+                direct.append(run_load(direct_plan))
+                direct_cpu.append(cpu_seconds([sandbox_pid]) - before)
+                self.tick(f"intake @ {rate:g}/s (run {run + 1}/{self.runs})")
+                backends = self.backends_cpu()
+                before = cpu_seconds(pids)
+                intake.append(self.load(self.intake_plan(rate=rate, concurrency=connections)))
+                intake_cpu.append(cpu_seconds(pids) - before)
+                if backends:
+                    store_cpu.append(self.backends_cpu_since(backends))
+            sandbox_rss = peak_rss_mb([sandbox_pid])
+        name = f"{rate:g}/s"
+        base = measured(f"sandbox direct @ {name}", "shenzhen sandbox", direct, direct_cpu,
+                        sandbox_rss, rate=rate)  # fmt: skip
+        row = measured(f"intake @ {name}", "gateway", intake, intake_cpu, peak_rss_mb(pids),
+                       rate=rate)  # fmt: skip
+        row.compare(base)
+        self.note_store_cpu(row, intake, store_cpu)
+        self.rows.extend([base, row])
 
     def deliveries(self, baselines: dict[str, Row], wanted: set[str]) -> None:
         """e2e and relay rows from the same load (see the module docstring)."""

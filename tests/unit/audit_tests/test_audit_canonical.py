@@ -11,7 +11,13 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.audit.canonical import canonical_json, canonical_string, entry_bytes
+from gateway.audit.canonical import (
+    ENTRY_COLUMNS,
+    canonical_json,
+    canonical_string,
+    entry_bytes,
+    entry_bytes_many,
+)
 from gateway.errors import InvalidAuditEntry
 
 # ../shared beside the repository root (CI provides it there too).
@@ -97,3 +103,44 @@ def test_entry_writer_refuses_a_seq_that_is_not_an_integer() -> None:
               "prev_hash": bytes(32)}  # fmt: skip
     with pytest.raises(InvalidAuditEntry):
         entry_bytes(fields)
+
+
+stored_entries = st.fixed_dictionaries(
+    {
+        "seq": st.integers(0, 2**53 - 1), "time": st.text(), "kind": st.text(),
+        "application_id": optional_text, "request_id": optional_text, "trace_id": optional_text,
+        "actor": st.text(), "region": optional_text, "data": st.text(),
+        "prev_hash": st.binary(min_size=32, max_size=32),
+    }
+)  # fmt: skip
+
+
+@given(st.lists(stored_entries, max_size=5))
+def test_many_entries_writer_gives_each_entrys_bytes(entries: list[dict[str, Any]]) -> None:
+    """`entry_bytes_many` (verification's fast path) is `entry_bytes` of each, and
+    refuses a batch exactly when `entry_bytes` refuses one of its entries."""
+    rows = [(*(fields[name] for name in ENTRY_COLUMNS), b"leaf") for fields in entries]
+    try:
+        expected = [entry_bytes(fields) for fields in entries]
+    except (InvalidAuditEntry, TypeError) as exc:
+        with pytest.raises(type(exc)):
+            entry_bytes_many(rows)
+        return
+    assert entry_bytes_many(rows) == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("seq", True), ("seq", 1.0), ("seq", -1), ("seq", 2**53), ("data", b"{}"),
+     ("actor", b"a"), ("kind", 7), ("region", 1.5), ("time", None), ("actor", "\ud800")],
+)  # fmt: skip
+def test_many_entries_writer_refuses_what_the_entry_writer_refuses(column: str, value: Any) -> None:
+    fields = {"seq": 1, "time": "t", "kind": "k", "actor": "a", "application_id": None,
+              "request_id": None, "trace_id": None, "region": None, "data": "{}",
+              "prev_hash": bytes(32)}  # fmt: skip
+    good = tuple(fields[name] for name in ENTRY_COLUMNS)
+    fields[column] = value
+    with pytest.raises((InvalidAuditEntry, TypeError)):
+        entry_bytes(fields)
+    with pytest.raises((InvalidAuditEntry, TypeError)):
+        entry_bytes_many([good, tuple(fields[name] for name in ENTRY_COLUMNS)])

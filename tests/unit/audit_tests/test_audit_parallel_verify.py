@@ -87,6 +87,39 @@ async def rewrite_whole_chain(conn: Connection) -> None:
         )
 
 
+async def actor_as_blob(conn: Connection) -> None:
+    """A field of another SQL type: the sequential verifier cannot rebuild the entry."""
+    await conn.execute("UPDATE audit_entries SET actor = CAST(actor AS BLOB) WHERE seq = 5")
+
+
+async def data_as_blob(conn: Connection) -> None:
+    await conn.execute("UPDATE audit_entries SET data = CAST(data AS BLOB) WHERE seq = 14")
+
+
+async def data_with_a_nul_and_more(conn: Connection) -> None:
+    """Bytes after a NUL (which C string functions would not see) are part of the entry."""
+    await conn.execute("UPDATE audit_entries SET data = data || char(0) || 'x' WHERE seq = 10")
+
+
+async def unescaped_quote_with_its_hash(conn: Connection) -> None:
+    """Entry 19 hashed as written *without* escaping a quote (no canonical writer's
+    bytes), the chain after it recomputed: only the entry's own check finds it."""
+    row = await entry(conn, 19)
+    row["actor"] = 'staff:"x'
+    raw = entry_bytes({**row, "actor": "staff:x"}).replace(b'"staff:x"', b'"staff:"x"')
+    row["leaf_hash"] = leaf_hash(raw)
+    await conn.execute(
+        "UPDATE audit_entries SET actor = :actor, leaf_hash = :leaf_hash WHERE seq = 19", row
+    )
+    following = await entry(conn, 20)
+    following["prev_hash"] = row["leaf_hash"]
+    following["leaf_hash"] = leaf_hash(entry_bytes(following))
+    await conn.execute(
+        "UPDATE audit_entries SET prev_hash = :prev_hash, leaf_hash = :leaf_hash WHERE seq = 20",
+        following,
+    )
+
+
 async def delete_one(conn: Connection) -> None:
     await conn.execute("DELETE FROM audit_entries WHERE seq = 8")
 
@@ -102,6 +135,10 @@ async def delete_tail(conn: Connection) -> None:
         (rewrite_with_hash, (11, "rewritten")),
         (rewrite_whole_chain, (9, "rewritten")),
         (delete_one, (8, "deleted")),
+        (actor_as_blob, (5, "malformed")),
+        (data_as_blob, (14, "malformed")),
+        (data_with_a_nul_and_more, (10, "changed")),
+        (unescaped_quote_with_its_hash, (19, "changed")),
         (delete_tail, (18, "deleted")),
     ],
 )
