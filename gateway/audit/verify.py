@@ -229,7 +229,10 @@ class Verifier:
                     missing = f"entry {p} is" if seq == p + 1 else f"entries {p}..{seq - 1} are"
                     return self._fail(p, "deleted", f"{missing} missing")
                 return self._fail(p, "changed", f"entry {seq} appears again at position {p}")
-            prev = bytes(row["prev_hash"])
+            try:
+                prev, recorded = bytes(row["prev_hash"]), bytes(row["leaf_hash"])
+            except (KeyError, TypeError, ValueError) as exc:  # e.g. a hash stored as text
+                return self._fail(p, "malformed", f"entry {p} has no hash as bytes: {exc}")
             linked = self._prev is None or prev == self._prev
             if not linked:
                 back = self._find_recent(prev)
@@ -244,7 +247,7 @@ class Verifier:
                 leaf = leaf_hash(entry_bytes(row))
             except (InvalidAuditEntry, KeyError, TypeError, ValueError) as exc:
                 return self._fail(p, "malformed", f"entry {p} cannot be rebuilt: {exc}")
-            if leaf != bytes(row["leaf_hash"]):
+            if leaf != recorded:
                 return self._fail(
                     p,
                     "changed",

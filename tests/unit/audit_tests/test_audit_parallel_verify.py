@@ -96,6 +96,12 @@ async def data_as_blob(conn: Connection) -> None:
     await conn.execute("UPDATE audit_entries SET data = CAST(data AS BLOB) WHERE seq = 14")
 
 
+async def prev_hash_as_text(conn: Connection) -> None:
+    """A hash stored as text (32 hex digits pass the length check): reported, not a
+    crash of the verifier."""
+    await conn.execute("UPDATE audit_entries SET prev_hash = hex(substr(prev_hash, 1, 16)) WHERE seq = 7")
+
+
 async def data_with_a_nul_and_more(conn: Connection) -> None:
     """Bytes after a NUL (which C string functions would not see) are part of the entry."""
     await conn.execute("UPDATE audit_entries SET data = data || char(0) || 'x' WHERE seq = 10")
@@ -137,6 +143,7 @@ async def delete_tail(conn: Connection) -> None:
         (delete_one, (8, "deleted")),
         (actor_as_blob, (5, "malformed")),
         (data_as_blob, (14, "malformed")),
+        (prev_hash_as_text, (7, "malformed")),
         (data_with_a_nul_and_more, (10, "changed")),
         (unescaped_quote_with_its_hash, (19, "changed")),
         (delete_tail, (18, "deleted")),
