@@ -99,7 +99,9 @@ async def data_as_blob(conn: Connection) -> None:
 async def prev_hash_as_text(conn: Connection) -> None:
     """A hash stored as text (32 hex digits pass the length check): reported, not a
     crash of the verifier."""
-    await conn.execute("UPDATE audit_entries SET prev_hash = hex(substr(prev_hash, 1, 16)) WHERE seq = 7")
+    await conn.execute(
+        "UPDATE audit_entries SET prev_hash = hex(substr(prev_hash, 1, 16)) WHERE seq = 7"
+    )
 
 
 async def data_with_a_nul_and_more(conn: Connection) -> None:
