@@ -3,7 +3,7 @@
 Per region it keeps a concurrency limit, a circuit breaker, a business calendar and
 a retry policy. A region that is closed (maintenance, off-hours) or whose breaker
 is open is simply not claimed from: its deliveries wait without burning attempts.
-A call gets a few quick in-call retries (tenacity) for timeouts and dropped
+A call gets a few quick in-call retries for timeouts and dropped
 connections; after that the durable schedule of the policy takes over, persisted
 in the outbox. Every attempt is recorded, with the per-hop times of its last
 in-call try (request sent, response received), and reported to an optional
@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from gateway.envelope import Envelope, RegionAck
 from gateway.errors import (
@@ -45,7 +44,6 @@ from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
 from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener, Unreadable
-from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.reasons import unsettled_reason
 from gateway.relay.seam import DeliveryListener
@@ -102,9 +100,20 @@ class DestinationLane:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     in_flight: int = 0
 
+    @property
+    def claim_batch(self) -> int:
+        """The least room worth a claim while deliveries are in flight (a quarter of
+        `concurrency`); with none in flight, any room is."""
+        return max(1, self.concurrency // 4)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _in_call_pause(tries: int) -> float:
+    """Seconds before the next quick try after `tries` failed ones: 0.1, 0.2, 0.4 ... 1."""
+    return float(min(0.1 * 2 ** (tries - 1), 1.0))
 
 
 class RelayWorker:
@@ -139,8 +148,9 @@ class RelayWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
-        # Outcomes are written in shared transactions: one commit per batch, not per delivery.
-        self._commits = GroupCommitter(store)
+        # Deliveries holding a place in their lane's `concurrency`: from the claim until
+        # the region has answered (the outcome's COMMIT is no call to the region).
+        self._calling: set[str] = set()
 
     @property
     def listener(self) -> DeliveryListener:
@@ -176,7 +186,12 @@ class RelayWorker:
         started = 0
         for destination, lane in self._lanes.items():
             room = lane.concurrency - lane.in_flight
-            if room <= 0 or lane.calendar.hold_until(now) is not None:
+            if room < lane.claim_batch and (room <= 0 or lane.in_flight > 0):
+                # Claim in batches: one claim per finished delivery would run a claim
+                # transaction per delivery. Deliveries still in flight wake us as they
+                # finish, so the room fills up soon.
+                continue
+            if lane.calendar.hold_until(now) is not None:
                 continue
             state = lane.breaker.state
             if state is BreakerState.OPEN:
@@ -194,6 +209,7 @@ class RelayWorker:
                 continue
             for record in claimed:
                 lane.in_flight += 1
+                self._calling.add(record.id)
                 task = asyncio.create_task(self._deliver(record, lane))
                 self._tasks[task] = record
                 task.add_done_callback(self._done)
@@ -245,17 +261,23 @@ class RelayWorker:
                         conn, unsettled, owner=self._instance, now=self._clock()
                     )
                 log.info("relay.released", count=len(unsettled))
-        await self._commits.aclose()
         log.info("relay.stopped", instance=self._instance)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         record = self._tasks.pop(task, None)
         if record is not None:
-            self._lanes[record.destination].in_flight -= 1
+            self._free_place(record)
         if not task.cancelled() and (error := task.exception()) is not None:
             # `_deliver` catches everything; this is the last line of defence.
             log.error("relay.task_crashed", exc_info=error)
-        self._wake.set()
+        self._wake.set()  # its settlement may have made a follow-up claimable
+
+    def _free_place(self, record: DeliveryRecord) -> None:
+        """Give the delivery's place in its lane back (once) and look for more work."""
+        if record.id in self._calling:
+            self._calling.discard(record.id)
+            self._lanes[record.destination].in_flight -= 1
+            self._wake.set()
 
     async def _deliver(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         with bind_trace(
@@ -293,6 +315,7 @@ class RelayWorker:
             error = exc
         ended_at = self._clock()
         duration_ms = (time.perf_counter() - started) * 1000
+        self._free_place(record)  # the region has answered (or not): the call is over
         if error is None or isinstance(error, RegionRejected):
             lane.breaker.record_success()  # the region answered: it is up
         else:
@@ -318,29 +341,27 @@ class RelayWorker:
             raise RegionRejected(region, "no-handler", f"cannot deliver a {envelope.kind}")
         # Quick retries only for failures with no advice from the region (timeouts,
         # resets); a region that says "busy, retry after N s" is taken at its word.
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._in_call_attempts),
-            wait=wait_exponential(multiplier=0.1, max=1.0),
-            retry=retry_if_exception(
-                lambda exc: isinstance(exc, RegionUnavailable) and exc.retry_after is None
-            ),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                hops.calls += 1
-                hops.sent_at, hops.received_at = self._clock(), None
-                try:
-                    answer = await send(envelope)
-                except Exception as exc:
-                    # A refusal or "busy" is an answer; a timeout or a dropped connection
-                    # is not, nor is a failure of our own before or after the call.
-                    if isinstance(exc, AdapterError) and not isinstance(exc, RegionUnreachable):
-                        hops.received_at = self._clock()
+        # A plain loop: building a tenacity AsyncRetrying per call cost more than the
+        # rest of the relay's own bookkeeping around the call.
+        tries = 0
+        while True:
+            tries += 1
+            hops.calls += 1
+            hops.sent_at, hops.received_at = self._clock(), None
+            try:
+                answer = await send(envelope)
+            except Exception as exc:
+                # A refusal or "busy" is an answer; a timeout or a dropped connection
+                # is not, nor is a failure of our own before or after the call.
+                if isinstance(exc, AdapterError) and not isinstance(exc, RegionUnreachable):
+                    hops.received_at = self._clock()
+                quick = isinstance(exc, RegionUnavailable) and exc.retry_after is None
+                if not quick or tries >= self._in_call_attempts:
                     raise
-                hops.received_at = self._clock()
-                return answer
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+                await asyncio.sleep(_in_call_pause(tries))
+                continue
+            hops.received_at = self._clock()
+            return answer
 
     async def _reschedule_untried(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         now = self._clock()
@@ -375,7 +396,7 @@ class RelayWorker:
             return True
 
         try:
-            ours = await self._store_retrying(lambda: self._commits.run(write))
+            ours = await self._store_retrying(lambda: self._store.grouped(write))
         except Exception as exc:
             # The outcome is known and the region has answered: it is not called again.
             # The delivery becomes a dead letter keeping the answer, for ops to resolve.

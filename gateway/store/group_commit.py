@@ -1,16 +1,16 @@
-"""Group commit: many small units of work share one transaction.
+"""Group commit for a store whose transactions run side by side (PostgreSQL).
 
-Settling a delivery is a handful of small writes (the delivery, its attempt, the
-application's status, history and audit entry). Committed one by one, the commits
-themselves cap the relay (one fsync each on SQLite; one audit lock each on
-PostgreSQL). A `GroupCommitter` queues units and runs as many as are waiting in
-one transaction; each caller still learns its own unit's result. If a batch fails,
-its units are retried one per transaction, so one bad unit never sinks the others.
+Many small units of work (settling a delivery: the delivery, its attempt, the
+application's status, history and audit entry) committed one by one cap a writer:
+on PostgreSQL each is a WAL flush, and each takes the audit append lock in turn.
+A `GroupCommitter` queues units and runs as many as are waiting in one
+transaction; each caller still learns its own unit's result, and only after the
+COMMIT that holds it. If a batch fails, its units are run again one per
+transaction, so one bad unit never sinks the others.
 
-On SQLite the store itself group-commits (`gateway.store.sqlite`): a batch here is
-one logical transaction, and it shares its COMMIT with intake's and every other
-writer's. On PostgreSQL, where transactions run concurrently on the pool, the
-batch is what saves the commits (and the audit append lock).
+`PostgresStore.grouped` runs on one. The SQLite store needs none: its
+`transaction()` already shares one COMMIT among every logical transaction that
+finished meanwhile, each in a savepoint of its own (`gateway.store.sqlite`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from gateway.store import Connection, Store
+from gateway.errors import StoreUnavailable
+from gateway.store.base import Connection, Store
 
 T = TypeVar("T")
 Unit = Callable[[Connection], Awaitable[T]]
@@ -34,27 +35,36 @@ class _Queued(Generic[T]):
 
 
 class GroupCommitter:
-    """Runs units of work in shared transactions; start lazily, close with `aclose`."""
+    """Runs units of work in shared transactions of `store`; starts lazily, close
+    with `aclose`."""
 
     def __init__(self, store: Store, *, max_batch: int = 64) -> None:
         self._store = store
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Queued[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._current: list[_Queued[Any]] = []  # the batch being committed
 
     async def run(self, work: Unit[T]) -> T:
         """Run `work` inside a transaction (maybe shared); return once it is committed."""
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="relay-group-commit")
+            self._task = asyncio.create_task(self._drain(), name="group-commit")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Queued(work, future))
+        self._queue.put_nowait(_Queued(work, future))
         return await future
 
     async def aclose(self) -> None:
+        """Stop; a unit still waiting (or cut off mid-batch) fails with `StoreUnavailable`."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+        gone = StoreUnavailable("the store is closed")
+        for item in self._current:
+            _settle(item.result, error=gone)
+        while not self._queue.empty():
+            _settle(self._queue.get_nowait().result, error=gone)
 
     async def _drain(self) -> None:
         while True:
@@ -62,8 +72,10 @@ class GroupCommitter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             live = [item for item in batch if not item.result.done()]  # callers may be gone
+            self._current = live
             if live:
                 await self._commit(live)
+            self._current = []
 
     async def _commit(self, batch: list[_Queued[Any]]) -> None:
         try:

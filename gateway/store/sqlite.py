@@ -21,11 +21,13 @@ a batch is open.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.errors import StoreError, StoreUnavailable
+from gateway.store.base import Connection
 from gateway.store.sqlite_threads import (
     InlineConnection,
     ThreadedConnection,
@@ -35,6 +37,8 @@ from gateway.store.sqlite_threads import (
 )
 
 __all__ = ["SQLiteStore", "split_statements"]
+
+T = TypeVar("T")
 
 # One logical transaction holds the writer at a time, so one name suffices.
 _SAVEPOINT = "logical_transaction"
@@ -104,6 +108,12 @@ class SQLiteStore:
             self._uncommitted.append(committed)
         # Shielded: a caller cancelled now still has its work committed with the batch.
         await asyncio.shield(committed)
+
+    async def grouped(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """A logical transaction of its own: `transaction()` already shares its COMMIT
+        with every other one finished meanwhile, and a failing one is undone alone."""
+        async with self.transaction() as conn:
+            return await work(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ThreadedConnection]:

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from gateway.errors import StoreError, UniqueViolation
-from gateway.relay.group_commit import GroupCommitter
 from gateway.store import Connection, Store
+from gateway.store.group_commit import GroupCommitter
 
 # A row the database itself refuses, by a trigger: a fault that is not a unique index.
 REFUSED = "poison"
