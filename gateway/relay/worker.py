@@ -8,7 +8,7 @@ connections; after that the durable schedule of the policy takes over, persisted
 in the outbox. Every attempt is recorded, with the per-hop times of its last
 in-call try (request sent, response received), and reported to an optional
 `AttemptObserver` (the metrics). Each job runs with its delivery, application,
-region, request id and trace id bound (`bind_trace`), so its log lines and audit
+region, request id and trace id bound (`bind_trace_in_task`), so its log lines and audit
 entries carry them. Outcomes reach the rest of the gateway
 through a `DeliveryListener` (`gateway.relay.seam`), in the same transaction that
 settles the delivery.
@@ -39,7 +39,7 @@ from gateway.errors import (
     RegionUnreachable,
     StoreUnavailable,
 )
-from gateway.observability.tracecontext import bind_trace
+from gateway.observability.tracecontext import bind_trace_in_task
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
@@ -280,19 +280,20 @@ class RelayWorker:
             self._wake.set()
 
     async def _deliver(self, record: DeliveryRecord, lane: DestinationLane) -> None:
-        with bind_trace(
+        # A task of its own (claim_round), so its context is its own: nothing to restore.
+        bind_trace_in_task(
             record.envelope.trace_id,
             delivery_id=record.id,
             application_id=record.application_id,
             region=record.destination,
             request_id=record.envelope.request_id,
-        ):
-            try:
-                await self._deliver_once(record, lane)
-            except Exception:
-                # Nothing one delivery does may stop the relay. Unsettled, the claim
-                # lapses with its lease and the delivery is tried again then.
-                log.exception("relay.delivery_crashed")
+        )
+        try:
+            await self._deliver_once(record, lane)
+        except Exception:
+            # Nothing one delivery does may stop the relay. Unsettled, the claim
+            # lapses with its lease and the delivery is tried again then.
+            log.exception("relay.delivery_crashed")
 
     async def _deliver_once(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         adapter = self._adapters.get(record.destination)

@@ -58,7 +58,7 @@ Where they differ, write SQL both accept:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -106,7 +106,7 @@ class Store(Protocol):
         """
         ...
 
-    async def grouped(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+    async def grouped(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
         """Run `work` in a transaction that may hold other units too (group commit);
         return its result once committed. If it raises, only it fails."""
         ...

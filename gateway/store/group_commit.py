@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import contextvars
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -25,13 +26,14 @@ from gateway.errors import StoreUnavailable
 from gateway.store.base import Connection, Store
 
 T = TypeVar("T")
-Unit = Callable[[Connection], Awaitable[T]]
+Unit = Callable[[Connection], Coroutine[Any, Any, T]]
 
 
 @dataclass
 class _Queued(Generic[T]):
     work: Unit[T]
     result: asyncio.Future[T]
+    context: contextvars.Context  # the caller's: its trace, its log context
 
 
 class GroupCommitter:
@@ -48,9 +50,12 @@ class GroupCommitter:
     async def run(self, work: Unit[T]) -> T:
         """Run `work` inside a transaction (maybe shared); return once it is committed."""
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="group-commit")
+            # A context of its own: not the first caller's trace for every later unit.
+            self._task = asyncio.create_task(
+                self._drain(), name="group-commit", context=contextvars.Context()
+            )
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Queued(work, future))
+        self._queue.put_nowait(_Queued(work, future, contextvars.copy_context()))
         return await future
 
     async def aclose(self) -> None:
@@ -80,7 +85,12 @@ class GroupCommitter:
     async def _commit(self, batch: list[_Queued[Any]]) -> None:
         try:
             async with self._store.transaction() as conn:
-                results = [await item.work(conn) for item in batch]
+                # Each unit in its caller's context, so its audit entries and log lines
+                # carry the caller's trace (`bind_trace`).
+                results = [
+                    await asyncio.create_task(item.work(conn), context=item.context)
+                    for item in batch
+                ]
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0].result, error=exc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -243,7 +243,7 @@ class PostgresStore:
         finally:
             await self._pool.release(conn)
 
-    async def grouped(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+    async def grouped(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
         """Run `work` in a transaction shared with the other units waiting meanwhile."""
         if self._closed:
             raise StoreUnavailable("the store is closed")
