@@ -40,7 +40,9 @@ EnvelopeOpener = Callable[[Row], Envelope]
 
 def to_db(moment: datetime) -> str:
     """A UTC timestamp as fixed-width ISO text, so text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:  # most are UTC already (the relay's clock)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def from_db(text: str | None) -> datetime | None:
