@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -148,9 +148,11 @@ class RelayWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
-        # Deliveries holding a place in their lane's `concurrency`: from the claim until
-        # the region has answered (the outcome's COMMIT is no call to the region).
-        self._calling: set[str] = set()
+        # Delivery tasks holding a place in their lane's `concurrency`: from the claim
+        # until the region has answered (the outcome's COMMIT is no call to the region).
+        # Per task, not per delivery: a claim that lapsed mid-call may be claimed again
+        # (by this worker too) while the first call still runs; each holds a place.
+        self._calling: set[asyncio.Task[None]] = set()
 
     @property
     def listener(self) -> DeliveryListener:
@@ -209,8 +211,8 @@ class RelayWorker:
                 continue
             for record in claimed:
                 lane.in_flight += 1
-                self._calling.add(record.id)
                 task = asyncio.create_task(self._deliver(record, lane))
+                self._calling.add(task)
                 self._tasks[task] = record
                 task.add_done_callback(self._done)
                 started += 1
@@ -266,16 +268,16 @@ class RelayWorker:
     def _done(self, task: asyncio.Task[None]) -> None:
         record = self._tasks.pop(task, None)
         if record is not None:
-            self._free_place(record)
+            self._free_place(task, record)
         if not task.cancelled() and (error := task.exception()) is not None:
             # `_deliver` catches everything; this is the last line of defence.
             log.error("relay.task_crashed", exc_info=error)
         self._wake.set()  # its settlement may have made a follow-up claimable
 
-    def _free_place(self, record: DeliveryRecord) -> None:
-        """Give the delivery's place in its lane back (once) and look for more work."""
-        if record.id in self._calling:
-            self._calling.discard(record.id)
+    def _free_place(self, task: asyncio.Task[Any] | None, record: DeliveryRecord) -> None:
+        """Give the place `task` holds in its lane back (once) and look for more work."""
+        if task in self._calling:
+            self._calling.discard(task)
             self._lanes[record.destination].in_flight -= 1
             self._wake.set()
 
@@ -316,7 +318,8 @@ class RelayWorker:
             error = exc
         ended_at = self._clock()
         duration_ms = (time.perf_counter() - started) * 1000
-        self._free_place(record)  # the region has answered (or not): the call is over
+        # The region has answered (or not): the call is over.
+        self._free_place(asyncio.current_task(), record)
         if error is None or isinstance(error, RegionRejected):
             lane.breaker.record_success()  # the region answered: it is up
         else:
