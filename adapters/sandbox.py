@@ -9,7 +9,8 @@ is the same everywhere. The cases and their simulated review are in
   responses lost *after* the case was created, and down windows.
 - `SandboxCore.seen` keeps the trace headers (``X-Request-ID``, ``traceparent``)
   of the latest business requests, so tests can check a trace reached the region.
-- ``GET /_sandbox/cases`` lists the cases; ``POST /_sandbox/down?seconds=S`` starts a
+- ``GET /_sandbox/cases`` lists the cases (``GET /_sandbox/count``: how many, for
+  callers that poll while thousands arrive); ``POST /_sandbox/down?seconds=S`` starts a
   down window. Neither is subject to faults.
 - `Pusher` posts results to the gateway's callback; `Nonces` spots replayed requests.
 """
@@ -180,12 +181,16 @@ def sandbox_app(
     async def list_cases(request: web.Request) -> web.Response:
         return web.json_response({"cases": request.app[CORE].listing()})
 
+    async def count_cases(request: web.Request) -> web.Response:
+        return web.json_response({"cases": len(request.app[CORE].cases)})
+
     async def go_down(request: web.Request) -> web.Response:
         seconds = float(request.query.get("seconds", "5"))
         request.app[CORE].down_until = time.monotonic() + seconds
         return web.json_response({"down_for": seconds})
 
     app.router.add_get("/_sandbox/cases", list_cases)
+    app.router.add_get("/_sandbox/count", count_cases)
     app.router.add_post("/_sandbox/down", go_down)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

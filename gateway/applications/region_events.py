@@ -135,6 +135,15 @@ async def apply_status_event(
     return await _apply_to_case(conn, row, event, journal)
 
 
+# The outcome as a literal, as the partial index region_events_parked states it: as
+# a parameter, SQLite re-planned the statement at every run (its value picks the
+# index), and a generic PostgreSQL plan could not use the index at all.
+_PARKED = (
+    "SELECT event FROM region_events WHERE region = :region AND region_case_no = :case "
+    "AND outcome = 'unknown_case' ORDER BY received_at, event_id"  # EventOutcome.UNKNOWN_CASE
+)
+
+
 async def apply_parked_events(
     conn: Connection, application: Mapping[str, Any], *, journal: Journal
 ) -> list[EventOutcome]:
@@ -151,13 +160,7 @@ async def apply_parked_events(
         return []
     await journal.audit.hold_append_lock(conn)  # see apply_status_event
     parked = await conn.fetch_all(
-        "SELECT event FROM region_events WHERE region = :region AND region_case_no = :case "
-        "AND outcome = :unknown ORDER BY received_at, event_id",
-        {
-            "region": row["competent_region"],
-            "case": row["region_case_no"],
-            "unknown": EventOutcome.UNKNOWN_CASE.value,
-        },
+        _PARKED, {"region": row["competent_region"], "case": row["region_case_no"]}
     )
     events = sorted(
         (StatusEvent.model_validate_json(item["event"]) for item in parked if item["event"]),

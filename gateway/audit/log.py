@@ -22,14 +22,22 @@ Gap-free sequence numbers under concurrency:
   commit in sequence order (the sealer relies on that). The lock is held from
   the first append until the transaction ends, whatever follows it (a group
   commit runs more units after it): keep appending transactions short.
+
+Within one transaction the lock is taken once, and the tail is read once: after
+that the transaction's own last entry is the tail (every other appender waits for
+the lock, or for SQLite's writer). Both are remembered per `Connection` object,
+which the stores make afresh for each transaction; a group commit's batch of
+settlements then costs one lock and one tail read, not one per entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +85,11 @@ _INSERT = (
 )
 _TAIL = "SELECT seq, leaf_hash FROM audit_entries ORDER BY seq DESC LIMIT 1"
 _LOCKS = {"sqlite": None, "postgres": "SELECT pg_advisory_xact_lock(:key)"}
+
+# Per transaction (its Connection object), shared by every AuditLog: holds the
+# append lock; the (seq, leaf hash) of the entry it appended last.
+_LOCKED: weakref.WeakSet[Any] = weakref.WeakSet()
+_TAILS: weakref.WeakKeyDictionary[Any, tuple[int, bytes]] = weakref.WeakKeyDictionary()
 
 
 def pseudonymise(value: str, key: bytes) -> str:
@@ -178,6 +191,21 @@ def _refuse_personal_data(value: Any, path: str) -> None:
             _refuse_personal_data(item, f"{path}[{index}]")
 
 
+def _remember(put: Callable[[Any], None], conn: Connection) -> None:
+    """`put(conn)` into a per-transaction memo; a connection that cannot be weakly
+    referenced is simply not remembered (the next append reads again)."""
+    with contextlib.suppress(TypeError):
+        put(conn)
+
+
+def _known_tail(conn: Connection) -> tuple[int, bytes] | None:
+    """The tail this transaction appended last, if it has appended."""
+    try:
+        return _TAILS.get(conn)
+    except TypeError:  # not weakly referable: not remembered
+        return None
+
+
 class AuditLog:
     """Appends validated entries to the store's ``audit_entries`` table.
 
@@ -206,8 +234,9 @@ class AuditLog:
         take it): it then sees everything they committed. SQLite needs nothing, its
         write transactions are serialised already. Taking it twice is harmless.
         """
-        if self._lock_sql is not None:
+        if self._lock_sql is not None and conn not in _LOCKED:
             await conn.fetch_one(self._lock_sql, {"key": AUDIT_APPEND_LOCK})
+            _remember(_LOCKED.add, conn)
 
     async def append(
         self,
@@ -253,13 +282,17 @@ class AuditLog:
             "region": region,
             "data": data_text,
         }
-        if self._lock_sql is not None:
-            await conn.fetch_one(self._lock_sql, {"key": AUDIT_APPEND_LOCK})
-        tail = await conn.fetch_one(_TAIL)
-        fields["seq"] = 0 if tail is None else tail["seq"] + 1
-        fields["prev_hash"] = GENESIS_PREV if tail is None else bytes(tail["leaf_hash"])
+        await self.hold_append_lock(conn)
+        known = _known_tail(conn)
+        if known is None:
+            tail = await conn.fetch_one(_TAIL)
+            if tail is not None:
+                known = (tail["seq"], bytes(tail["leaf_hash"]))
+        fields["seq"] = 0 if known is None else known[0] + 1
+        fields["prev_hash"] = GENESIS_PREV if known is None else known[1]
         fields["leaf_hash"] = leaf_hash(entry_bytes(fields))
         await conn.execute(_INSERT, fields)
+        _remember(lambda c: _TAILS.__setitem__(c, (fields["seq"], fields["leaf_hash"])), conn)
         if self._on_append is not None:
             self._on_append()
         return Position(fields["seq"], fields["leaf_hash"])

@@ -177,5 +177,5 @@ def _steps(wanted: set[str], runs: int) -> int:
     """Progress steps: one per run of each row."""
     rows = 4 + len(wanted & {"intake", "search"}) + 2 * ("read-under-write" in wanted)
     rows += 2 * ("added-latency" in wanted)
-    rows += 1 if wanted & {"e2e", "relay"} else 0
+    rows += len(wanted & {"e2e", "relay"})
     return rows * runs

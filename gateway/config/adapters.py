@@ -41,7 +41,9 @@ class AdaptersSettings(Section):
     health_timeout: float = Field(
         1.5, gt=0, le=10, description="Seconds a region's health probe may take (/readyz)."
     )
-    pool_size: int = Field(100, ge=1, description="Most open connections, over all regions.")
+    # Room for several regions' relay lanes at full concurrency: a call waiting for a
+    # free connection spends its own timeout waiting.
+    pool_size: int = Field(256, ge=1, description="Most open connections, over all regions.")
 
     @model_validator(mode="after")
     def _only_region_tables(self) -> AdaptersSettings:

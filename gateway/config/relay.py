@@ -28,7 +28,12 @@ class MaintenanceWindowSettings(Section):
 class RegionRelaySettings(Section):
     """How the relay treats one region. Unset regions use these defaults."""
 
-    concurrency: int = Field(16, ge=1, le=1000, description="Most deliveries in flight at once.")
+    # Places bound calls under way only (an answered delivery waiting for its COMMIT
+    # holds none): this is how many requests the region sees at once at most. 16 is
+    # polite to a region's system by default; raise it where the region agrees.
+    concurrency: int = Field(
+        16, ge=1, le=1000, description="Most calls to the region in flight at once."
+    )
     retry_base_seconds: float = Field(30.0, gt=0, description="First backoff ceiling, seconds.")
     retry_max_seconds: float = Field(3600.0, gt=0, description="Largest backoff, seconds.")
     retry_max_attempts: int = Field(100, ge=1, description="Attempts before a dead letter.")

@@ -5,7 +5,7 @@ exponential backoff (AWS Architecture Blog, "Exponential Backoff and Jitter"), c
 never sooner than a region's ``Retry-After``, within a budget of attempts and of
 age. Government back offices are down for hours, not seconds, so the defaults span
 days. The schedule is persisted by the outbox (``next_attempt_at``) and survives
-restarts; short in-call retries (tenacity) are a separate, small layer.
+restarts; short in-call retries (`RelayWorker`) are a separate, small layer.
 """
 
 from __future__ import annotations

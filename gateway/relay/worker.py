@@ -8,7 +8,7 @@ connections; after that the durable schedule of the policy takes over, persisted
 in the outbox. Every attempt is recorded, with the per-hop times of its last
 in-call try (request sent, response received), and reported to an optional
 `AttemptObserver` (the metrics). Each job runs with its delivery, application,
-region, request id and trace id bound (`bind_trace`), so its log lines and audit
+region, request id and trace id bound (`bind_trace_in_task`), so its log lines and audit
 entries carry them. Outcomes reach the rest of the gateway
 through a `DeliveryListener` (`gateway.relay.seam`), in the same transaction that
 settles the delivery.
@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -40,12 +40,11 @@ from gateway.errors import (
     RegionUnreachable,
     StoreUnavailable,
 )
-from gateway.observability.tracecontext import bind_trace
+from gateway.observability.tracecontext import bind_trace_in_task
 from gateway.relay import deliveries
 from gateway.relay.breaker import BreakerState, CircuitBreaker
 from gateway.relay.calendar import ALWAYS_OPEN, BusinessCalendar
 from gateway.relay.deliveries import DeliveryRecord, EnvelopeOpener, Unreadable
-from gateway.relay.group_commit import GroupCommitter
 from gateway.relay.policy import RetryPolicy
 from gateway.relay.reasons import unsettled_reason
 from gateway.relay.seam import DeliveryListener
@@ -102,6 +101,12 @@ class DestinationLane:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     in_flight: int = 0
 
+    @property
+    def claim_batch(self) -> int:
+        """The least room worth a claim while deliveries are in flight (a quarter of
+        `concurrency`); with none in flight, any room is."""
+        return max(1, self.concurrency // 4)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -139,8 +144,11 @@ class RelayWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], DeliveryRecord] = {}
-        # Outcomes are written in shared transactions: one commit per batch, not per delivery.
-        self._commits = GroupCommitter(store)
+        # Delivery tasks holding a place in their lane's `concurrency`: from the claim
+        # until the region has answered (the outcome's COMMIT is no call to the region).
+        # Per task, not per delivery: a claim that lapsed mid-call may be claimed again
+        # (by this worker too) while the first call still runs; each holds a place.
+        self._calling: set[asyncio.Task[None]] = set()
 
     @property
     def listener(self) -> DeliveryListener:
@@ -176,7 +184,12 @@ class RelayWorker:
         started = 0
         for destination, lane in self._lanes.items():
             room = lane.concurrency - lane.in_flight
-            if room <= 0 or lane.calendar.hold_until(now) is not None:
+            if room < lane.claim_batch and (room <= 0 or lane.in_flight > 0):
+                # Claim in batches: one claim per finished delivery would run a claim
+                # transaction per delivery. Deliveries still in flight wake us as they
+                # finish, so the room fills up soon.
+                continue
+            if lane.calendar.hold_until(now) is not None:
                 continue
             state = lane.breaker.state
             if state is BreakerState.OPEN:
@@ -195,6 +208,7 @@ class RelayWorker:
             for record in claimed:
                 lane.in_flight += 1
                 task = asyncio.create_task(self._deliver(record, lane))
+                self._calling.add(task)
                 self._tasks[task] = record
                 task.add_done_callback(self._done)
                 started += 1
@@ -245,32 +259,39 @@ class RelayWorker:
                         conn, unsettled, owner=self._instance, now=self._clock()
                     )
                 log.info("relay.released", count=len(unsettled))
-        await self._commits.aclose()
         log.info("relay.stopped", instance=self._instance)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         record = self._tasks.pop(task, None)
         if record is not None:
-            self._lanes[record.destination].in_flight -= 1
+            self._free_place(task, record)
         if not task.cancelled() and (error := task.exception()) is not None:
             # `_deliver` catches everything; this is the last line of defence.
             log.error("relay.task_crashed", exc_info=error)
-        self._wake.set()
+        self._wake.set()  # its settlement may have made a follow-up claimable
+
+    def _free_place(self, task: asyncio.Task[Any] | None, record: DeliveryRecord) -> None:
+        """Give the place `task` holds in its lane back (once) and look for more work."""
+        if task in self._calling:
+            self._calling.discard(task)
+            self._lanes[record.destination].in_flight -= 1
+            self._wake.set()
 
     async def _deliver(self, record: DeliveryRecord, lane: DestinationLane) -> None:
-        with bind_trace(
+        # A task of its own (claim_round), so its context is its own: nothing to restore.
+        bind_trace_in_task(
             record.envelope.trace_id,
             delivery_id=record.id,
             application_id=record.application_id,
             region=record.destination,
             request_id=record.envelope.request_id,
-        ):
-            try:
-                await self._deliver_once(record, lane)
-            except Exception:
-                # Nothing one delivery does may stop the relay. Unsettled, the claim
-                # lapses with its lease and the delivery is tried again then.
-                log.exception("relay.delivery_crashed")
+        )
+        try:
+            await self._deliver_once(record, lane)
+        except Exception:
+            # Nothing one delivery does may stop the relay. Unsettled, the claim
+            # lapses with its lease and the delivery is tried again then.
+            log.exception("relay.delivery_crashed")
 
     async def _deliver_once(self, record: DeliveryRecord, lane: DestinationLane) -> None:
         adapter = self._adapters.get(record.destination)
@@ -293,6 +314,8 @@ class RelayWorker:
             error = exc
         ended_at = self._clock()
         duration_ms = (time.perf_counter() - started) * 1000
+        # The region has answered (or not): the call is over.
+        self._free_place(asyncio.current_task(), record)
         if error is None or isinstance(error, RegionRejected):
             lane.breaker.record_success()  # the region answered: it is up
         else:
@@ -375,7 +398,7 @@ class RelayWorker:
             return True
 
         try:
-            ours = await self._store_retrying(lambda: self._commits.run(write))
+            ours = await self._store_retrying(lambda: self._store.grouped(write))
         except Exception as exc:
             # The outcome is known and the region has answered: it is not called again.
             # The delivery becomes a dead letter keeping the answer, for ops to resolve.

@@ -18,6 +18,13 @@ same tests on each):
   that holds its work. A missing ``:param`` raises `StoreError`.
 - Concurrent transactions may share one COMMIT (group commit, SQLite); one that
   raises is rolled back alone, the others in its batch are unaffected.
+- ``grouped(work)`` runs ``work(conn)`` as a transaction that shares its COMMIT
+  with other ``grouped`` units on every backend (PostgreSQL: several units in one
+  transaction, a failed batch run again one unit per transaction; SQLite: a
+  ``transaction()``, which group-commits already). For many small writes (the
+  relay's settlements); it returns only after the COMMIT holding the unit, and a
+  unit that raises fails alone. A unit may run more than once: it must do nothing
+  but SQL on the connection it is given.
 - ``read()`` is for work that writes nothing: it never waits for an open write
   transaction, sees only committed data (each statement the latest commit, as at
   READ COMMITTED), and a write inside it fails with `StoreError`. Inside a
@@ -51,12 +58,13 @@ Where they differ, write SQL both accept:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
+T = TypeVar("T")
 
 
 class Connection(Protocol):
@@ -96,6 +104,11 @@ class Store(Protocol):
 
         Nothing written inside is visible to others, or durable, before the commit.
         """
+        ...
+
+    async def grouped(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """Run `work` in a transaction that may hold other units too (group commit);
+        return its result once committed. If it raises, only it fails."""
         ...
 
     def read(self) -> AbstractAsyncContextManager[Connection]:

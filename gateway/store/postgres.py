@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from gateway.errors import StoreError, StoreUnavailable, UniqueViolation
-from gateway.store.base import Params, Row
+from gateway.store.base import Connection, Params, Row
+from gateway.store.group_commit import GroupCommitter
+
+T = TypeVar("T")
 
 # One pg_advisory_lock key (a signed 64-bit integer) for "migrating the schema".
 # Advisory locks are per database, so gateways on other databases never wait on it.
@@ -189,6 +192,8 @@ class PostgresStore:
         self._dsn = dsn
         self._timeout = connect_timeout_s
         self._closed = False
+        # `grouped` units share transactions: one WAL flush and one audit lock per batch.
+        self._group = GroupCommitter(self)
 
     @classmethod
     async def open(
@@ -237,6 +242,12 @@ class PostgresStore:
                 await tx.commit()
         finally:
             await self._pool.release(conn)
+
+    async def grouped(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """Run `work` in a transaction shared with the other units waiting meanwhile."""
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        return await self._group.run(work)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresConnection]:
@@ -299,6 +310,7 @@ class PostgresStore:
         if self._closed:
             return
         self._closed = True
+        await self._group.aclose()
         try:
             # close() waits for every borrowed connection to come back; a stuck
             # transaction must not hold up shutdown forever.

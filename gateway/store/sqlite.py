@@ -21,11 +21,13 @@ a batch is open.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any, TypeVar
 
 from gateway.errors import StoreError, StoreUnavailable
+from gateway.store.base import Connection
 from gateway.store.sqlite_threads import (
     InlineConnection,
     ThreadedConnection,
@@ -36,8 +38,12 @@ from gateway.store.sqlite_threads import (
 
 __all__ = ["SQLiteStore", "split_statements"]
 
+T = TypeVar("T")
+
 # One logical transaction holds the writer at a time, so one name suffices.
 _SAVEPOINT = "logical_transaction"
+_RELEASE = (f"RELEASE {_SAVEPOINT}",)
+_UNDO = (f"ROLLBACK TO {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}")
 
 
 class SQLiteStore:
@@ -97,13 +103,19 @@ class SQLiteStore:
             try:
                 yield InlineConnection(self._writer)
             except BaseException:
-                await self._settle(f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}")
+                await self._settle(_UNDO)
                 raise
-            await self._settle(f"RELEASE {_SAVEPOINT}")
+            await self._settle(_RELEASE)
             committed = asyncio.get_running_loop().create_future()
             self._uncommitted.append(committed)
         # Shielded: a caller cancelled now still has its work committed with the batch.
         await asyncio.shield(committed)
+
+    async def grouped(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """A logical transaction of its own: `transaction()` already shares its COMMIT
+        with every other one finished meanwhile, and a failing one is undone alone."""
+        async with self.transaction() as conn:
+            return await work(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ThreadedConnection]:
@@ -141,12 +153,11 @@ class SQLiteStore:
         except asyncio.CancelledError:
             with suppress(Exception):
                 await entering
-                await self._settle(f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}")
+                await self._settle(_UNDO)
             raise
 
-    async def _settle(self, script: str) -> None:
-        """End the savepoint by `script`, and make sure a COMMIT of the batch follows."""
-        statements = split_statements(script + ";")
+    async def _settle(self, statements: tuple[str, ...]) -> None:
+        """End the savepoint by `statements`, and make sure a COMMIT of the batch follows."""
         try:
             with translated():
                 for statement in statements:

@@ -1,5 +1,6 @@
 """Group commit on each store backend (SQLite, PostgreSQL): shared transactions, each
-caller's own result, one bad unit isolated with its own error.
+caller's own result, one bad unit isolated with its own error; `Store.grouped`, which
+the relay settles through, likewise.
 
 Faults come from the database itself (a unique index, a trigger that refuses a row),
 so the committer is tested against the real store, not a stand-in.
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
 from gateway.errors import StoreError, UniqueViolation
-from gateway.relay.group_commit import GroupCommitter
+from gateway.observability.tracecontext import bind_trace, current_trace_id
 from gateway.store import Connection, Store
+from gateway.store.group_commit import GroupCommitter
 
 # A row the database itself refuses, by a trigger: a fault that is not a unique index.
 REFUSED = "poison"
@@ -50,7 +53,9 @@ async def committer(table: Store) -> GroupCommitter:
     return GroupCommitter(table)
 
 
-def insert(key: str, ran: Counter[str] | None = None) -> Callable[[Connection], Awaitable[str]]:
+def insert(
+    key: str, ran: Counter[str] | None = None
+) -> Callable[[Connection], Coroutine[Any, Any, str]]:
     """A unit that inserts `key` and returns it; counts its runs in `ran`, if given."""
 
     async def work(conn: Connection) -> str:
@@ -136,3 +141,34 @@ async def test_a_unit_queued_after_a_failure_is_committed(
     finally:
         await committer.aclose()
     assert await keys(table) == ["a", "b"]
+
+
+async def test_store_grouped_units_fail_alone(table: Store) -> None:
+    """`Store.grouped`, the group commit the relay settles through, on each backend."""
+    outcomes = await asyncio.gather(
+        table.grouped(insert("a")),
+        table.grouped(insert("a")),
+        table.grouped(insert(REFUSED)),
+        table.grouped(insert("b")),
+        return_exceptions=True,
+    )
+    assert (outcomes[0], outcomes[3]) == ("a", "b")
+    assert type(outcomes[1]) is UniqueViolation
+    assert type(outcomes[2]) is StoreError
+    assert await keys(table) == ["a", "b"]
+
+
+async def test_store_grouped_units_run_in_their_callers_context(table: Store) -> None:
+    """Each unit sees its caller's trace (audit entries and log lines carry it), not the
+    trace of whichever caller started a shared batch."""
+
+    async def traced(trace_id: str) -> str | None:
+        async def work(conn: Connection) -> str | None:
+            await conn.execute("INSERT INTO t (k) VALUES (:k)", {"k": trace_id})
+            return current_trace_id()
+
+        with bind_trace(trace_id):
+            return await table.grouped(work)
+
+    traces = [f"{n:032x}" for n in range(1, 9)]
+    assert await asyncio.gather(*(traced(t) for t in traces)) == traces
