@@ -35,7 +35,7 @@ from typing import Any
 import structlog
 import uuid6
 
-from gateway import outbox
+from gateway import jsonio, outbox
 from gateway.applications import clocks, deadlines, history, proof, records
 from gateway.applications.checks import validate_request
 from gateway.applications.models import ApplicationRequest, Attestation, MaterialInput
@@ -245,7 +245,7 @@ async def _take_in(
                         "hash": digest,
                         "app": result.body["id"],
                         "status": result.status,
-                        "response": json.dumps(result.body, ensure_ascii=False),
+                        "response": jsonio.dumps(result.body),
                         "now": now.isoformat(),
                     },
                 )
