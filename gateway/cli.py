@@ -70,7 +70,7 @@ def _run_server(
     from gateway.app_keys import RELOAD_SETTINGS
     from gateway.observability import configure_logging
     from gateway.security.reload import on_hangup
-    from gateway.server import serve
+    from gateway.server import event_loop_factory, serve
 
     _require_passphrase(settings)
     configure_logging(settings.log.format, settings.log.level)
@@ -104,18 +104,19 @@ def _run_server(
     if reread is not None:
         app[RELOAD_SETTINGS] = reread
     try:
-        asyncio.run(
-            serve(
-                app,
-                host=settings.server.host,
-                port=settings.server.port,
-                shutdown_timeout=settings.server.shutdown_timeout,
-                on_listening=announce,
-                settings=settings.server,
-                on_hangup=lambda: on_hangup(app),
-                sockets=sockets,
+        with asyncio.Runner(loop_factory=event_loop_factory(settings.server.event_loop)) as runner:
+            runner.run(
+                serve(
+                    app,
+                    host=settings.server.host,
+                    port=settings.server.port,
+                    shutdown_timeout=settings.server.shutdown_timeout,
+                    on_listening=announce,
+                    settings=settings.server,
+                    on_hangup=lambda: on_hangup(app),
+                    sockets=sockets,
+                )
             )
-        )
     except TongbanError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # e.g. the port is taken

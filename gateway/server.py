@@ -39,6 +39,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from gateway.config import ServerSettings
+from gateway.errors import ConfigError
 from gateway.http.responses import problem_response
 from gateway.jsonio import dumps
 from gateway.problems import Problem
@@ -208,7 +209,7 @@ async def serve(
         for sock in sockets:
             await web.SockSite(runner, sock).start()
         urls = [_url(address) for address in runner.addresses]
-        log.info("server.listening", urls=urls)
+        log.info("server.listening", urls=urls, event_loop=loop_name(loop))
         if on_listening is not None:
             result = on_listening(urls)
             if result is not None:
@@ -251,6 +252,33 @@ class _Hangups:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop factory for ``server.event_loop`` (`asyncio.Runner`'s `loop_factory`).
+
+    ``uvloop`` runs the loop's own work (callbacks, futures, socket I/O) in C: about a
+    tenth of the gateway's CPU per request under load is that work. ``auto`` takes it
+    when installed (a dependency wherever uvloop ships wheels), else asyncio's loop
+    (None); ``uvloop`` without it installed raises `ConfigError`.
+    """
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError(
+                "server", [("server.event_loop", "uvloop is not installed on this platform")]
+            ) from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """``uvloop`` or ``asyncio``: what `server.listening` says the gateway runs on."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
 
 
 def bind(host: str, port: int) -> list[socket.socket]:

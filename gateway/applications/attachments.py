@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,8 +54,14 @@ class AttachmentStore:
         """Where the file with `digest` lives (whether or not it exists)."""
         return self.directory / digest[:2] / digest[2:4] / digest
 
-    async def exists(self, digest: str) -> bool:
-        return await asyncio.to_thread(self.path_of(digest).is_file)
+    async def present(self, digests: Collection[str]) -> set[str]:
+        """Those of `digests` whose file is stored, checked in one thread hop."""
+        if not digests:
+            return set()
+        paths = {digest: self.path_of(digest) for digest in digests}
+        return await asyncio.to_thread(
+            lambda: {digest for digest, path in paths.items() if path.is_file()}
+        )
 
     async def save(self, chunks: AsyncIterator[bytes], media_type: str) -> StoredAttachment:
         """Stream `chunks` into the store; raise `AttachmentError` (413 or 415) if refused."""

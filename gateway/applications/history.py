@@ -49,6 +49,7 @@ async def record_event(
     (e.g. a malformed actor) or `StoreError`.
     """
     details = dict(detail or {})
+    detail_text = json.dumps(details, ensure_ascii=False, default=str)
     await conn.execute(
         "INSERT INTO application_events (application_id, kind, from_status, to_status, actor, "
         "region_event_id, occurred_at, recorded_at, detail) VALUES (:application_id, :kind, "
@@ -62,7 +63,7 @@ async def record_event(
             "region_event_id": region_event_id,
             "occurred_at": occurred_at.isoformat(),
             "recorded_at": now_utc().isoformat(),
-            "detail": json.dumps(details, ensure_ascii=False, default=str),
+            "detail": detail_text,
         },
     )
     # On PostgreSQL the append holds the audit lock until the transaction ends (`AuditLog`).
@@ -75,5 +76,5 @@ async def record_event(
         to_status=to_status,
         region_event_id=region_event_id,
         request_id=request_id or details.get("request_id"),
-        detail=json.loads(json.dumps(details, default=str)),
+        detail=json.loads(detail_text),  # as JSON types, what the history row holds
     )

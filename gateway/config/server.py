@@ -34,6 +34,14 @@ class ServerSettings(Section):
     body_timeout: float = Field(
         30.0, gt=0, description="Seconds a client has to send a request's whole body (else 408)."
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto",
+        description=(
+            "The event loop `tongban serve` runs on: 'uvloop' (libuv; the loop's own work "
+            "in C, less CPU per request), 'asyncio' (the standard library's), or 'auto' "
+            "(uvloop where it is installed, else asyncio)."
+        ),
+    )
     max_connections_per_ip: int = Field(
         0,
         ge=0,

@@ -64,8 +64,9 @@ def mask_text(text: str) -> str:
     return _MOBILE.sub(lambda m: mask_phone(m.group(1)), text)
 
 
-def _is_name_key(key: Any) -> bool:
-    return isinstance(key, str) and key.lower() in PERSON_NAME_KEYS
+# Every log line goes through `redact`, so it is written for the common case: a
+# flat dict of short strings and small numbers costs a few microseconds.
+_SHORT_INT = 10**10  # |n| below it has at most 10 digits: no 11-digit run to mask
 
 
 def redact(value: Any, *, key: Any = None, _depth: int = 0) -> Any:
@@ -74,27 +75,32 @@ def redact(value: Any, *, key: Any = None, _depth: int = 0) -> Any:
     `key` is the member name `value` sits under, if any (names are masked by key).
     Containers come back as new dicts, lists and tuples; `value` is never changed.
     """
+    return _redact(value, key, _depth)
+
+
+def _redact(value: Any, key: Any, depth: int) -> Any:
     if isinstance(value, str):
-        if _is_name_key(key) and value:
+        if value and isinstance(key, str) and key.lower() in PERSON_NAME_KEYS:
             return mask_name(value)
+        # `mask_text`'s cheap test, inline: most strings hold no 11 digits in a row.
+        if len(value) < 11 or _ELEVEN_DIGITS.search(value) is None:
+            return value
         return mask_text(value)
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, int):
+        if -_SHORT_INT < value < _SHORT_INT:
+            return value
         text = str(value)
         masked = mask_text(text)
         return value if masked == text else masked
-    if _depth >= _MAX_DEPTH:
+    if depth >= _MAX_DEPTH:
         return "<redacted: nested too deep>"
+    below = depth + 1
     if isinstance(value, Mapping):
-        return {
-            (redact(member, _depth=_depth + 1) if isinstance(member, str) else member): redact(
-                item, key=member, _depth=_depth + 1
-            )
-            for member, item in value.items()
-        }
+        return _redact_members(value, below)
     if isinstance(value, list | tuple):
-        items = [redact(item, key=key, _depth=_depth + 1) for item in value]
+        items = [_redact(item, key, below) for item in value]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, BaseException):
         # Left for the traceback renderer (which `redact` sees after it in the chain).
@@ -104,7 +110,28 @@ def redact(value: Any, *, key: Any = None, _depth: int = 0) -> Any:
     return value if masked == text else masked
 
 
+def _redact_members(mapping: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
+    """`_redact` of each member of `mapping` (at `depth`), keys as text; scalars inline."""
+    redacted = {}
+    for member, item in mapping.items():
+        kind = type(item)
+        if kind is str:
+            # A short string, not under a name key, holds nothing to mask.
+            if len(item) >= 11 or (
+                item and isinstance(member, str) and member.lower() in PERSON_NAME_KEYS
+            ):
+                item = _redact(item, member, depth)
+        elif kind is int:
+            if not -_SHORT_INT < item < _SHORT_INT:
+                item = _redact(item, member, depth)
+        elif not (item is None or kind is float or kind is bool):
+            item = _redact(item, member, depth)
+        if isinstance(member, str) and len(member) >= 11:
+            member = mask_text(member)
+        redacted[member] = item
+    return redacted
+
+
 def redaction_processor(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """structlog processor: every field of the event dict, redacted."""
-    redacted: EventDict = redact(event)
-    return redacted
+    return _redact_members(event, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from support.examples import EXAMPLES, example
 from support.partner_signing import PARTNER, SignedClient
 
 from gateway.app import STORE
+from gateway.app_keys import APPLICATIONS
 from gateway.config import Settings
 from gateway.security import RequestSigner
 
@@ -199,6 +201,30 @@ async def test_unknown_attachment_digest_is_refused(applications_client: Client)
     assert response.status == 422
     fields = [e["field"] for e in (await response.json())["errors"]]
     assert fields == ["materials.0.attachments.0"]
+
+
+async def test_every_attachment_is_checked_in_the_database_and_on_disk(
+    applications_client: Client,
+) -> None:
+    """Unknown digests, files lost from the disk and refused media types are each named
+    at their place, in order, however many attachments there are (one query, one hop)."""
+    digests = {path.stem: hashlib.sha256(path.read_bytes()).hexdigest()
+               for path in (EXAMPLES / "attachments").iterdir()}  # fmt: skip
+    applications_client.app[APPLICATIONS].attachments.path_of(digests["licence"]).unlink()
+    body = example("full_online_person")
+    body["materials"][0]["attachments"] = [
+        digests["id_card"], "0" * 64, digests["licence"], digests["id_card"],
+    ]  # fmt: skip
+    body["materials"][1]["attachments"] = [digests["resolution"], digests["photo"]]
+    response = await applications_client.post("/v1/applications", json=body)
+    assert response.status == 422
+    errors = [(e["field"], e["code"]) for e in (await response.json())["errors"]]
+    assert errors == [
+        ("materials.0.attachments.1", "missing"),
+        ("materials.0.attachments.2", "missing"),
+        ("materials.1.attachments.0", "media_type"),
+    ]
+    assert await count(applications_client, "applications") == 0
 
 
 async def test_trust_level_b_needs_the_staff_attestation(applications_client: Client) -> None:

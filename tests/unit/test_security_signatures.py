@@ -13,6 +13,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
+import http_sf
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import (
@@ -22,11 +23,21 @@ from http_message_signatures import (
     algorithms,
 )
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.errors import SignatureError
-from gateway.security import RequestSigner, content_digest, verify_content_digest
+from gateway.security import RequestSigner, content_digest, digest, verify_content_digest
 from gateway.security.keys import b64url_decode, load_public_key
-from gateway.security.signatures import HttpMessage, parse_signature, sign, verify_signature
+from gateway.security.signatures import (
+    HttpMessage,
+    _parsed_generally,
+    _parsed_simply,
+    parse_signature,
+    serialize_params,
+    sign,
+    verify_signature,
+)
 
 # RFC 9421 Appendix B.1.4 (test-key-ed25519) and B.2.6, as published.
 RFC_ED25519_PRIVATE = "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU"
@@ -246,3 +257,128 @@ def test_derived_components_follow_rfc9421() -> None:
     bare = HttpMessage.of("GET", "http://h:8080", [])
     assert (bare.component("@authority"), bare.component("@path")) == ("h:8080", "/")
     assert bare.component("@query") == "?"
+
+
+# -- the serialised-shape fast path reads headers exactly as http_sf does ----------------
+
+_SF_PRINTABLE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+_SF_KEYS = st.from_regex(r"\A[a-z*][a-z0-9_\-.*]{0,6}\Z") | st.sampled_from(
+    ["sig1", "created", "keyid", "alg", "nonce", "expires", "tag", "A", "1a", ""]
+)
+_PARAM_VALUES = (
+    st.integers(-(10**15) + 1, 10**15 - 1).map(str)
+    | _SF_PRINTABLE.map(lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    | st.sampled_from(["007", "-0", "?1", "tok", '"a\\"b"', "1.5", "10000000000000000", ""])
+)
+_SEPARATORS = st.sampled_from([" ", " ", " ", "  ", "\t", ""])
+
+
+@st.composite
+def _signature_headers(draw: st.DrawFn) -> tuple[str, str]:
+    """Signature-Input and Signature values: mostly well serialised, some not."""
+    label = draw(_SF_KEYS)
+    items = draw(st.lists(_SF_PRINTABLE, max_size=5))
+    quoted = ['"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items]
+    separator = draw(_SEPARATORS)
+    params = draw(st.lists(st.tuples(_SF_KEYS, _PARAM_VALUES), max_size=5))
+    text = "".join(f";{key}={value}" if value != "?1" else f";{key}" for key, value in params)
+    extra = draw(st.sampled_from(["", "", "", ", sig2=()", " ", ";", ","]))
+    signature_input = f"{label}=({separator.join(quoted)}){text}{extra}"
+    value = base64.b64encode(draw(st.binary(max_size=70))).decode("ascii")
+    value = draw(st.sampled_from([value, value, value.rstrip("="), value + "=", "!" + value]))
+    signature_label = draw(st.sampled_from([label, label, label, "sig2"]))
+    return signature_input, f"{signature_label}=:{value}:"
+
+
+@settings(max_examples=800, deadline=None)
+@given(_signature_headers(), st.sampled_from([None, None, "sig1"]))
+def test_simple_signature_headers_read_as_http_sf_reads_them(
+    headers: tuple[str, str], label: str | None
+) -> None:
+    signature_input, signature = headers
+    fast = _parsed_simply(signature_input, signature, label)
+    try:
+        general = _parsed_generally(signature_input, signature, label)
+    except SignatureError:
+        assert fast is None  # what http_sf refuses is never read by the fast path
+        return
+    if fast is not None:
+        assert fast == general
+        assert fast.signature_params == serialize_params(general.components, general.params)
+
+
+def test_what_we_sign_takes_the_fast_path() -> None:
+    key = Ed25519PrivateKey.generate()
+    headers = [("Content-Type", "application/json"), ("Content-Digest", content_digest(b"{}"))]
+    message = HttpMessage.of("POST", "https://gw.example/v1/applications", headers)
+    signed = sign(
+        message, key, keyid="k-1", created=1_733_000_000, nonce="n0nce/+=", expires=1_733_000_300,
+        components=("@method", "@target-uri", "content-type", "content-digest"),
+    )  # fmt: skip
+    fast = _parsed_simply(signed.signature_input, signed.signature, None)
+    assert fast is not None
+    assert fast.signature_params == signed.signature_input.partition("=")[2]
+    assert verify_signature(message, fast, key.public_key()) == signed.base
+
+
+@pytest.mark.parametrize(
+    "signature_input",
+    [
+        'sig1=("@method" "content-type");created=1;keyid="k";alg="ed25519";nonce="n"',
+        'sig1=("a)b" "c;d=e");nonce=";x=\\"";created=-5',
+        'sig1=("a)b" "c;d=e");nonce=";x=y";created=-5',
+        "sig1=();created=0",
+        'sig1=("@method");created=007',
+        'sig1=("@method");created=-0',
+        'sig1=("@method");created=1;created=2',
+        'sig1=("@method");flag;created=1',
+        'sig1=("@method");alg=ed25519',
+        'sig1=("@method"  "@path")',
+        'sig1=("@method");created=1, sig2=()',
+        'sig1=("@method");created=1 ',
+        'Sig1=("@method")',
+        'sig1=("@method";req)',
+        'sig1=("@method");created=1234567890123456',
+        'sig1=("@method");created=123456789012345',
+    ],
+)
+@pytest.mark.parametrize("signature", ["sig1=:AAAA:", "sig1=:AAA:", "sig1=:AA==:", "sig2=:AAAA:"])
+def test_tricky_signature_headers_read_as_http_sf_reads_them(
+    signature_input: str, signature: str
+) -> None:
+    fast = _parsed_simply(signature_input, signature, None)
+    try:
+        general = _parsed_generally(signature_input, signature, None)
+    except SignatureError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == general
+        assert fast.signature_params == serialize_params(general.components, general.params)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+        "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE:",
+        "sha-512=:AAAA:",
+        "sha-256=:AA==:",
+        "sha-256=:A===:",
+        "sha-256=:AAAA:;x=1",
+        "sha-256=:AAAA:, sha-512=:AAAA:",
+        "sha-256=:AAAA:, sha-256=:AAAB:",
+        "sha-256=::",
+        "sha-256=AAAA",
+        "md5=:AAAA:",
+        "sha-256=:AA AA:",
+    ],
+)
+def test_simple_digest_headers_read_as_http_sf_reads_them(header: str) -> None:
+    try:
+        general = http_sf.parse(header.encode("ascii"), tltype="dictionary")
+    except http_sf.StructuredFieldError:
+        with pytest.raises(SignatureError, match="structured dictionary"):
+            digest._parsed(header)
+        return
+    assert digest._parsed(header) == general

@@ -144,3 +144,38 @@ def test_many_entries_writer_refuses_what_the_entry_writer_refuses(column: str, 
         entry_bytes(fields)
     with pytest.raises((InvalidAuditEntry, TypeError)):
         entry_bytes_many([good, tuple(fields[name] for name in ENTRY_COLUMNS)])
+
+
+# Keys and strings that tell the fast path (orjson, sorted keys) from RFC 8785 if it
+# strayed: outside the BMP (UTF-16 order differs), controls, lone surrogates.
+tricky_text = st.text() | st.sampled_from(
+    ["\U0001f600", "\ue000", "\uffff", "\x7f", "\u2028", "\x00\x1f", "\ud800", "a\udfff", "é"]
+)
+plain_values = st.recursive(
+    st.none() | st.booleans() | tricky_text
+    | st.integers(-(2**53) + 1, 2**53 - 1) | st.sampled_from([2**53, -(2**53), 2**64, 0.5, -0.0]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_text, inner, max_size=4),
+    max_leaves=16,
+)  # fmt: skip
+
+
+@given(plain_values)
+def test_canonical_json_is_rfc8785_or_refuses_as_it_does(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(InvalidAuditEntry):
+            canonical_json(value)
+        return
+    except UnicodeEncodeError:  # rfc8785 sorting a lone-surrogate key: the same error
+        with pytest.raises(UnicodeEncodeError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+def test_canonical_json_of_deep_nesting_is_rfc8785() -> None:
+    value: Any = "leaf"
+    for depth in range(300):
+        value = [value] if depth % 2 else {"k": value}
+    assert canonical_json(value) == rfc8785.dumps(value)
