@@ -188,7 +188,7 @@ class Cluster:
         """The first gateway's settings file."""
         return self.work / "gateway-0.toml"
 
-    def _start_gateways(self) -> None:
+    def _start_gateways(self, timeout: float = 60) -> None:
         self.gateway_pids = []
         for n, port in enumerate(self._ports):
             config = self.work / f"gateway-{n}.toml"
@@ -196,19 +196,19 @@ class Cluster:
             self._gateways.append(process)
             self.gateway_pids.append(process.pid)
             # One at a time: the first migrates the database, the others find it ready.
-            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout)
 
     @contextlib.contextmanager
-    def stopped(self) -> Iterator[None]:
+    def stopped(self, start_timeout: float = 60) -> Iterator[None]:
         """The gateways stopped (SIGTERM, as an operator would) for the block, then
-        started again on the same ports and store."""
+        started again on the same ports and store (each given `start_timeout` s)."""
         for process in self._gateways:
             process.terminate()
             process.wait(30)
             self._children.remove(process)
         self._gateways.clear()
         yield
-        self._start_gateways()
+        self._start_gateways(start_timeout)
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         with (self.work / f"{name}.log").open("wb") as log:
