@@ -46,7 +46,8 @@ async def get(
     With `submitted_by`, a case someone else submitted raises `ApplicationNotFound`
     exactly like an unknown id (ids do not leak).
     """
-    async with deps.store.read() as conn:
+    # Four lookups by key: quick (on the loop's thread with SQLite, no hop each).
+    async with deps.store.read(quick=True) as conn:
         row = await history.load(conn, application_id)
         if submitted_by is not None and row["submitted_by"] != submitted_by:
             raise ApplicationNotFound(application_id)
@@ -135,7 +136,7 @@ async def page(deps: records.Deps, filters: Filters) -> dict[str, Any]:
 
 async def owner_of(store: Store, application_id: str) -> Row | None:
     """Reads only: the case's ``item_code`` and ``submitted_by``, or None if there is none."""
-    async with store.read() as conn:
+    async with store.read(quick=True) as conn:
         return await conn.fetch_one(
             "SELECT item_code, submitted_by FROM applications WHERE id = :id",
             {"id": application_id},

@@ -217,7 +217,7 @@ class Cluster:
         """The gateway's settings file."""
         return self.work / "gateway-0.toml"
 
-    def _start_gateways(self) -> None:
+    def _start_gateways(self, timeout: float = 60) -> None:
         command = [self.tongban, "serve", "--config", str(self.config)]
         if self.processes > 1:
             command += ["--workers", str(self.processes)]
@@ -226,20 +226,20 @@ class Cluster:
         if self.processes > 1:
             # /healthz answers once the first worker listens: wait for all of them.
             _wait_for_log(self.work / "gateway.log", "workers.worker_ready", self.processes,
-                          process)  # fmt: skip
-        wait_until_up(f"{self.url}/healthz", process)
+                          process, timeout)  # fmt: skip
+        wait_until_up(f"{self.url}/healthz", process, timeout)
 
     @contextlib.contextmanager
-    def stopped(self) -> Iterator[None]:
+    def stopped(self, start_timeout: float = 60) -> Iterator[None]:
         """The gateways stopped (SIGTERM, as an operator would) for the block, then
-        started again on the same ports and store."""
+        started again on the same ports and store (each given `start_timeout` s)."""
         for process in self._gateways:
             process.terminate()
             process.wait(30)
             self._children.remove(process)
         self._gateways.clear()
         yield
-        self._start_gateways()
+        self._start_gateways(start_timeout)
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         with (self.work / f"{name}.log").open("wb") as log:

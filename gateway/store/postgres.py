@@ -250,8 +250,11 @@ class PostgresStore:
         return await self._group.run(work)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[PostgresConnection]:
-        """A pooled connection in a READ ONLY transaction: it never waits on a writer."""
+    async def read(self, *, quick: bool = False) -> AsyncIterator[PostgresConnection]:
+        """A pooled connection in a READ ONLY transaction: it never waits on a writer.
+
+        `quick` changes nothing here: every statement is a network round trip anyway.
+        """
         if self._closed:
             raise StoreUnavailable("the store is closed")
         with _translated():

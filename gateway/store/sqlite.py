@@ -1,12 +1,13 @@
 """The embedded store: SQLite in WAL mode; one group-committing writer, pooled readers.
 
 SQLite allows one writer at a time. Every logical transaction runs on the one
-writer connection, in turn (an `asyncio.Lock`), as a SAVEPOINT inside a batch
-opened with ``BEGIN IMMEDIATE``; the batch is committed once for every logical
-transaction that finished while the previous COMMIT was under way (group commit:
-one fsync for many). A logical transaction that fails is rolled back to its
-savepoint alone; the others in the batch are not touched. `transaction()` returns
-only after the COMMIT that holds its work, so no caller is answered early.
+writer connection, in turn (`WriterTurns`: arrival order, every waiter woken at
+once), as a SAVEPOINT inside a batch opened with ``BEGIN IMMEDIATE``; the batch
+is committed once for every logical transaction that finished while the previous
+COMMIT was under way (group commit: one fsync for many). A logical transaction
+that fails is rolled back to its savepoint alone; the others in the batch are
+not touched. `transaction()` returns only after the COMMIT that holds its work,
+so no caller is answered early.
 
 Inside the open batch a logical transaction's statements run on the event loop's
 thread (`InlineConnection`: no thread hop per statement while the writer lock is
@@ -15,7 +16,12 @@ on the writer's thread.
 
 Readers never wait for the writer: `read()` lends one of a few read-only
 connections, each on its own thread; in WAL mode they read the last commit while
-a batch is open.
+a batch is open. `read(quick=True)` (keyed lookups only) runs its statements on
+the event loop's thread instead, on one more read-only connection kept for that:
+a point read there costs tens of µs, while a hop to a reader thread costs more
+CPU and, under load, waits a whole turn of the busy loop per statement. Those
+statements never yield to the loop, so one connection serves every quick read:
+each statement reads the last commit on its own (autocommit), as on the pool.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from gateway.store.sqlite_threads import (
     split_statements,
     translated,
 )
+from gateway.store.turns import WriterTurns
 
 __all__ = ["SQLiteStore", "split_statements"]
 
@@ -51,9 +58,16 @@ class SQLiteStore:
 
     backend = "sqlite"
 
-    def __init__(self, writer: ThreadedDatabase, readers: list[ThreadedDatabase], path: Path):
+    def __init__(
+        self,
+        writer: ThreadedDatabase,
+        readers: list[ThreadedDatabase],
+        path: Path,
+        quick_reader: ThreadedDatabase | None = None,
+    ):
         self._writer = writer
-        self._lock = asyncio.Lock()  # one logical transaction on the writer at a time
+        self._quick_reader = quick_reader  # used only on the loop's thread (`read(quick=True)`)
+        self._turns = WriterTurns()  # one logical transaction (or COMMIT) on the writer
         self._uncommitted: list[asyncio.Future[None]] = []  # finished, awaiting COMMIT
         self._flush: asyncio.Task[None] | None = None
         self._all_readers = readers
@@ -83,7 +97,7 @@ class SQLiteStore:
         await writer.open(path, [*pragmas, "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"])
         opened: list[ThreadedDatabase] = []
         try:
-            for _ in range(readers):
+            for _ in range(readers + 1):
                 reader = ThreadedDatabase("sqlite-reader")
                 await reader.open(path, [busy, "PRAGMA query_only=ON"])
                 opened.append(reader)
@@ -92,13 +106,14 @@ class SQLiteStore:
                 await reader.close()
             await writer.close()
             raise
-        return cls(writer, opened, path)
+        return cls(writer, opened[1:], path, quick_reader=opened[0])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[InlineConnection]:
         if self._closed:
             raise StoreUnavailable("the store is closed")
-        async with self._lock:
+        await self._turns.acquire()
+        try:
             await self._enter()
             try:
                 yield InlineConnection(self._writer)
@@ -108,6 +123,8 @@ class SQLiteStore:
             await self._settle(_RELEASE)
             committed = asyncio.get_running_loop().create_future()
             self._uncommitted.append(committed)
+        finally:
+            self._turns.release()
         # Shielded: a caller cancelled now still has its work committed with the batch.
         await asyncio.shield(committed)
 
@@ -118,9 +135,12 @@ class SQLiteStore:
             return await work(conn)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[ThreadedConnection]:
+    async def read(self, *, quick: bool = False) -> AsyncIterator[Connection]:
         if self._closed:
             raise StoreUnavailable("the store is closed")
+        if quick and self._quick_reader is not None:
+            yield InlineConnection(self._quick_reader)
+            return
         reader = await self._readers.get()
         try:
             yield ThreadedConnection(reader)
@@ -168,9 +188,12 @@ class SQLiteStore:
 
     async def _commit_batch(self) -> None:
         """COMMIT every logical transaction released so far; tell each its outcome."""
-        async with self._lock:
+        await self._turns.acquire()
+        try:
             self._flush = None
             await self._commit_held()
+        finally:
+            self._turns.release()
 
     async def _commit_held(self) -> None:
         """The COMMIT itself; the caller holds the writer lock."""
@@ -228,9 +251,12 @@ class SQLiteStore:
             ).fetchone()
             return row
 
-        async with self._lock:
+        await self._turns.acquire()
+        try:
             await self._commit_held()  # a checkpoint cannot run inside the open batch
             row = await writer.call(checkpoint)
+        finally:
+            self._turns.release()
         return row is not None and row[0] == 0
 
     async def ping(self) -> None:
@@ -244,11 +270,16 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
-        async with self._lock:
+        await self._turns.acquire()
+        try:
             if self._flush is not None:
                 self._flush.cancel()
                 self._flush = None
             await self._commit_held()
             await self._writer.close()
+        finally:
+            self._turns.release()
         for reader in self._all_readers:
             await reader.close()
+        if self._quick_reader is not None:
+            await self._quick_reader.close()

@@ -136,7 +136,8 @@ class InlineConnection:
     """The `Connection` interface over a `ThreadedDatabase`, run on the caller's thread.
 
     Only for statements inside the writer's open batch, with the writer lock held
-    (so nothing runs on the connection's thread meanwhile); see the module docstring.
+    (so nothing runs on the connection's thread meanwhile), and for the quick
+    reader, which is used on the loop's thread alone; see the module docstring.
     """
 
     def __init__(self, database: ThreadedDatabase) -> None:

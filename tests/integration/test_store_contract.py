@@ -191,8 +191,10 @@ async def test_a_failing_transaction_in_a_batch_rolls_back_alone(table: Store) -
     assert keys == {f"{p}{n}" for n in range(16) if n != 7 for p in "kj"}
 
 
-async def test_a_read_never_waits_for_an_open_write(table: Store) -> None:
-    """A reader sees the last commit while a writer holds its transaction open."""
+@pytest.mark.parametrize("quick", [False, True], ids=["pooled", "quick"])
+async def test_a_read_never_waits_for_an_open_write(table: Store, quick: bool) -> None:
+    """A reader sees the last commit while a writer holds its transaction open
+    (a quick read too: on SQLite it runs on the loop's thread, as the writer does)."""
     async with table.transaction() as conn:
         await conn.execute("INSERT INTO t (k, v) VALUES ('a', 1)")
     written, release = asyncio.Event(), asyncio.Event()
@@ -208,19 +210,20 @@ async def test_a_read_never_waits_for_an_open_write(table: Store) -> None:
     try:
         # The timeout only turns a hang into a failure; it measures nothing.
         async with asyncio.timeout(30):
-            async with table.read() as conn:
+            async with table.read(quick=quick) as conn:
                 row = await conn.fetch_one("SELECT v FROM t WHERE k = 'a'")
         assert row == {"v": 1}  # the open write is not visible
     finally:
         release.set()
         await writer
-    async with table.read() as conn:
+    async with table.read(quick=quick) as conn:
         assert await conn.fetch_one("SELECT v FROM t WHERE k = 'a'") == {"v": 2}
 
 
-async def test_a_write_through_read_fails_and_changes_nothing(table: Store) -> None:
+@pytest.mark.parametrize("quick", [False, True], ids=["pooled", "quick"])
+async def test_a_write_through_read_fails_and_changes_nothing(table: Store, quick: bool) -> None:
     with pytest.raises(StoreError):
-        async with table.read() as conn:
+        async with table.read(quick=quick) as conn:
             await conn.execute("INSERT INTO t (k, v) VALUES ('a', 1)")
     async with table.read() as conn:
         assert await conn.fetch_all("SELECT * FROM t") == []
