@@ -93,15 +93,23 @@ class LoadResult:
 
 
 def resident_id(n: int) -> str:
-    """A valid resident ID number, distinct for each applicant `n` < 30,000,000."""
+    """A valid resident ID number, distinct for each applicant `n` < 240,000,000.
+
+    Each area code holds 30,000,000 (a thousand a day, born 1930 to 2012): `--scenario
+    all` takes 2,000,000 numbers per load, so it outgrew a single area (its later
+    rows were refused 422, born in the future)."""
     from gateway.applications.identifiers import ric_check_char
 
+    area, n = divmod(n, _PER_AREA)
     born = _EPOCH + timedelta(days=n // 1000)
-    first17 = f"440300{born:%Y%m%d}{n % 1000:03d}"
+    first17 = f"{_AREAS[area]}{born:%Y%m%d}{n % 1000:03d}"
     return first17 + ric_check_char(first17)
 
 
 _EPOCH = date(1930, 1, 1)
+_PER_AREA = 30_000_000
+# Shenzhen, Dongguan, Zhangjiagang, Guangzhou, Foshan, Zhuhai, Huizhou, Zhongshan.
+_AREAS = ("440300", "441900", "320582", "440100", "440600", "440400", "441300", "442000")
 
 
 class _Connection:
